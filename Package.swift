@@ -1,0 +1,93 @@
+// swift-tools-version: 6.1
+// Logpipe: a distributed log pipeline. One package, one binary (`logpipe`).
+// Data flows one way: ingest (servers) → bus → stream → lake → batch/query.
+import PackageDescription
+
+let package = Package(
+    name: "logpipe",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "logpipe", targets: ["LogpipeCLI"]),
+        .library(name: "LogpipeRecords", targets: ["LogpipeRecords"]),
+        .library(name: "LogpipeBus", targets: ["LogpipeBus"]),
+        .library(name: "LogpipeParquet", targets: ["LogpipeParquet"]),
+        .library(name: "LogpipeGenerator", targets: ["LogpipeGenerator"]),
+        .library(name: "LogpipeServers", targets: ["LogpipeServers"]),
+        .library(name: "LogpipeTesting", targets: ["LogpipeTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+    ],
+    targets: [
+        // Records: the data contracts, columnar batches, the JSON reader and writer.
+        .target(name: "LogpipeRecords"),
+        // Bus: the Bus protocol and its embedded durable log (`local`).
+        .target(
+            name: "LogpipeBus",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // Parquet: a spec-correct writer and reader with no dependency on the rest of Logpipe.
+        .target(name: "LogpipeParquet"),
+        // Generator: synthetic logs and activity events with injectable incidents (a source).
+        .target(name: "LogpipeGenerator"),
+        // Bench: the measurements behind `logpipe bench`, each against a peer run in the same run.
+        .target(
+            name: "LogpipeBench",
+            dependencies: ["LogpipeRecords", "LogpipeBus", "LogpipeParquet", "LogpipeGenerator"]
+        ),
+        // Servers: the HTTP roles (collector, generator) and their metrics.
+        .target(
+            name: "LogpipeServers",
+            dependencies: [
+                "LogpipeRecords", "LogpipeBus", "LogpipeGenerator",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ]
+        ),
+        // CLI: the `logpipe` executable and its subcommands.
+        .executableTarget(
+            name: "LogpipeCLI",
+            dependencies: [
+                "LogpipeRecords", "LogpipeBus", "LogpipeParquet", "LogpipeGenerator", "LogpipeServers",
+                "LogpipeBench", "LogpipeTesting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Testing: helpers our tests and our users share (temporary dirs, child processes, ports).
+        .target(
+            name: "LogpipeTesting",
+            dependencies: ["LogpipeBus", "LogpipeRecords"]
+        ),
+        .testTarget(name: "LogpipeRecordsTests", dependencies: ["LogpipeRecords", "LogpipeTesting"]),
+        .testTarget(name: "LogpipeBusTests", dependencies: ["LogpipeBus", "LogpipeTesting"]),
+        .testTarget(name: "LogpipeGeneratorTests", dependencies: ["LogpipeGenerator", "LogpipeRecords"]),
+        .testTarget(name: "LogpipeParquetTests", dependencies: ["LogpipeParquet", "LogpipeTesting"]),
+        .testTarget(
+            name: "LogpipeServersTests",
+            dependencies: [
+                "LogpipeServers", "LogpipeTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+    ]
+)
