@@ -1,0 +1,198 @@
+// The two record schemas as the parser sees them: which keys are known, of which
+// kind, in which column; and how a parsed row is sealed into the batch.
+
+@inline(__always)
+func keyIs(_ key: UnsafeRawBufferPointer, _ name: StaticString) -> Bool {
+    key.count == name.utf8CodeUnitCount && memoryEqual(key.baseAddress!, name.utf8Start, key.count)
+}
+
+/// Seals a string column's row: the bytes decoded into it, or a null.
+@inline(__always)
+func seal(_ column: inout StringColumn, _ present: Bool) {
+    if present { column.sealAppendedBytes() } else { column.appendNull() }
+}
+
+extension LogBatch: RecordSchema {
+    static var requiredMask: UInt64 { 0b1_0111 }  // timestamp, level, service, message
+    static var groupCount: Int { 1 }
+
+    static func groupName(_ group: Int) -> StaticString { group == 1 ? "metadata" : "" }
+
+    static func path(ofBit bit: Int) -> StaticString {
+        switch bit {
+        case 0: "timestamp"
+        case 1: "level"
+        case 2: "service"
+        default: "message"
+        }
+    }
+
+    @inline(__always)
+    static func field(group: Int, key: UnsafeRawBufferPointer) -> FieldSpec? {
+        if group == 0 {
+            switch key.count {
+            case 9: if keyIs(key, "timestamp") { return FieldSpec(bit: 0, kind: .timestamp, slot: 0, path: "timestamp") }
+            case 5: if keyIs(key, "level") { return FieldSpec(bit: 1, kind: .level, slot: 0, path: "level") }
+            case 7:
+                if keyIs(key, "service") { return FieldSpec(bit: 2, kind: .string, slot: 0, path: "service") }
+                if keyIs(key, "message") { return FieldSpec(bit: 4, kind: .string, slot: 2, path: "message") }
+            case 4: if keyIs(key, "host") { return FieldSpec(bit: 3, kind: .string, slot: 1, path: "host") }
+            case 8: if keyIs(key, "metadata") { return FieldSpec(bit: 5, kind: .object, slot: 1, path: "metadata") }
+            default: break
+            }
+            return nil
+        }
+        switch key.count {
+        case 10: if keyIs(key, "request_id") { return FieldSpec(bit: 6, kind: .string, slot: 3, path: "metadata.request_id") }
+        case 16:
+            if keyIs(key, "response_time_ms") {
+                return FieldSpec(bit: 7, kind: .nonNegativeDouble, slot: 0, path: "metadata.response_time_ms")
+            }
+        case 11: if keyIs(key, "status_code") { return FieldSpec(bit: 8, kind: .int32, slot: 0, path: "metadata.status_code") }
+        case 8: if keyIs(key, "endpoint") { return FieldSpec(bit: 9, kind: .string, slot: 4, path: "metadata.endpoint") }
+        case 6: if keyIs(key, "method") { return FieldSpec(bit: 10, kind: .string, slot: 5, path: "metadata.method") }
+        case 9: if keyIs(key, "client_ip") { return FieldSpec(bit: 11, kind: .string, slot: 6, path: "metadata.client_ip") }
+        case 7: if keyIs(key, "user_id") { return FieldSpec(bit: 12, kind: .string, slot: 7, path: "metadata.user_id") }
+        default: break
+        }
+        return nil
+    }
+
+    @inline(__always)
+    mutating func withStringBytes<R>(_ slot: UInt8, _ body: (inout [UInt8]) -> R) -> R {
+        switch slot {
+        case 0: body(&service.bytes)
+        case 1: body(&host.bytes)
+        case 2: body(&message.bytes)
+        case 3: body(&requestId.bytes)
+        case 4: body(&endpoint.bytes)
+        case 5: body(&method.bytes)
+        case 6: body(&clientIp.bytes)
+        default: body(&userId.bytes)
+        }
+    }
+
+    mutating func discardUnsealedBytes() {
+        service.discardUnsealedBytes(); host.discardUnsealedBytes(); message.discardUnsealedBytes()
+        requestId.discardUnsealedBytes(); endpoint.discardUnsealedBytes(); method.discardUnsealedBytes()
+        clientIp.discardUnsealedBytes(); userId.discardUnsealedBytes()
+    }
+
+    mutating func commit(_ r: PendingRow) {
+        let before = count
+        timestampMicros.append(r.timestamp)
+        level.append(r.level)
+        service.sealAppendedBytes()
+        seal(&host, r.has(3))
+        message.sealAppendedBytes()
+        [Bool].appendPresence(r.has(5), to: &metadataValidity, rowsBefore: before)
+        seal(&requestId, r.has(6))
+        if r.has(7) { responseTimeMs.append(r.double0) } else { responseTimeMs.appendNull(zero: 0) }
+        if r.has(8) { statusCode.append(r.int32) } else { statusCode.appendNull(zero: 0) }
+        seal(&endpoint, r.has(9))
+        seal(&method, r.has(10))
+        seal(&clientIp, r.has(11))
+        seal(&userId, r.has(12))
+    }
+}
+
+extension ActivityBatch: RecordSchema {
+    static var requiredMask: UInt64 { 0b1_0111 }  // event_id, timestamp, user_id, event_type
+    static var groupCount: Int { 2 }
+
+    static func groupName(_ group: Int) -> StaticString {
+        switch group {
+        case 1: "event_data"
+        case 2: "device"
+        default: ""
+        }
+    }
+
+    static func path(ofBit bit: Int) -> StaticString {
+        switch bit {
+        case 0: "event_id"
+        case 1: "timestamp"
+        case 2: "user_id"
+        default: "event_type"
+        }
+    }
+
+    @inline(__always)
+    static func field(group: Int, key: UnsafeRawBufferPointer) -> FieldSpec? {
+        switch group {
+        case 0:
+            switch key.count {
+            case 8: if keyIs(key, "event_id") { return FieldSpec(bit: 0, kind: .string, slot: 0, path: "event_id") }
+            case 9: if keyIs(key, "timestamp") { return FieldSpec(bit: 1, kind: .timestamp, slot: 0, path: "timestamp") }
+            case 7: if keyIs(key, "user_id") { return FieldSpec(bit: 2, kind: .string, slot: 1, path: "user_id") }
+            case 10:
+                if keyIs(key, "session_id") { return FieldSpec(bit: 3, kind: .string, slot: 2, path: "session_id") }
+                if keyIs(key, "event_type") { return FieldSpec(bit: 4, kind: .nonEmptyString, slot: 3, path: "event_type") }
+                if keyIs(key, "event_data") { return FieldSpec(bit: 5, kind: .object, slot: 1, path: "event_data") }
+            case 6: if keyIs(key, "device") { return FieldSpec(bit: 11, kind: .object, slot: 2, path: "device") }
+            default: break
+            }
+        case 1:
+            switch key.count {
+            case 4: if keyIs(key, "page") { return FieldSpec(bit: 6, kind: .string, slot: 4, path: "event_data.page") }
+            case 7: if keyIs(key, "element") { return FieldSpec(bit: 7, kind: .string, slot: 5, path: "event_data.element") }
+            case 10:
+                if keyIs(key, "product_id") { return FieldSpec(bit: 8, kind: .string, slot: 6, path: "event_data.product_id") }
+            case 5: if keyIs(key, "query") { return FieldSpec(bit: 9, kind: .string, slot: 7, path: "event_data.query") }
+            case 6: if keyIs(key, "amount") { return FieldSpec(bit: 10, kind: .double, slot: 0, path: "event_data.amount") }
+            default: break
+            }
+        default:
+            switch key.count {
+            case 4: if keyIs(key, "type") { return FieldSpec(bit: 12, kind: .string, slot: 8, path: "device.type") }
+            case 2: if keyIs(key, "os") { return FieldSpec(bit: 13, kind: .string, slot: 9, path: "device.os") }
+            case 7: if keyIs(key, "browser") { return FieldSpec(bit: 14, kind: .string, slot: 10, path: "device.browser") }
+            default: break
+            }
+        }
+        return nil
+    }
+
+    @inline(__always)
+    mutating func withStringBytes<R>(_ slot: UInt8, _ body: (inout [UInt8]) -> R) -> R {
+        switch slot {
+        case 0: body(&eventId.bytes)
+        case 1: body(&userId.bytes)
+        case 2: body(&sessionId.bytes)
+        case 3: body(&eventType.bytes)
+        case 4: body(&page.bytes)
+        case 5: body(&element.bytes)
+        case 6: body(&productId.bytes)
+        case 7: body(&query.bytes)
+        case 8: body(&deviceType.bytes)
+        case 9: body(&os.bytes)
+        default: body(&browser.bytes)
+        }
+    }
+
+    mutating func discardUnsealedBytes() {
+        eventId.discardUnsealedBytes(); userId.discardUnsealedBytes(); sessionId.discardUnsealedBytes()
+        eventType.discardUnsealedBytes(); page.discardUnsealedBytes(); element.discardUnsealedBytes()
+        productId.discardUnsealedBytes(); query.discardUnsealedBytes(); deviceType.discardUnsealedBytes()
+        os.discardUnsealedBytes(); browser.discardUnsealedBytes()
+    }
+
+    mutating func commit(_ r: PendingRow) {
+        let before = count
+        eventId.sealAppendedBytes()
+        timestampMicros.append(r.timestamp)
+        userId.sealAppendedBytes()
+        seal(&sessionId, r.has(3))
+        eventType.sealAppendedBytes()
+        [Bool].appendPresence(r.has(5), to: &eventDataValidity, rowsBefore: before)
+        seal(&page, r.has(6))
+        seal(&element, r.has(7))
+        seal(&productId, r.has(8))
+        seal(&query, r.has(9))
+        if r.has(10) { amount.append(r.double0) } else { amount.appendNull(zero: 0) }
+        [Bool].appendPresence(r.has(11), to: &deviceValidity, rowsBefore: before)
+        seal(&deviceType, r.has(12))
+        seal(&os, r.has(13))
+        seal(&browser, r.has(14))
+    }
+}
