@@ -1,0 +1,431 @@
+import Dispatch
+import Foundation
+import Logging
+import Metrics
+import Synchronization
+
+/// The embedded bus: a durable append-only log per topic-partition in a local directory.
+///
+/// Layout under `directory`:
+/// - `_topics/<topic>.json`: a topic's partition count and retention.
+/// - `<topic>-<partition>/<base offset, 20 digits>.log`: segments of record batches
+///   (see `RecordBatch`), and `.index` files beside segments closed to appends.
+/// - `_groups/<group>.json`: a consumer group's committed offsets.
+///
+/// Writes go through one flusher thread doing group commit: producers append
+/// encoded batches to per-partition pending buffers and wait; the flusher takes
+/// everything pending, writes it, fsyncs each written file and then resumes all
+/// those producers together. Blocking file I/O never runs on Swift's cooperative
+/// pool: the flusher is a `Thread` and topic creation, commits and retention run
+/// on a serial dispatch queue. Reads are `pread`s of durable bytes, mostly from
+/// the page cache, done by the fetching task.
+///
+/// Recovery on open scans the tail segment of every partition, checking every
+/// batch's framing, offsets and CRC, and truncates it at the first bad batch
+/// (a torn write), logging what was cut. Older segments are trusted through
+/// their index files, rescanned when those are missing or stale, and their CRCs
+/// are checked again on every fetch: a corrupt batch in an older segment is
+/// never truncated (it may be followed by good data) but fetches reaching it
+/// throw `BusError.corrupt`, so a consumer stops there instead of reading garbage.
+///
+/// A partition whose write or fsync fails takes no more appends until the bus
+/// is reopened (after an fsync error the state of the page cache is unknown).
+/// Call `close()` when done: the flusher thread holds the bus until then.
+public final class LocalBus: Bus {
+    /// The root directory.
+    public let directory: String
+    let options: LocalBusOptions
+    var logger: Logger { options.logger }
+
+    struct State {
+        var topics: [String: TopicState] = [:]
+        /// Partitions with pending bytes, in the order they got them.
+        var dirty: [PartitionLog] = []
+        var produceWaiters: [ProduceWaiter] = []
+        /// Accepted bytes not yet durable (pending and being flushed).
+        var inflightBytes = 0
+        var flusherSleeping = false
+        var closing = false
+        var closed = false
+        var flusherExited = false
+        var flusherExitWaiters: [CheckedContinuation<Void, Never>] = []
+        var groups: [String: [String: [Int32: Int64]]] = [:]
+    }
+
+    /// A producer waiting for its records to become durable.
+    struct ProduceWaiter {
+        let continuation: CheckedContinuation<Void, Error>
+        let partitions: [PartitionLog]
+    }
+
+    let state = Mutex(State())
+    let flusherWake = DispatchSemaphore(value: 0)
+    let adminQueue = DispatchQueue(label: "logpipe.bus.admin")
+    let nextWaiterID = Atomic<UInt64>(0)
+    let overloadedCounter = Counter(label: "logpipe_bus_overloaded_total")
+    let truncatedBytesCounter = Counter(label: "logpipe_bus_recovery_truncated_bytes_total")
+
+    /// Opens (creating if needed) the bus in `directory`, recovering every
+    /// partition and applying retention. Blocking: call it at startup.
+    public init(directory: String, options: LocalBusOptions = LocalBusOptions()) throws {
+        self.directory = directory
+        self.options = options
+        try FileIO.makeDirectories(directory)
+        try FileIO.makeDirectories(topicsDirectory)
+        try FileIO.makeDirectories(groupsDirectory)
+        let topics = try loadTopics()
+        let groups = try loadGroups()
+        state.withLock {
+            $0.topics = topics
+            $0.groups = groups
+        }
+        _ = retainSegments(nowMillis: Self.nowMillis())
+        let thread = Thread { [self] in flushLoop() }
+        thread.name = "logpipe-bus-flusher"
+        thread.start()
+        if let every = options.retentionCheckIntervalSeconds { scheduleRetention(every: every) }
+    }
+
+    private func scheduleRetention(every seconds: Double) {
+        adminQueue.asyncAfter(deadline: .now() + seconds) { [weak self] in
+            guard let self, !state.withLock({ $0.closing }) else { return }
+            _ = retainSegments(nowMillis: Self.nowMillis())
+            scheduleRetention(every: seconds)
+        }
+    }
+
+    /// Opens the bus in the directory at `url`.
+    public convenience init(directory url: URL, options: LocalBusOptions = LocalBusOptions()) throws {
+        try self.init(directory: url.path, options: options)
+    }
+
+    var topicsDirectory: String { directory + "/_topics" }
+    var groupsDirectory: String { directory + "/_groups" }
+
+    static func nowMillis() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+
+    // MARK: Topics
+
+    public func createTopic(_ spec: TopicSpec) async throws {
+        try Self.validateName(spec.name, what: "topic")
+        guard spec.partitions >= 1 && spec.partitions <= 10_000 else {
+            throw BusError.io("topic '\(spec.name)' needs 1 to 10000 partitions, not \(spec.partitions)")
+        }
+        try await onAdminQueue { [self] in
+            try state.withLock { s in
+                if s.closing { throw BusError.closed }
+            }
+            if state.withLock({ $0.topics[spec.name] != nil }) { return }
+            var partitions: [PartitionLog] = []
+            for p in 0..<spec.partitions {
+                partitions.append(try openPartition(TopicPartition(topic: spec.name, partition: p)))
+            }
+            try FileIO.syncDirectory(directory)
+            // The metadata file is written last: it is what makes the topic exist on the next open.
+            try FileIO.writeFileAtomically(topicsDirectory + "/" + spec.name + ".json", Self.encodeTopic(spec), directory: topicsDirectory)
+            let topic = TopicState(spec: spec, partitions: partitions)
+            for p in partitions { p.updateGauges() }
+            state.withLock { $0.topics[spec.name] = topic }
+            logger.info("created topic", metadata: ["topic": "\(spec.name)", "partitions": "\(spec.partitions)"])
+        }
+    }
+
+    public func topics() async throws -> [TopicInfo] {
+        try state.withLock { s in
+            if s.closed { throw BusError.closed }
+            return s.topics.values.sorted { $0.spec.name < $1.spec.name }.map { t in
+                TopicInfo(name: t.spec.name, partitions: t.partitions.map(\.info))
+            }
+        }
+    }
+
+    public func partitionCount(topic: String) async throws -> Int32 {
+        try topicState(topic).spec.partitions
+    }
+
+    /// The spec a topic was created with.
+    public func topicSpec(_ topic: String) throws -> TopicSpec {
+        try topicState(topic).spec
+    }
+
+    func topicState(_ topic: String) throws -> TopicState {
+        try state.withLock { s in
+            if s.closed { throw BusError.closed }
+            guard let t = s.topics[topic] else { throw BusError.unknownTopic(topic) }
+            return t
+        }
+    }
+
+    func partitionLog(_ tp: TopicPartition) throws -> PartitionLog {
+        let t = try topicState(tp.topic)
+        guard tp.partition >= 0 && Int(tp.partition) < t.partitions.count else { throw BusError.unknownPartition(tp) }
+        return t.partitions[Int(tp.partition)]
+    }
+
+    // MARK: Produce
+
+    public func produce(topic: String, batch: ProduceBatch) async throws -> ProduceResult {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let t = try topicState(topic)
+        let n = batch.entries.count
+        if n == 0 { return ProduceResult(placements: []) }
+        let partitionCount = t.spec.partitions
+
+        // Choose partitions and group the entries by partition, in produce order.
+        var groups = [[Int]](repeating: [], count: Int(partitionCount))
+        try batch.buffer.withUnsafeBytes { buf in
+            for (i, e) in batch.entries.enumerated() {
+                let p: Int32
+                if let explicit = e.partition {
+                    guard explicit >= 0 && explicit < partitionCount else {
+                        throw BusError.unknownPartition(TopicPartition(topic: topic, partition: explicit))
+                    }
+                    p = explicit
+                } else if let key = e.key {
+                    p = KafkaPartitioner.partition(
+                        key: UnsafeRawBufferPointer(rebasing: buf[Int(key.lowerBound)..<Int(key.upperBound)]),
+                        partitions: partitionCount)
+                } else {
+                    p = Int32(t.roundRobin.wrappingAdd(1, ordering: .relaxed).oldValue % UInt32(partitionCount))
+                }
+                groups[Int(p)].append(i)
+            }
+        }
+
+        // Encode and checksum outside the lock; the lock only assigns offsets and copies bytes.
+        let timestamp = Self.nowMillis()
+        var encoded: [(partition: Int, bytes: [UInt8], count: Int)] = []
+        var total = 0
+        for (p, indices) in groups.enumerated() where !indices.isEmpty {
+            let size = RecordBatch.encodedSize(batch, indices: indices)
+            if size > options.maxBatchBytes { throw BusError.recordTooLarge(size) }
+            encoded.append((p, RecordBatch.encode(batch, indices: indices, timestampMillis: timestamp), indices.count))
+            total += size
+        }
+        if total > options.maxPendingBytes { throw BusError.recordTooLarge(total) }
+
+        var bases = [Int64](repeating: 0, count: encoded.count)
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            let outcome: Result<Bool, BusError> = state.withLock { s in
+                if s.closing { return .failure(.closed) }
+                if s.inflightBytes + total > options.maxPendingBytes {
+                    return .failure(.overloaded(retryAfterSeconds: options.overloadedRetryAfterSeconds))
+                }
+                for e in encoded {
+                    if let failure = t.partitions[e.partition].failure { return .failure(.io(failure)) }
+                }
+                var touched: [PartitionLog] = []
+                touched.reserveCapacity(encoded.count)
+                for (k, e) in encoded.enumerated() {
+                    let log = t.partitions[e.partition]
+                    if log.pending.isEmpty && log.pendingBatches.isEmpty {
+                        swap(&log.pending, &log.spare)
+                        s.dirty.append(log)
+                    }
+                    let base = log.nextOffset
+                    let position = log.pending.count
+                    log.pending.append(contentsOf: e.bytes)
+                    RecordBatch.patchBaseOffset(&log.pending, at: position, base)
+                    log.pendingBatches.append(PendingBatch(
+                        position: position, length: e.bytes.count, baseOffset: base, count: e.count, timestamp: timestamp))
+                    log.nextOffset = base + Int64(e.count)
+                    bases[k] = base
+                    touched.append(log)
+                }
+                s.inflightBytes += total
+                s.produceWaiters.append(ProduceWaiter(continuation: continuation, partitions: touched))
+                let wake = s.flusherSleeping
+                s.flusherSleeping = false
+                return .success(wake)
+            }
+            switch outcome {
+            case .success(let wake):
+                if wake { flusherWake.signal() }
+            case .failure(let error):
+                if case .overloaded = error { overloadedCounter.increment() }
+                continuation.resume(throwing: error)
+            }
+        }
+
+        var placements = [(partition: Int32, offset: Int64)](repeating: (0, 0), count: n)
+        for (k, e) in encoded.enumerated() {
+            for (j, i) in groups[e.partition].enumerated() {
+                placements[i] = (Int32(e.partition), bases[k] + Int64(j))
+            }
+        }
+        t.appendTimer.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))
+        return ProduceResult(placements: placements)
+    }
+
+    // MARK: Consumer groups
+
+    public func commit(group: String, offsets: [TopicPartition: Int64]) async throws {
+        if group.isEmpty { throw BusError.io("a consumer group needs a name") }
+        for (tp, offset) in offsets {
+            _ = try partitionLog(tp)
+            if offset < 0 { throw BusError.io("cannot commit negative offset \(offset) for \(tp)") }
+        }
+        try await onAdminQueue { [self] in
+            // The admin queue is serial, so commits of one group cannot interleave between read and write.
+            var merged = try state.withLock { s in
+                if s.closing { throw BusError.closed }
+                return s.groups[group] ?? [:]
+            }
+            for (tp, offset) in offsets { merged[tp.topic, default: [:]][tp.partition] = offset }
+            try FileIO.writeFileAtomically(groupsDirectory + "/" + Self.fileName(forGroup: group) + ".json",
+                                           Self.encodeGroup(group, merged), directory: groupsDirectory)
+            state.withLock { $0.groups[group] = merged }
+        }
+    }
+
+    public func committedOffsets(group: String, topic: String) async throws -> [Int32: Int64] {
+        try state.withLock { s in
+            if s.closed { throw BusError.closed }
+            return s.groups[group]?[topic] ?? [:]
+        }
+    }
+
+    public func groups() async throws -> [String] {
+        try state.withLock { s in
+            if s.closed { throw BusError.closed }
+            return s.groups.keys.sorted()
+        }
+    }
+
+    // MARK: Retention
+
+    /// Deletes, per partition, the oldest segments whose newest record is older
+    /// than the topic's maximum age, then the oldest while the partition is larger
+    /// than its maximum size; the active segment is never deleted. Runs on open,
+    /// after segment rolls and every `retentionCheckIntervalSeconds`.
+    /// Returns the number of segments deleted.
+    @discardableResult
+    public func enforceRetention(now: Date = Date()) async throws -> Int {
+        let millis = Int64((now.timeIntervalSince1970 * 1000).rounded())
+        return try await onAdminQueue { [self] in retainSegments(nowMillis: millis) }
+    }
+
+    /// Retention's work; call it on the admin queue (or before the bus is shared).
+    func retainSegments(nowMillis: Int64) -> Int {
+        let victims: [(TopicPartition, Segment)] = state.withLock { s in
+            var victims: [(TopicPartition, Segment)] = []
+            for t in s.topics.values {
+                for p in t.partitions {
+                    var size = p.sizeBytes
+                    while p.segments.count > 1 {
+                        let oldest = p.segments[0]
+                        var expired = false
+                        if let maxAge = t.spec.retention.maxAgeSeconds {
+                            expired = oldest.durableSize == 0 || oldest.maxTimestamp < nowMillis - maxAge * 1000
+                        }
+                        if let maxBytes = t.spec.retention.maxBytesPerPartition, size > maxBytes { expired = true }
+                        if !expired { break }
+                        p.segments.removeFirst()
+                        size -= oldest.durableSize
+                        victims.append((p.tp, oldest))
+                    }
+                    p.updateGauges()
+                }
+            }
+            return victims
+        }
+        for (tp, segment) in victims {
+            do {
+                try FileIO.remove(segment.path)
+                try FileIO.remove(segment.indexPath)
+                logger.info("retention deleted segment", metadata: [
+                    "partition": "\(tp)", "segment": "\(segment.path)",
+                    "offsets": "\(segment.baseOffset)..<\(segment.nextOffset)", "bytes": "\(segment.durableSize)",
+                ])
+            } catch {
+                logger.error("retention could not delete segment", metadata: ["segment": "\(segment.path)", "error": "\(error)"])
+            }
+        }
+        return victims.count
+    }
+
+    // MARK: Close
+
+    public func close() async throws {
+        let (fetchWaiters, alreadyExited) = state.withLock { s -> ([CheckedContinuation<Void, Never>], Bool) in
+            s.closing = true
+            var waiters: [CheckedContinuation<Void, Never>] = []
+            for t in s.topics.values {
+                for p in t.partitions {
+                    waiters.append(contentsOf: p.fetchWaiters.values)
+                    p.fetchWaiters.removeAll()
+                }
+            }
+            s.flusherSleeping = false
+            return (waiters, s.flusherExited)
+        }
+        for w in fetchWaiters { w.resume() }
+        flusherWake.signal()
+        if !alreadyExited {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let exited = state.withLock { s in
+                    if s.flusherExited { return true }
+                    s.flusherExitWaiters.append(c)
+                    return false
+                }
+                if exited { c.resume() }
+            }
+        }
+        // Waits for queued admin work, then releases the segments (closing their files).
+        await onAdminQueue { [self] in
+            state.withLock { s in
+                s.closed = true
+                s.topics.removeAll()
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Runs blocking work on the serial admin queue and awaits it.
+    func onAdminQueue<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { c in
+            adminQueue.async {
+                do { c.resume(returning: try work()) } catch { c.resume(throwing: error) }
+            }
+        }
+    }
+
+    func onAdminQueue(_ work: @escaping @Sendable () -> Void) async {
+        await withCheckedContinuation { c in
+            adminQueue.async {
+                work()
+                c.resume()
+            }
+        }
+    }
+
+    /// Topic names as Kafka allows them: 1 to 249 of `[A-Za-z0-9._-]`, not `.` or `..`.
+    static func validateName(_ name: String, what: String) throws {
+        let ok = !name.isEmpty && name.utf8.count <= 249 && name != "." && name != ".."
+            && name.utf8.allSatisfy { b in
+                (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2E || b == 0x5F || b == 0x2D
+            }
+        if !ok { throw BusError.io("invalid \(what) name '\(name)': use 1 to 249 of A-Z a-z 0-9 . _ -") }
+    }
+
+    /// A file name for any group name: bytes outside `[A-Za-z0-9_-]` as `%XX`
+    /// (dots too, so no name can be `.` or `..`).
+    static func fileName(forGroup group: String) -> String {
+        var out = ""
+        for b in group.utf8 {
+            if (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F || b == 0x2D {
+                out.unicodeScalars.append(UnicodeScalar(b))
+            } else {
+                out += "%" + String(b, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }
+        return out
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

@@ -1,0 +1,150 @@
+import Logging
+import Metrics
+import Synchronization
+
+/// Options of a `LocalBus`.
+public struct LocalBusOptions: Sendable {
+    /// A segment receives no more appends once it holds this many bytes; the next append starts a new one.
+    public var segmentBytes: Int64
+    /// The active segment is also closed to appends once its first record is older than this (`nil`: never),
+    /// so retention by age can delete data on a quiet partition.
+    public var segmentMaxAgeSeconds: Int64?
+    /// Bytes accepted but not yet durable, across all partitions; beyond it `produce` throws `overloaded`.
+    public var maxPendingBytes: Int
+    /// The largest encoded batch (one produce call's records for one partition).
+    public var maxBatchBytes: Int
+    /// Bytes of log between two sparse index entries.
+    public var indexIntervalBytes: Int64
+    /// How often retention runs on its own (`nil`: only on open, on segment rolls and when asked).
+    public var retentionCheckIntervalSeconds: Double?
+    /// The `Retry-After` an `overloaded` error suggests.
+    public var overloadedRetryAfterSeconds: Int
+    /// Where recovery, corruption and I/O failures are reported.
+    public var logger: Logger
+
+    /// Options; the defaults suit a collector on one machine.
+    public init(
+        segmentBytes: Int64 = 128 << 20,
+        segmentMaxAgeSeconds: Int64? = 24 * 3600,
+        maxPendingBytes: Int = 64 << 20,
+        maxBatchBytes: Int = 16 << 20,
+        indexIntervalBytes: Int64 = 4096,
+        retentionCheckIntervalSeconds: Double? = 300,
+        overloadedRetryAfterSeconds: Int = 1,
+        logger: Logger = Logger(label: "logpipe.bus")
+    ) {
+        self.segmentBytes = segmentBytes
+        self.segmentMaxAgeSeconds = segmentMaxAgeSeconds
+        self.maxPendingBytes = maxPendingBytes
+        self.maxBatchBytes = maxBatchBytes
+        self.indexIntervalBytes = indexIntervalBytes
+        self.retentionCheckIntervalSeconds = retentionCheckIntervalSeconds
+        self.overloadedRetryAfterSeconds = overloadedRetryAfterSeconds
+        self.logger = logger
+    }
+}
+
+/// One batch waiting in a partition's pending buffer.
+struct PendingBatch {
+    /// Where it starts in the pending buffer.
+    var position: Int
+    var length: Int
+    var baseOffset: Int64
+    var count: Int
+    var timestamp: Int64
+}
+
+/// Metrics of one partition, created once so the hot path does no label lookups.
+struct PartitionMetrics: Sendable {
+    let bytesAppended: Counter
+    let recordsAppended: Counter
+    let highWatermark: Gauge
+    let lowWatermark: Gauge
+    let sizeBytes: Gauge
+    let fsync: Metrics.Timer
+
+    init(_ tp: TopicPartition) {
+        let dims = [("topic", tp.topic), ("partition", String(tp.partition))]
+        bytesAppended = Counter(label: "logpipe_bus_appended_bytes_total", dimensions: dims)
+        recordsAppended = Counter(label: "logpipe_bus_appended_records_total", dimensions: dims)
+        highWatermark = Gauge(label: "logpipe_bus_high_watermark", dimensions: dims)
+        lowWatermark = Gauge(label: "logpipe_bus_low_watermark", dimensions: dims)
+        sizeBytes = Gauge(label: "logpipe_bus_partition_size_bytes", dimensions: dims)
+        fsync = Metrics.Timer(label: "logpipe_bus_fsync_seconds", dimensions: dims, preferredDisplayUnit: .seconds)
+    }
+}
+
+/// One partition of the local log: its segments, the offsets handed out and
+/// made durable, the bytes waiting for the flusher and the fetches waiting for data.
+///
+/// `@unchecked Sendable`: every `var` is read and written only under the
+/// LocalBus state lock; `let`s are immutable.
+final class PartitionLog: @unchecked Sendable {
+    let tp: TopicPartition
+    let directory: String
+    let metrics: PartitionMetrics
+
+    /// Ascending by base offset; never empty; the last one is the active segment.
+    var segments: [Segment]
+    /// The offset the next produced record gets.
+    var nextOffset: Int64
+    /// Offsets below this are durable and readable.
+    var highWatermark: Int64
+    /// Encoded batches, back to back, that the flusher has not taken yet.
+    var pending: [UInt8] = []
+    var pendingBatches: [PendingBatch] = []
+    /// A buffer the flusher handed back, reused for the next pending bytes.
+    var spare: [UInt8] = []
+    /// Set when a write or fsync failed: the partition takes no more appends until reopened.
+    var failure: String?
+    /// Fetches waiting for the high watermark to move.
+    var fetchWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+
+    init(tp: TopicPartition, directory: String, segments: [Segment]) {
+        self.tp = tp
+        self.directory = directory
+        self.segments = segments
+        self.metrics = PartitionMetrics(tp)
+        nextOffset = segments.last!.nextOffset
+        highWatermark = nextOffset
+    }
+
+    var active: Segment { segments[segments.count - 1] }
+    var lowWatermark: Int64 { segments[0].baseOffset }
+    var sizeBytes: Int64 { segments.reduce(0) { $0 + $1.durableSize } }
+
+    var info: PartitionInfo {
+        PartitionInfo(partition: tp.partition, lowWatermark: lowWatermark, highWatermark: highWatermark, sizeBytes: sizeBytes)
+    }
+
+    func updateGauges() {
+        metrics.highWatermark.record(highWatermark)
+        metrics.lowWatermark.record(lowWatermark)
+        metrics.sizeBytes.record(sizeBytes)
+    }
+
+    /// The index of the segment holding `offset`: the last one whose base is at or below it.
+    func segmentIndex(for offset: Int64) -> Int {
+        var lo = 0
+        var hi = segments.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if segments[mid].baseOffset <= offset { lo = mid + 1 } else { hi = mid }
+        }
+        return max(lo - 1, 0)
+    }
+}
+
+/// One topic: its spec, partitions, keyless round-robin counter and append timer.
+final class TopicState: Sendable {
+    let spec: TopicSpec
+    let partitions: [PartitionLog]
+    let roundRobin = Atomic<UInt32>(0)
+    let appendTimer: Metrics.Timer
+
+    init(spec: TopicSpec, partitions: [PartitionLog]) {
+        self.spec = spec
+        self.partitions = partitions
+        appendTimer = Metrics.Timer(label: "logpipe_bus_append_seconds", dimensions: [("topic", spec.name)], preferredDisplayUnit: .seconds)
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import LogpipeBus
+import LogpipeTesting
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Kills a producing child process with SIGKILL at random moments, restarts it
+/// on the same directory each time, and checks that every record it reported
+/// as acknowledged is readable at its offset with its value, offsets have no
+/// gaps, and nothing corrupt is served.
+@Suite struct BusCrashTests {
+    /// The child command: `LOGPIPE_BUS_CRASH_CHILD` (a command line, split on
+    /// spaces, the directory appended), else `logpipe _bus-crash-child` or the
+    /// dev package's `logpipe-bus-crasher` beside the test bundle.
+    static func childCommand() -> [String]? {
+        if let command = ProcessInfo.processInfo.environment["LOGPIPE_BUS_CRASH_CHILD"], !command.isEmpty {
+            return command.split(separator: " ").map(String.init)
+        }
+        let buildDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let candidates: [(String, [String])] = [("logpipe", ["_bus-crash-child"]), ("logpipe-bus-crasher", [])]
+        for (name, arguments) in candidates {
+            let path = buildDirectory.appendingPathComponent(name).path
+            if FileManager.default.isExecutableFile(atPath: path) { return [path] + arguments }
+        }
+        return nil
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func acknowledgedRecordsSurviveRepeatedSIGKILL() async throws {
+        guard let command = Self.childCommand() else {
+            Issue.record("no crash child: build `logpipe` (with _bus-crash-child) or set LOGPIPE_BUS_CRASH_CHILD")
+            return
+        }
+        let dir = try TemporaryDirectory("logpipe-bus-crash")
+        defer { dir.remove() }
+        var acknowledged: [BusCrashChild.Acknowledged] = []
+        let kills = 20
+        for round in 0..<kills {
+            let child = try ChildProcess(executable: command[0], arguments: Array(command.dropFirst()) + [dir.path])
+            try await Task.sleep(for: .milliseconds(Int.random(in: 20...300)))
+            child.kill(SIGKILL)
+            let status = await child.waitForExit()
+            let stderr = String(decoding: child.standardError, as: UTF8.self)
+            #expect(ChildProcess.killedBySignal(status) == SIGKILL, "round \(round): child ended on its own (status \(status)): \(stderr)")
+            acknowledged += try BusCrashChild.parse(child.standardOutput)
+        }
+        #expect(acknowledged.count >= 100, "only \(acknowledged.count) records acknowledged over \(kills) runs")
+
+        // An offset acknowledged twice would mean a restart reused it: acknowledged data lost.
+        var byPlacement: [String: String] = [:]
+        for a in acknowledged {
+            let key = "\(a.partition)/\(a.offset)"
+            if let earlier = byPlacement[key] {
+                Issue.record("offset \(key) acknowledged twice: \(earlier) and \(a.value)")
+            }
+            byPlacement[key] = a.value
+        }
+
+        let bus = try LocalBus(directory: dir.path, options: BusCrashChild.options())
+        do {
+            // readAll fails on any corrupt batch and on any gap in the offsets.
+            let stored = try await BusContract.readAll(bus, topic: BusCrashChild.topic, partitions: BusCrashChild.partitions)
+            var missing = 0
+            for a in acknowledged {
+                guard let record = stored[a.partition]?[a.offset] else {
+                    missing += 1
+                    continue
+                }
+                #expect(String(decoding: record.value, as: UTF8.self) == a.value, "\(a.partition)/\(a.offset)")
+            }
+            #expect(missing == 0, "\(missing) acknowledged records missing")
+            for (p, records) in stored {
+                #expect(records.keys.sorted() == Array(0..<Int64(records.count)), "partition \(p) has gaps")
+            }
+        } catch {
+            try? await bus.close()
+            throw error
+        }
+        try await bus.close()
+    }
+}
