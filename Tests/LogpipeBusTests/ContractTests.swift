@@ -12,14 +12,14 @@ import Testing
         let dirs = DirectoryList()
         defer { dirs.removeAll() }
         try await check.run({
-            let dir = try TemporaryDirectory()
+            let dir = try TemporaryDirectory(prefix: "logpipe-bus-test")
             dirs.add(dir)
             return try LocalBus(directory: dir.path, options: testOptions())
         })
     }
 
     @Test func reopenKeepsEverything() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory(prefix: "logpipe-bus-test")
         defer { dir.remove() }
         try await BusContract.reopenKeepsEverything(
             makeBus: { try LocalBus(directory: dir.path, options: testOptions()) },

@@ -13,11 +13,15 @@ import Glibc
 /// gaps, and nothing corrupt is served.
 @Suite struct BusCrashTests {
     /// The child command: `LOGPIPE_BUS_CRASH_CHILD` (a command line, split on
-    /// spaces, the directory appended), else `logpipe _bus-crash-child` or the
-    /// dev package's `logpipe-bus-crasher` beside the test bundle.
+    /// spaces, the directory appended), else `$LOGPIPE_BIN _bus-crash-child`, else
+    /// `logpipe _bus-crash-child` or a `logpipe-bus-crasher` beside the test bundle.
     static func childCommand() -> [String]? {
-        if let command = ProcessInfo.processInfo.environment["LOGPIPE_BUS_CRASH_CHILD"], !command.isEmpty {
+        let environment = ProcessInfo.processInfo.environment
+        if let command = environment["LOGPIPE_BUS_CRASH_CHILD"], !command.isEmpty {
             return command.split(separator: " ").map(String.init)
+        }
+        if let binary = environment["LOGPIPE_BIN"], FileManager.default.isExecutableFile(atPath: binary) {
+            return [binary, "_bus-crash-child"]
         }
         let buildDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         let candidates: [(String, [String])] = [("logpipe", ["_bus-crash-child"]), ("logpipe-bus-crasher", [])]
@@ -34,7 +38,7 @@ import Glibc
             Issue.record("no crash child: build `logpipe` (with _bus-crash-child) or set LOGPIPE_BUS_CRASH_CHILD")
             return
         }
-        let dir = try TemporaryDirectory("logpipe-bus-crash")
+        let dir = try TemporaryDirectory(prefix: "logpipe-bus-crash")
         defer { dir.remove() }
         var acknowledged: [BusCrashChild.Acknowledged] = []
         let kills = 20

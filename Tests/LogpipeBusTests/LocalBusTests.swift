@@ -33,9 +33,9 @@ import Testing
         try await withLocalBus { bus, dir in
             try await bus.createTopic(TopicSpec(name: "t", partitions: 2))
             _ = try await bus.produce(topic: "t", batch: BusContract.records(["hello"], partition: 1))
-            #expect(try segmentFiles(dir.sub("t-1")) == ["00000000000000000000.log"])
-            #expect(FileManager.default.fileExists(atPath: dir.sub("_topics/t.json")))
-            let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir.sub("t-1/00000000000000000000.log"))))
+            #expect(try segmentFiles(dir.appending("t-1")) == ["00000000000000000000.log"])
+            #expect(FileManager.default.fileExists(atPath: dir.appending("_topics/t.json")))
+            let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: dir.appending("t-1/00000000000000000000.log"))))
             #expect(Array(bytes[0..<4]) == Array("LPB1".utf8))
             // Header (40) + key length -1 (1) + value length (1) + "hello" (5) + timestamp delta (1).
             #expect(bytes.count == 48)
@@ -59,13 +59,13 @@ import Testing
     }
 
     @Test func segmentsRollBySizeAndReadAcrossThem() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory(prefix: "logpipe-bus-test")
         defer { dir.remove() }
         let options = testOptions(segmentBytes: 1024)
         var bus = try LocalBus(directory: dir.path, options: options)
         try await bus.createTopic(TopicSpec(name: "t", partitions: 1))
         _ = try await produceOneByOne(bus, count: 60, dir: dir.path)
-        let files = try segmentFiles(dir.sub("t-0"))
+        let files = try segmentFiles(dir.appending("t-0"))
         #expect(files.count >= 5)
         // Every file is named by the offset of its first record.
         let bases = files.map { Int64($0.prefix(20))! }
@@ -82,8 +82,8 @@ import Testing
         bus = try LocalBus(directory: dir.path, options: options)
         try await expectValues(bus, count: 60)
         try await bus.close()
-        for f in try FileManager.default.contentsOfDirectory(atPath: dir.sub("t-0")) where f.hasSuffix(".index") {
-            try FileManager.default.removeItem(atPath: dir.sub("t-0/" + f))
+        for f in try FileManager.default.contentsOfDirectory(atPath: dir.appending("t-0")) where f.hasSuffix(".index") {
+            try FileManager.default.removeItem(atPath: dir.appending("t-0/" + f))
         }
         bus = try LocalBus(directory: dir.path, options: options)
         try await expectValues(bus, count: 60)
@@ -93,9 +93,9 @@ import Testing
     }
 
     @Test func tornTailIsCutAtTheLastWholeBatch() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory(prefix: "logpipe-bus-test")
         defer { dir.remove() }
-        let original = dir.sub("original")
+        let original = dir.appending("original")
         var bus = try LocalBus(directory: original, options: testOptions())
         try await bus.createTopic(TopicSpec(name: "t", partitions: 1))
         let boundaries = try await produceOneByOne(bus, count: 40, dir: original)
@@ -106,7 +106,7 @@ import Testing
         var cuts = (0..<10).map { _ in Int64.random(in: 0..<fileSize, using: &rng) }
         cuts += [0, boundaries[0], boundaries[0] - 1, boundaries[20], boundaries[20] + 1, fileSize - 1]
         for (n, cut) in cuts.enumerated() {
-            let copy = dir.sub("copy-\(n)")
+            let copy = dir.appending("copy-\(n)")
             try FileManager.default.copyItem(atPath: original, toPath: copy)
             let handle = try FileHandle(forUpdating: URL(fileURLWithPath: copy + segment))
             try handle.truncate(atOffset: UInt64(cut))
@@ -133,14 +133,14 @@ import Testing
     }
 
     @Test func corruptTailBatchIsCutOnOpen() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory(prefix: "logpipe-bus-test")
         defer { dir.remove() }
         var bus = try LocalBus(directory: dir.path, options: testOptions())
         try await bus.createTopic(TopicSpec(name: "t", partitions: 1))
         let boundaries = try await produceOneByOne(bus, count: 10, dir: dir.path)
         try await bus.close()
         // Flip one byte inside the value of batch 6.
-        try flipByte(dir.sub("t-0/00000000000000000000.log"), at: boundaries[5] + 45)
+        try flipByte(dir.appending("t-0/00000000000000000000.log"), at: boundaries[5] + 45)
         bus = try LocalBus(directory: dir.path, options: testOptions())
         #expect(try await bus.topics()[0].partitions[0].highWatermark == 6)
         try await expectValues(bus, count: 6)
@@ -149,22 +149,22 @@ import Testing
 
     @Test func corruptionInAnOlderSegmentIsReportedNotServed() async throws {
         for dropIndexFiles in [false, true] {
-            let dir = try TemporaryDirectory()
+            let dir = try TemporaryDirectory(prefix: "logpipe-bus-test")
             defer { dir.remove() }
             let options = testOptions(segmentBytes: 1024)
             var bus = try LocalBus(directory: dir.path, options: options)
             try await bus.createTopic(TopicSpec(name: "t", partitions: 1))
             _ = try await produceOneByOne(bus, count: 60, dir: dir.path)
             try await bus.close()
-            let files = try segmentFiles(dir.sub("t-0"))
+            let files = try segmentFiles(dir.appending("t-0"))
             let secondBase = Int64(files[1].prefix(20))!
             let thirdBase = Int64(files[2].prefix(20))!
             // Corrupt the value of the third record of the second segment: batches
             // of one 57-byte value take 40 + 1 + 1 + 57 + 1 = 100 bytes.
-            try flipByte(dir.sub("t-0/" + files[1]), at: 2 * 100 + 50)
+            try flipByte(dir.appending("t-0/" + files[1]), at: 2 * 100 + 50)
             if dropIndexFiles {
-                for f in try FileManager.default.contentsOfDirectory(atPath: dir.sub("t-0")) where f.hasSuffix(".index") {
-                    try FileManager.default.removeItem(atPath: dir.sub("t-0/" + f))
+                for f in try FileManager.default.contentsOfDirectory(atPath: dir.appending("t-0")) where f.hasSuffix(".index") {
+                    try FileManager.default.removeItem(atPath: dir.appending("t-0/" + f))
                 }
             }
             bus = try LocalBus(directory: dir.path, options: options)
@@ -192,7 +192,7 @@ import Testing
         try await withLocalBus { bus, dir in
             try await bus.createTopic(TopicSpec(name: "t", partitions: 1))
             let boundaries = try await produceOneByOne(bus, count: 5, dir: dir.path)
-            try flipByte(dir.sub("t-0/00000000000000000000.log"), at: boundaries[2] + 50)
+            try flipByte(dir.appending("t-0/00000000000000000000.log"), at: boundaries[2] + 50)
             let good = try await bus.fetch(tp0, from: 0, maxBytes: 1 << 20, maxWaitMillis: 0)
             #expect(good.records.map(\.offset) == [0, 1, 2])
             do {
@@ -209,11 +209,11 @@ import Testing
         try await withLocalBus(options: testOptions(segmentBytes: 1024)) { bus, dir in
             try await bus.createTopic(TopicSpec(name: "t", partitions: 1, retention: RetentionPolicy(maxAgeSeconds: 3600)))
             _ = try await produceOneByOne(bus, count: 60, dir: dir.path)
-            let segments = try segmentFiles(dir.sub("t-0"))
+            let segments = try segmentFiles(dir.appending("t-0"))
             #expect(segments.count >= 5)
             #expect(try await bus.enforceRetention(now: Date()) == 0)
             #expect(try await bus.enforceRetention(now: Date().addingTimeInterval(2 * 3600)) == segments.count - 1)
-            #expect(try segmentFiles(dir.sub("t-0")) == [segments.last!])
+            #expect(try segmentFiles(dir.appending("t-0")) == [segments.last!])
             let info = try await bus.topics()[0].partitions[0]
             let activeBase = Int64(segments.last!.prefix(20))!
             #expect(info.lowWatermark == activeBase && info.highWatermark == 60)
@@ -232,9 +232,9 @@ import Testing
             _ = try await produceOneByOne(bus, count: 80, dir: dir.path)
             try await bus.enforceRetention(now: Date())
             let info = try await bus.topics()[0].partitions[0]
-            let files = try segmentFiles(dir.sub("t-0"))
+            let files = try segmentFiles(dir.appending("t-0"))
             let onDisk = try files.reduce(Int64(0)) { sum, f in
-                sum + Int64(try FileManager.default.attributesOfItem(atPath: dir.sub("t-0/" + f))[.size] as! Int)
+                sum + Int64(try FileManager.default.attributesOfItem(atPath: dir.appending("t-0/" + f))[.size] as! Int)
             }
             #expect(info.sizeBytes == onDisk)
             #expect(info.sizeBytes <= limit)
@@ -298,7 +298,7 @@ import Testing
     }
 
     @Test func closeFlushesAndRefusesFurtherWork() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory(prefix: "logpipe-bus-test")
         defer { dir.remove() }
         let bus = try LocalBus(directory: dir.path, options: testOptions())
         try await bus.createTopic(TopicSpec(name: "t", partitions: 1))
@@ -316,17 +316,17 @@ import Testing
     }
 
     @Test func groupOffsetsAreStoredAtomicallyInTheirOwnFiles() async throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryDirectory(prefix: "logpipe-bus-test")
         defer { dir.remove() }
         var bus = try LocalBus(directory: dir.path, options: testOptions())
         try await bus.createTopic(TopicSpec(name: "t", partitions: 3))
         try await bus.commit(group: "spark-streaming-group", offsets: [TopicPartition(topic: "t", partition: 2): 42])
         try await bus.commit(group: "odd/name..", offsets: [TopicPartition(topic: "t", partition: 0): 1])
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir.sub("_groups")).sorted()
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.appending("_groups")).sorted()
         #expect(files == ["odd%2Fname%2E%2E.json", "spark-streaming-group.json"])
         try await bus.close()
         // A temporary file a crash left behind is ignored.
-        try Data("{not json".utf8).write(to: URL(fileURLWithPath: dir.sub("_groups/spark-streaming-group.json.tmp")))
+        try Data("{not json".utf8).write(to: URL(fileURLWithPath: dir.appending("_groups/spark-streaming-group.json.tmp")))
         bus = try LocalBus(directory: dir.path, options: testOptions())
         #expect(try await bus.groups() == ["odd/name..", "spark-streaming-group"])
         #expect(try await bus.committedOffsets(group: "spark-streaming-group", topic: "t") == [2: 42])

@@ -3,26 +3,6 @@ import Logging
 import LogpipeBus
 import LogpipeTesting
 
-/// A fresh directory under the system's temporary directory, removed by `remove()`.
-struct TemporaryDirectory {
-    let path: String
-
-    init(_ prefix: String = "logpipe-bus-test") throws {
-        var template = Array((NSTemporaryDirectory() + "/\(prefix)-XXXXXX").utf8CString)
-        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw BusError.io("mkdtemp failed")
-        }
-        path = String(cString: made)
-    }
-
-    func remove() {
-        try? FileManager.default.removeItem(atPath: path)
-    }
-
-    /// A subdirectory path (not created).
-    func sub(_ name: String) -> String { path + "/" + name }
-}
-
 /// Options for tests: no background retention timer, quiet logs unless asked.
 func testOptions(segmentBytes: Int64 = 128 << 20, maxPendingBytes: Int = 64 << 20) -> LocalBusOptions {
     var logger = Logger(label: "logpipe.bus.test")
@@ -44,7 +24,7 @@ func segmentFiles(_ dir: String) throws -> [String] {
 
 /// Runs `body` with a LocalBus in a fresh directory and removes both afterwards.
 func withLocalBus(options: LocalBusOptions = testOptions(), _ body: (LocalBus, TemporaryDirectory) async throws -> Void) async throws {
-    let dir = try TemporaryDirectory()
+    let dir = try TemporaryDirectory(prefix: "logpipe-bus-test")
     defer { dir.remove() }
     let bus = try LocalBus(directory: dir.path, options: options)
     do {
