@@ -29,7 +29,10 @@ import Darwin
 /// - Strings must be valid UTF-8 without raw control characters; lone surrogates in
 ///   `\u` escapes are errors. `event_type` must not be empty.
 /// - Fields beyond the schema go to `extra` in canonical compact form (no whitespace,
-///   strings re-escaped minimally, numbers exactly as written).
+///   strings re-escaped minimally, numbers exactly as written); they are held to the
+///   same rules (UTF-8, no duplicate keys, numbers a double can hold) and to
+///   `RecordLimits.maxDepth`.
+/// - A record with several problems is reported with the first one met in reading order.
 ///
 /// The reader keeps scratch buffers between calls, so reuse one per thread.
 public struct JSONBodyReader: Sendable {

@@ -613,7 +613,15 @@ struct RecordParser {
                 }
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
                 guard let lx = c.readNumber() else { return syntax(c, "a digit") }
-                if emit { out.append(contentsOf: UnsafeBufferPointer(start: c.base + lx.start, count: lx.end &- lx.start)) }
+                if emit {
+                    // Kept as written, but only if a double can hold it, as most JSON readers require.
+                    if lx.intCount &+ lx.exponent > 300 && !c.doubleValue(lx).isFinite {
+                        fail(unknownPath(unknownGroup, unknownKey), "number out of range", .invalidValue)
+                        emit = false
+                    } else {
+                        out.append(contentsOf: UnsafeBufferPointer(start: c.base + lx.start, count: lx.end &- lx.start))
+                    }
+                }
             case UInt8(ascii: "t"):
                 guard literal(&c, "true") else { return false }
                 if emit { out.append(contentsOf: "true".utf8) }
