@@ -54,6 +54,23 @@ enum FileIO {
         if rc != 0 { throw error("fsync", path) }
     }
 
+    /// Starts writing a file's dirty pages to disk without waiting (Linux
+    /// `sync_file_range(SYNC_FILE_RANGE_WRITE)`, looked up at run time because
+    /// Glibc's Swift module does not export it); elsewhere it does nothing.
+    static func startWriteback(_ fd: Int32) {
+        #if os(Linux)
+        if let start = syncFileRange { _ = start(fd, 0, 0, 2 /* SYNC_FILE_RANGE_WRITE */) }
+        #endif
+    }
+
+    #if os(Linux)
+    private typealias SyncFileRange = @convention(c) (Int32, Int64, Int64, UInt32) -> Int32
+    nonisolated(unsafe) private static let syncFileRange: SyncFileRange? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sync_file_range") else { return nil }
+        return unsafeBitCast(symbol, to: SyncFileRange.self)
+    }()
+    #endif
+
     /// Creates a directory and any missing parents.
     static func makeDirectories(_ path: String) throws {
         var current = path.hasPrefix("/") ? "" : "."

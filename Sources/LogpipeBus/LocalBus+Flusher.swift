@@ -39,10 +39,14 @@ extension LocalBus {
     private enum Take {
         case work([FlushItem], [ProduceWaiter], Int)
         case sleep
+        case waitForGroup(until: UInt64)
         case exit([CheckedContinuation<Void, Never>])
     }
 
     func flushLoop() {
+        // While set, the flusher is giving the producers it just resumed until
+        // then to come back, so they share the next fsync.
+        var groupDeadline: UInt64? = nil
         while true {
             let take: Take = state.withLock { s in
                 if s.dirty.isEmpty {
@@ -52,9 +56,22 @@ extension LocalBus {
                         s.flusherExitWaiters = []
                         return .exit(waiters)
                     }
-                    s.flusherSleeping = true
+                    s.flusherWakeAt = 1
                     return .sleep
                 }
+                if !s.closing && s.produceWaiters.count < s.lastCycleWaiters {
+                    let now = DispatchTime.now().uptimeNanoseconds
+                    // Waiting costs latency; bound it by half a cycle's I/O (what a smaller group would cost extra).
+                    let deadline = groupDeadline ?? now + min(s.cycleNanos / 2, 2_000_000)
+                    groupDeadline = deadline
+                    if now < deadline {
+                        s.flusherWakeAt = s.lastCycleWaiters
+                        return .waitForGroup(until: deadline)
+                    }
+                }
+                groupDeadline = nil
+                s.flusherWakeAt = 0
+                s.lastCycleWaiters = s.produceWaiters.count
                 let nowMillis = Self.nowMillis()
                 var items: [FlushItem] = []
                 var bytes = 0
@@ -78,6 +95,8 @@ extension LocalBus {
             switch take {
             case .sleep:
                 flusherWake.wait()
+            case .waitForGroup(let deadline):
+                _ = flusherWake.wait(timeout: DispatchTime(uptimeNanoseconds: deadline))
             case .exit(let waiters):
                 for w in waiters { w.resume() }
                 return
@@ -88,14 +107,15 @@ extension LocalBus {
     }
 
     private func flush(_ items: [FlushItem], _ waiters: [ProduceWaiter], _ inflight: Int) {
-        for item in items { write(item) }
-        let toSync = items.filter { $0.error == nil }
-        if toSync.count == 1 {
-            sync(toSync[0])
-        } else if toSync.count > 1 {
-            // Concurrent fsyncs of different files can share one journal commit.
-            DispatchQueue.concurrentPerform(iterations: toSync.count) { sync(toSync[$0]) }
+        let ioStart = DispatchTime.now().uptimeNanoseconds
+        for item in items {
+            write(item)
+            // Start every file's writeback before waiting on the first: the
+            // fsyncs then overlap their data writes and share journal commits.
+            if item.error == nil && items.count > 1 { FileIO.startWriteback(item.segment.fd) }
         }
+        for item in items where item.error == nil { sync(item) }
+        let ioNanos = DispatchTime.now().uptimeNanoseconds - ioStart
 
         var rolled = false
         var failed: Set<ObjectIdentifier> = []
@@ -103,6 +123,7 @@ extension LocalBus {
         var failedWaiters: [(ProduceWaiter, String)] = []
         state.withLock { s in
             s.inflightBytes -= inflight
+            s.cycleNanos = s.cycleNanos == 0 ? ioNanos : (s.cycleNanos * 7 + ioNanos) / 8
             for item in items {
                 let log = item.log
                 if let error = item.error {

@@ -44,7 +44,14 @@ public final class LocalBus: Bus {
         var produceWaiters: [ProduceWaiter] = []
         /// Accepted bytes not yet durable (pending and being flushed).
         var inflightBytes = 0
-        var flusherSleeping = false
+        /// The flusher waits on `flusherWake`; the producer that brings the
+        /// number of waiting producers to this wakes it (0: the flusher is busy).
+        var flusherWakeAt = 0
+        /// Producers the last flush cycle resumed: they come back soon, and
+        /// waiting briefly for them makes the next group (and fsync) cover them too.
+        var lastCycleWaiters = 0
+        /// A moving average of a flush cycle's write and fsync time, in nanoseconds.
+        var cycleNanos: UInt64 = 0
         var closing = false
         var closed = false
         var flusherExited = false
@@ -234,8 +241,8 @@ public final class LocalBus: Bus {
                 }
                 s.inflightBytes += total
                 s.produceWaiters.append(ProduceWaiter(continuation: continuation, partitions: touched))
-                let wake = s.flusherSleeping
-                s.flusherSleeping = false
+                let wake = s.flusherWakeAt > 0 && s.produceWaiters.count >= s.flusherWakeAt
+                if wake { s.flusherWakeAt = 0 }
                 return .success(wake)
             }
             switch outcome {
@@ -356,7 +363,7 @@ public final class LocalBus: Bus {
                     p.fetchWaiters.removeAll()
                 }
             }
-            s.flusherSleeping = false
+            s.flusherWakeAt = 0
             return (waiters, s.flusherExited)
         }
         for w in fetchWaiters { w.resume() }
