@@ -39,7 +39,9 @@ let package = Package(
             ]
         ),
         // Parquet: a spec-correct writer and reader with no dependency on the rest of Logpipe.
-        .target(name: "LogpipeParquet"),
+        .target(name: "LogpipeParquet", dependencies: ["CZstd"]),
+        // The system libzstd (Debian: libzstd-dev), for Parquet's ZSTD codec.
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         // Generator: synthetic logs and activity events with injectable incidents (a source).
         .target(name: "LogpipeGenerator"),
         // Bench: the measurements behind `logpipe bench`, each against a peer run in the same run.
