@@ -115,21 +115,12 @@ struct JSONCursor {
         var p = pos &+ 1
         var run = p
         while true {
-            while p &+ 8 <= end {
-                let x = UnsafeRawPointer(base + p).loadUnaligned(as: UInt64.self)
-                if swarStringSpecial(x) != 0 { break }
-                p &+= 8
-            }
-            var b: UInt8 = 0
-            while p < end {
-                b = base[p]
-                if b == 0x22 || b == 0x5C || (b &- 0x20) >= 0x60 { break }
-                p &+= 1
-            }
+            p = plainRunEnd(from: p)
             if p >= end {
                 pos = end
                 return false
             }
+            let b = base[p]
             if b == 0x22 {
                 if p > run { out.append(contentsOf: UnsafeBufferPointer(start: base + run, count: p &- run)) }
                 pos = p &+ 1
@@ -192,6 +183,26 @@ struct JSONCursor {
             }
             run = p
         }
+    }
+
+    /// The position of the first byte at or after `start` that is `"`, `\`, a control
+    /// character or non-ASCII, or `end`. Eight bytes at a time while it can.
+    @inline(__always)
+    func plainRunEnd(from start: Int) -> Int {
+        var p = start
+        while p &+ 8 <= end {
+            let x = UInt64(littleEndian: UnsafeRawPointer(base + p).loadUnaligned(as: UInt64.self))
+            let special = swarStringSpecial(x)
+            // The lowest flagged byte is always a true hit (borrows only run upwards).
+            if special != 0 { return p &+ (special.trailingZeroBitCount >> 3) }
+            p &+= 8
+        }
+        while p < end {
+            let b = base[p]
+            if b == 0x22 || b == 0x5C || (b &- 0x20) >= 0x60 { return p }
+            p &+= 1
+        }
+        return end
     }
 
     /// Moves past the string whose opening quote is at `pos` without decoding or
@@ -330,9 +341,19 @@ struct JSONCursor {
             for k in keep..<n where digit(lx, k) != 0 { return .notIntegral }
         }
         var acc: Int64 = 0
-        for k in 0..<keep {
-            acc = acc &* 10 &+ digit(lx, k)
+        // Kept digits: integer digits first, then fraction digits.
+        let keepInt = min(keep, lx.intCount)
+        var p = lx.intStart
+        while p < lx.intStart &+ keepInt {
+            acc = acc &* 10 &+ Int64(base[p] &- UInt8(ascii: "0"))
             if acc > limit { return .outOfRange }
+            p &+= 1
+        }
+        p = lx.fracStart
+        while p < lx.fracStart &+ (keep &- keepInt) {
+            acc = acc &* 10 &+ Int64(base[p] &- UInt8(ascii: "0"))
+            if acc > limit { return .outOfRange }
+            p &+= 1
         }
         if shift > 0 && acc != 0 {
             for _ in 0..<shift {

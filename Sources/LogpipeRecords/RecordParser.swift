@@ -137,9 +137,9 @@ struct RecordParser {
         let start = c.pos
         errorField = nil
         groupNames = (B.groupName(0), B.groupName(1), B.groupCount >= 2 ? B.groupName(2) : "")
-        for g in 0...B.groupCount { extras[g].removeAll(keepingCapacity: true) }
-        keyBytes.removeAll(keepingCapacity: true)
-        keyRanges.removeAll(keepingCapacity: true)
+        for g in 0...B.groupCount where !extras[g].isEmpty { extras[g].removeAll(keepingCapacity: true) }
+        if !keyBytes.isEmpty { keyBytes.removeAll(keepingCapacity: true) }
+        if !keyRanges.isEmpty { keyRanges.removeAll(keepingCapacity: true) }
         var row = PendingRow()
         c.pos &+= 1
         if !parseMembers(&c, group: 0, depth: 1, row: &row, batch: &batch) {
@@ -216,12 +216,7 @@ struct RecordParser {
             guard c.peek() == 0x22 else { return syntax(c, "a key") }
             // The key: straight from the body when plain ASCII, else decoded into scratch.
             let keyStart = c.pos &+ 1
-            var p = keyStart
-            while p < c.end {
-                let b = c.base[p]
-                if b == 0x22 || b == 0x5C || (b &- 0x20) >= 0x60 { break }
-                p &+= 1
-            }
+            let p = c.plainRunEnd(from: keyStart)
             var keyInScratch = false
             var keyLength = p &- keyStart
             if p < c.end && c.base[p] == 0x22 {

@@ -4,7 +4,7 @@ public enum EventTime {
     /// The first instant accepted: 1970-01-01T00:00:00Z.
     public static let minMicros: Int64 = 0
     /// The first instant no longer accepted: 2201-01-01T00:00:00Z (years 1970 to 2200 are valid).
-    public static let endMicros: Int64 = daysFromCivil(year: 2201, month: 1, day: 1) * 86_400 * 1_000_000
+    public static let endMicros: Int64 = 7_289_654_400_000_000
 
     /// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm).
     public static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
