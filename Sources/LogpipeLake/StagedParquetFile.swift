@@ -1,0 +1,167 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import LogpipeParquet
+import LogpipeRecords
+
+/// How data files are written.
+public struct LakeFileOptions: Sendable, Equatable {
+    /// Rows buffered before they are encoded, so pages stay large however small micro-batches are.
+    public var encodeRows: Int
+    /// The target size of a row group (the writer's memory per open file is about this).
+    public var rowGroupBytes: Int
+
+    /// Options; the defaults keep an open file's memory near 16 MiB.
+    public init(encodeRows: Int = 65_536, rowGroupBytes: Int = 16 << 20) {
+        self.encodeRows = max(1, encodeRows)
+        self.rowGroupBytes = max(1 << 16, rowGroupBytes)
+    }
+}
+
+/// A Parquet data file being built under a staging name, invisible to readers until a
+/// commit renames it into its hour partition. Owned by one task at a time.
+public final class StagedParquetFile<Rows: LakeRows> {
+    /// The file's id (its final name is `part-<id>.snappy.parquet`).
+    public let id: String
+    /// The hour partition its rows belong to.
+    public let hour: HourPartition
+    /// Where it is being written.
+    public let stagingPath: String
+    /// When it was opened, in monotonic nanoseconds (for rolling by age).
+    public let openedAtNanos: UInt64
+    private let options: LakeFileOptions
+    private let file: any FileWriter
+    private let sink = ChunkSink()
+    private let writer: ParquetWriter
+    private var pending = Rows()
+    /// Rows appended so far.
+    public private(set) var rows = 0
+    private var encodedRows = 0
+    /// Bytes handed to the store so far.
+    public private(set) var writtenBytes: Int64 = 0
+
+    /// Creates the file at `stagingPath`.
+    public init(store: any FileStore, stagingPath: String, id: String, hour: HourPartition,
+                options: LakeFileOptions = LakeFileOptions()) async throws {
+        self.id = id
+        self.hour = hour
+        self.stagingPath = stagingPath
+        self.options = options
+        self.openedAtNanos = DispatchClock.nanos()
+        file = try await store.openWriter(stagingPath)
+        var parquetOptions = ParquetWriterOptions()
+        parquetOptions.compression = .snappy
+        parquetOptions.rowGroupSize = options.rowGroupBytes
+        // Durability comes from `FileWriter.finish`, which also syncs the directory entry.
+        parquetOptions.sync = false
+        do {
+            writer = try ParquetWriter(sink: sink, schema: Rows.parquetSchema, options: parquetOptions)
+        } catch {
+            await file.abort()
+            throw error
+        }
+        try await drain()
+    }
+
+    /// The final path of the file in `dataset`'s hour partition.
+    public var finalPath: String {
+        LakeLayout.partitionDirectory(Rows.dataset, hour) + "/" + LakeLayout.dataFileName(id: id)
+    }
+
+    /// Bytes the file will have about now: what was written plus the buffered rows at the
+    /// bytes per row seen so far.
+    public var estimatedBytes: Int64 {
+        let perRow = encodedRows > 0 ? Double(writtenBytes) / Double(encodedRows) : 60
+        return writtenBytes + Int64(perRow * Double(rows - encodedRows))
+    }
+
+    /// Appends rows `range` of `batch`.
+    public func append(_ batch: Rows, rows range: Range<Int>) async throws {
+        guard !range.isEmpty else { return }
+        if pending.count == 0 && range.count >= options.encodeRows {
+            rows += range.count
+            if range == 0..<batch.count {
+                try await encode(batch)
+            } else {
+                var slice = Rows()
+                slice.append(contentsOf: batch, rows: range)
+                try await encode(slice)
+            }
+            return
+        }
+        pending.append(contentsOf: batch, rows: range)
+        rows += range.count
+        if pending.count >= options.encodeRows { try await encodePending() }
+    }
+
+    /// Appends rows already in Parquet form (compaction copies files this way); they must
+    /// follow `Rows.parquetSchema`.
+    public func append(parquet batch: ParquetColumnBatch) async throws {
+        try await encodePending()
+        try writer.write(batch)
+        rows += batch.rowCount
+        encodedRows += batch.rowCount
+        try await drain()
+    }
+
+    private func encodePending() async throws {
+        guard pending.count > 0 else { return }
+        let batch = pending
+        pending = Rows()
+        try await encode(batch)
+    }
+
+    private func encode(_ batch: Rows) async throws {
+        try writer.write(batch.parquetColumns())
+        encodedRows += batch.count
+        try await drain()
+    }
+
+    private func drain() async throws {
+        let chunk = sink.take()
+        if !chunk.isEmpty {
+            try await file.write(chunk)
+            writtenBytes += Int64(chunk.count)
+        }
+    }
+
+    /// Encodes what is buffered, writes the footer and makes the file durable.
+    public func finish() async throws -> CommittedFile {
+        try await encodePending()
+        try writer.finish()
+        try await drain()
+        try await file.finish()
+        return CommittedFile(dataset: Rows.dataset, staging: stagingPath, final: finalPath,
+                             rows: Int64(rows), bytes: writtenBytes)
+    }
+
+    /// Closes and deletes the file.
+    public func abort() async {
+        await file.abort()
+    }
+}
+
+/// Collects the Parquet writer's output between two writes to the store.
+final class ChunkSink: ParquetSink {
+    private var bytes: [UInt8] = []
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws(ParquetError) { self.bytes.append(contentsOf: bytes) }
+    func close(sync: Bool) throws(ParquetError) {}
+
+    func take() -> [UInt8] {
+        defer { bytes = [] }
+        return bytes
+    }
+}
+
+/// A monotonic clock for ages and intervals.
+public enum DispatchClock {
+    /// Nanoseconds of a monotonic clock.
+    public static func nanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}
