@@ -10,19 +10,25 @@ import Darwin
 #endif
 
 /// Group commit: the flusher thread's loop.
+///
+/// A cycle takes what producers have queued, writes it at once (so the page
+/// cache copy overlaps the producers preparing their next batches), and keeps
+/// taking and writing until the group is complete: as many producers as the
+/// last cycle resumed, or half a cycle's I/O time has passed. Then it fsyncs
+/// every file it wrote, once, publishes the new high watermarks and resumes
+/// every producer of the group.
 extension LocalBus {
-    /// One partition's share of a flush cycle.
+    /// One partition's share of a take.
     ///
-    /// `@unchecked Sendable`: an item is used by one thread at a time, the flusher
-    /// or the one `concurrentPerform` iteration that fsyncs it.
+    /// `@unchecked Sendable`: only the flusher thread uses it.
     private final class FlushItem: @unchecked Sendable {
         let log: PartitionLog
         var bytes: [UInt8]
         let batches: [PendingBatch]
-        /// The active segment when the work was taken.
+        /// The segment written to: the active one, or a new one after `roll`.
         var segment: Segment
         let roll: Bool
-        /// A segment this cycle started (after `roll`), published with the data.
+        /// A segment this item started, published with the data.
         var newSegment: Segment?
         var newIndexEntries: [IndexEntry] = []
         var error: String?
@@ -36,20 +42,56 @@ extension LocalBus {
         }
     }
 
-    private enum Take {
-        case work([FlushItem], [ProduceWaiter], Int)
+    /// A group commit in progress.
+    private struct Cycle {
+        var items: [FlushItem] = []
+        var waiters: [ProduceWaiter] = []
+        var inflight = 0
+        /// The segment each partition is being written to in this cycle.
+        var segments: [ObjectIdentifier: Segment] = [:]
+        /// Partitions whose write failed in this cycle: their later items are not written.
+        var failed: [ObjectIdentifier: String] = [:]
+        var deadline: UInt64?
+        var ioNanos: UInt64 = 0
+    }
+
+    private enum Step {
         case sleep
         case waitForGroup(until: UInt64)
+        case write([FlushItem], commit: Bool)
         case exit([CheckedContinuation<Void, Never>])
     }
 
     func flushLoop() {
-        // While set, the flusher is giving the producers it just resumed until
-        // then to come back, so they share the next fsync.
-        var groupDeadline: UInt64? = nil
+        var cycle = Cycle()
         while true {
-            let take: Take = state.withLock { s in
-                if s.dirty.isEmpty {
+            let step: Step = state.withLock { s in
+                var fresh: [FlushItem] = []
+                if !s.dirty.isEmpty {
+                    let nowMillis = Self.nowMillis()
+                    for log in s.dirty {
+                        let id = ObjectIdentifier(log)
+                        let segment = cycle.segments[id] ?? log.active
+                        // Roll only on a partition's first write of a cycle, when everything
+                        // in the old segment is durable and published (its index file says so).
+                        var roll = false
+                        if cycle.segments[id] == nil {
+                            roll = segment.writtenSize >= options.segmentBytes
+                            if !roll, segment.writtenSize > 0, let maxAge = options.segmentMaxAgeSeconds,
+                               let first = segment.firstTimestamp, first < nowMillis - maxAge * 1000 {
+                                roll = true
+                            }
+                        }
+                        fresh.append(FlushItem(log: log, bytes: log.pending, batches: log.pendingBatches, segment: segment, roll: roll))
+                        cycle.inflight += log.pending.count
+                        log.pending = []
+                        log.pendingBatches = []
+                    }
+                    s.dirty.removeAll(keepingCapacity: true)
+                    cycle.waiters.append(contentsOf: s.produceWaiters)
+                    s.produceWaiters.removeAll(keepingCapacity: true)
+                }
+                if fresh.isEmpty && cycle.items.isEmpty {
                     if s.closing {
                         s.flusherExited = true
                         let waiters = s.flusherExitWaiters
@@ -59,40 +101,21 @@ extension LocalBus {
                     s.flusherWakeAt = 1
                     return .sleep
                 }
-                if !s.closing && s.produceWaiters.count < s.lastCycleWaiters {
+                if !s.closing && cycle.waiters.count < s.lastCycleWaiters {
                     let now = DispatchTime.now().uptimeNanoseconds
-                    // Waiting costs latency; bound it by half a cycle's I/O (what a smaller group would cost extra).
-                    let deadline = groupDeadline ?? now + min(s.cycleNanos / 2, 2_000_000)
-                    groupDeadline = deadline
+                    // Waiting costs latency; bound it by half a cycle's I/O, what a smaller group would cost extra.
+                    let deadline = cycle.deadline ?? now + min(s.cycleNanos / 2, 2_000_000)
+                    cycle.deadline = deadline
                     if now < deadline {
-                        s.flusherWakeAt = s.lastCycleWaiters
-                        return .waitForGroup(until: deadline)
+                        s.flusherWakeAt = s.lastCycleWaiters - cycle.waiters.count
+                        return fresh.isEmpty ? .waitForGroup(until: deadline) : .write(fresh, commit: false)
                     }
                 }
-                groupDeadline = nil
                 s.flusherWakeAt = 0
-                s.lastCycleWaiters = s.produceWaiters.count
-                let nowMillis = Self.nowMillis()
-                var items: [FlushItem] = []
-                var bytes = 0
-                for log in s.dirty {
-                    let segment = log.active
-                    var roll = segment.writtenSize >= options.segmentBytes
-                    if !roll, segment.writtenSize > 0, let maxAge = options.segmentMaxAgeSeconds,
-                       let first = segment.firstTimestamp, first < nowMillis - maxAge * 1000 {
-                        roll = true
-                    }
-                    items.append(FlushItem(log: log, bytes: log.pending, batches: log.pendingBatches, segment: segment, roll: roll))
-                    bytes += log.pending.count
-                    log.pending = []
-                    log.pendingBatches = []
-                }
-                s.dirty.removeAll(keepingCapacity: true)
-                let waiters = s.produceWaiters
-                s.produceWaiters.removeAll(keepingCapacity: true)
-                return .work(items, waiters, bytes)
+                s.lastCycleWaiters = cycle.waiters.count
+                return .write(fresh, commit: true)
             }
-            switch take {
+            switch step {
             case .sleep:
                 flusherWake.wait()
             case .waitForGroup(let deadline):
@@ -100,34 +123,58 @@ extension LocalBus {
             case .exit(let waiters):
                 for w in waiters { w.resume() }
                 return
-            case .work(let items, let waiters, let bytes):
-                flush(items, waiters, bytes)
+            case .write(let fresh, let commit):
+                let start = DispatchTime.now().uptimeNanoseconds
+                for item in fresh {
+                    let id = ObjectIdentifier(item.log)
+                    if let earlier = cycle.failed[id] {
+                        item.error = earlier
+                    } else {
+                        write(item)
+                        if let error = item.error { cycle.failed[id] = error }
+                        // Start writeback now so the fsyncs at the end of the cycle find less to do.
+                        else { FileIO.startWriteback(item.segment.fd) }
+                    }
+                    cycle.segments[id] = item.segment
+                    cycle.items.append(item)
+                }
+                cycle.ioNanos += DispatchTime.now().uptimeNanoseconds - start
+                if commit {
+                    self.commit(cycle)
+                    cycle = Cycle()
+                }
             }
         }
     }
 
-    private func flush(_ items: [FlushItem], _ waiters: [ProduceWaiter], _ inflight: Int) {
-        let ioStart = DispatchTime.now().uptimeNanoseconds
-        for item in items {
-            write(item)
-            // Start every file's writeback before waiting on the first: the
-            // fsyncs then overlap their data writes and share journal commits.
-            if item.error == nil && items.count > 1 { FileIO.startWriteback(item.segment.fd) }
+    /// Fsyncs every file the cycle wrote, publishes the durable data and resumes the producers.
+    private func commit(_ cycle: Cycle) {
+        var failed = cycle.failed
+        let start = DispatchTime.now().uptimeNanoseconds
+        var synced: Set<ObjectIdentifier> = []
+        for item in cycle.items where failed[ObjectIdentifier(item.log)] == nil {
+            guard synced.insert(ObjectIdentifier(item.segment)).inserted else { continue }
+            let t = DispatchTime.now().uptimeNanoseconds
+            do {
+                try FileIO.syncData(item.segment.fd, item.segment.path)
+                item.log.metrics.fsync.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - t))
+            } catch {
+                failed[ObjectIdentifier(item.log)] = "\(error)"
+                logger.critical("fsync failed", metadata: ["partition": "\(item.log.tp)", "error": "\(error)"])
+            }
         }
-        for item in items where item.error == nil { sync(item) }
-        let ioNanos = DispatchTime.now().uptimeNanoseconds - ioStart
+        let ioNanos = cycle.ioNanos + DispatchTime.now().uptimeNanoseconds - start
 
         var rolled = false
-        var failed: Set<ObjectIdentifier> = []
         var fetchWaiters: [CheckedContinuation<Void, Never>] = []
         var failedWaiters: [(ProduceWaiter, String)] = []
         state.withLock { s in
-            s.inflightBytes -= inflight
+            s.inflightBytes -= cycle.inflight
             s.cycleNanos = s.cycleNanos == 0 ? ioNanos : (s.cycleNanos * 7 + ioNanos) / 8
-            for item in items {
+            for item in cycle.items {
                 let log = item.log
-                if let error = item.error {
-                    failed.insert(ObjectIdentifier(log))
+                if let error = failed[ObjectIdentifier(log)] {
+                    if log.failure != nil { continue }
                     log.failure = "\(log.tp) takes no more appends after an I/O error: \(error)"
                     // Offsets handed out after the durable end are void, whatever is still pending.
                     s.inflightBytes -= log.pending.count
@@ -167,8 +214,8 @@ extension LocalBus {
                 log.updateGauges()
             }
         }
-        for w in waiters {
-            if let bad = w.partitions.first(where: { failed.contains(ObjectIdentifier($0)) }) {
+        for w in cycle.waiters {
+            if let bad = w.partitions.first(where: { failed[ObjectIdentifier($0)] != nil }) {
                 w.continuation.resume(throwing: BusError.io(bad.failure ?? "\(bad.tp) write failed"))
             } else {
                 w.continuation.resume()
@@ -227,17 +274,6 @@ extension LocalBus {
         } catch {
             item.error = "\(error)"
             logger.error("append failed", metadata: ["partition": "\(item.log.tp)", "error": "\(error)"])
-        }
-    }
-
-    private func sync(_ item: FlushItem) {
-        let start = DispatchTime.now().uptimeNanoseconds
-        do {
-            try FileIO.syncData(item.segment.fd, item.segment.path)
-            item.log.metrics.fsync.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))
-        } catch {
-            item.error = "\(error)"
-            logger.critical("fsync failed", metadata: ["partition": "\(item.log.tp)", "error": "\(error)"])
         }
     }
 

@@ -25,7 +25,7 @@ extension LocalBus {
             for p in 0..<spec.partitions {
                 partitions.append(try openPartition(TopicPartition(topic: spec.name, partition: p)))
             }
-            let topic = TopicState(spec: spec, partitions: partitions)
+            let topic = TopicState(spec: spec, partitions: partitions, metricsFactory: metricsFactory)
             for p in partitions { p.updateGauges() }
             topics[spec.name] = topic
         }
@@ -87,7 +87,7 @@ extension LocalBus {
             try FileIO.syncDirectory(dir)
             segments.append(Segment(baseOffset: 0, path: path, indexPath: Self.indexPath(forLog: path), fd: fd, scan: Segment.Scan(baseOffset: 0)))
         }
-        return PartitionLog(tp: tp, directory: dir, segments: segments)
+        return PartitionLog(tp: tp, directory: dir, segments: segments, metricsFactory: metricsFactory)
     }
 
     private func openSegment(_ tp: TopicPartition, dir: String, base: Int64, isTail: Bool) throws -> Segment {

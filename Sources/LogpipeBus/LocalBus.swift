@@ -69,14 +69,20 @@ public final class LocalBus: Bus {
     let flusherWake = DispatchSemaphore(value: 0)
     let adminQueue = DispatchQueue(label: "logpipe.bus.admin")
     let nextWaiterID = Atomic<UInt64>(0)
-    let overloadedCounter = Counter(label: "logpipe_bus_overloaded_total")
-    let truncatedBytesCounter = Counter(label: "logpipe_bus_recovery_truncated_bytes_total")
+    let metricsFactory: any MetricsFactory
+    /// Produce calls refused with `overloaded`.
+    let overloadedCounter: Counter
+    /// Bytes recovery cut from torn or corrupt log tails.
+    let truncatedBytesCounter: Counter
 
     /// Opens (creating if needed) the bus in `directory`, recovering every
     /// partition and applying retention. Blocking: call it at startup.
     public init(directory: String, options: LocalBusOptions = LocalBusOptions()) throws {
         self.directory = directory
         self.options = options
+        metricsFactory = options.metricsFactory ?? MetricsSystem.factory
+        overloadedCounter = Counter(label: "logpipe_bus_overloaded_total", factory: metricsFactory)
+        truncatedBytesCounter = Counter(label: "logpipe_bus_recovery_truncated_bytes_total", factory: metricsFactory)
         try FileIO.makeDirectories(directory)
         try FileIO.makeDirectories(topicsDirectory)
         try FileIO.makeDirectories(groupsDirectory)
@@ -130,7 +136,7 @@ public final class LocalBus: Bus {
             try FileIO.syncDirectory(directory)
             // The metadata file is written last: it is what makes the topic exist on the next open.
             try FileIO.writeFileAtomically(topicsDirectory + "/" + spec.name + ".json", Self.encodeTopic(spec), directory: topicsDirectory)
-            let topic = TopicState(spec: spec, partitions: partitions)
+            let topic = TopicState(spec: spec, partitions: partitions, metricsFactory: metricsFactory)
             for p in partitions { p.updateGauges() }
             state.withLock { $0.topics[spec.name] = topic }
             logger.info("created topic", metadata: ["topic": "\(spec.name)", "partitions": "\(spec.partitions)"])

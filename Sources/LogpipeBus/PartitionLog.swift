@@ -21,6 +21,8 @@ public struct LocalBusOptions: Sendable {
     public var overloadedRetryAfterSeconds: Int
     /// Where recovery, corruption and I/O failures are reported.
     public var logger: Logger
+    /// Where metrics go; `nil` uses `MetricsSystem.factory` as bootstrapped when the bus opens.
+    public var metricsFactory: (any MetricsFactory)?
 
     /// Options; the defaults suit a collector on one machine.
     public init(
@@ -31,7 +33,8 @@ public struct LocalBusOptions: Sendable {
         indexIntervalBytes: Int64 = 4096,
         retentionCheckIntervalSeconds: Double? = 300,
         overloadedRetryAfterSeconds: Int = 1,
-        logger: Logger = Logger(label: "logpipe.bus")
+        logger: Logger = Logger(label: "logpipe.bus"),
+        metricsFactory: (any MetricsFactory)? = nil
     ) {
         self.segmentBytes = segmentBytes
         self.segmentMaxAgeSeconds = segmentMaxAgeSeconds
@@ -41,6 +44,7 @@ public struct LocalBusOptions: Sendable {
         self.retentionCheckIntervalSeconds = retentionCheckIntervalSeconds
         self.overloadedRetryAfterSeconds = overloadedRetryAfterSeconds
         self.logger = logger
+        self.metricsFactory = metricsFactory
     }
 }
 
@@ -55,6 +59,11 @@ struct PendingBatch {
 }
 
 /// Metrics of one partition, created once so the hot path does no label lookups.
+///
+/// Exported names (labels `topic`, `partition`): `logpipe_bus_appended_bytes_total`,
+/// `logpipe_bus_appended_records_total`, `logpipe_bus_high_watermark`,
+/// `logpipe_bus_low_watermark`, `logpipe_bus_partition_size_bytes` and the
+/// timer `logpipe_bus_fsync_seconds`.
 struct PartitionMetrics: Sendable {
     let bytesAppended: Counter
     let recordsAppended: Counter
@@ -63,14 +72,14 @@ struct PartitionMetrics: Sendable {
     let sizeBytes: Gauge
     let fsync: Metrics.Timer
 
-    init(_ tp: TopicPartition) {
+    init(_ tp: TopicPartition, factory: any MetricsFactory) {
         let dims = [("topic", tp.topic), ("partition", String(tp.partition))]
-        bytesAppended = Counter(label: "logpipe_bus_appended_bytes_total", dimensions: dims)
-        recordsAppended = Counter(label: "logpipe_bus_appended_records_total", dimensions: dims)
-        highWatermark = Gauge(label: "logpipe_bus_high_watermark", dimensions: dims)
-        lowWatermark = Gauge(label: "logpipe_bus_low_watermark", dimensions: dims)
-        sizeBytes = Gauge(label: "logpipe_bus_partition_size_bytes", dimensions: dims)
-        fsync = Metrics.Timer(label: "logpipe_bus_fsync_seconds", dimensions: dims, preferredDisplayUnit: .seconds)
+        bytesAppended = Counter(label: "logpipe_bus_appended_bytes_total", dimensions: dims, factory: factory)
+        recordsAppended = Counter(label: "logpipe_bus_appended_records_total", dimensions: dims, factory: factory)
+        highWatermark = Gauge(label: "logpipe_bus_high_watermark", dimensions: dims, factory: factory)
+        lowWatermark = Gauge(label: "logpipe_bus_low_watermark", dimensions: dims, factory: factory)
+        sizeBytes = Gauge(label: "logpipe_bus_partition_size_bytes", dimensions: dims, factory: factory)
+        fsync = Metrics.Timer(label: "logpipe_bus_fsync_seconds", dimensions: dims, preferredDisplayUnit: .seconds, factory: factory)
     }
 }
 
@@ -100,11 +109,11 @@ final class PartitionLog: @unchecked Sendable {
     /// Fetches waiting for the high watermark to move.
     var fetchWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
 
-    init(tp: TopicPartition, directory: String, segments: [Segment]) {
+    init(tp: TopicPartition, directory: String, segments: [Segment], metricsFactory: any MetricsFactory) {
         self.tp = tp
         self.directory = directory
         self.segments = segments
-        self.metrics = PartitionMetrics(tp)
+        self.metrics = PartitionMetrics(tp, factory: metricsFactory)
         nextOffset = segments.last!.nextOffset
         highWatermark = nextOffset
     }
@@ -135,16 +144,18 @@ final class PartitionLog: @unchecked Sendable {
     }
 }
 
-/// One topic: its spec, partitions, keyless round-robin counter and append timer.
+/// One topic: its spec, partitions, keyless round-robin counter and append timer
+/// (`logpipe_bus_append_seconds`, label `topic`: a produce call from its start to its acknowledgement).
 final class TopicState: Sendable {
     let spec: TopicSpec
     let partitions: [PartitionLog]
     let roundRobin = Atomic<UInt32>(0)
     let appendTimer: Metrics.Timer
 
-    init(spec: TopicSpec, partitions: [PartitionLog]) {
+    init(spec: TopicSpec, partitions: [PartitionLog], metricsFactory: any MetricsFactory) {
         self.spec = spec
         self.partitions = partitions
-        appendTimer = Metrics.Timer(label: "logpipe_bus_append_seconds", dimensions: [("topic", spec.name)], preferredDisplayUnit: .seconds)
+        appendTimer = Metrics.Timer(label: "logpipe_bus_append_seconds", dimensions: [("topic", spec.name)],
+                                    preferredDisplayUnit: .seconds, factory: metricsFactory)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import LogpipeBus
 import LogpipeTesting
+import MetricsTestKit
 import Testing
 
 @Suite struct LocalBusTests {
@@ -341,5 +342,39 @@ import Testing
         try handle.seek(toOffset: UInt64(position))
         try handle.write(contentsOf: Data([byte ^ 0x5A]))
         try handle.close()
+    }
+}
+
+@Suite struct LocalBusMetricsTests {
+    @Test func appendsAndFsyncsAreMeasuredPerPartition() async throws {
+        let metrics = TestMetrics()
+        var options = testOptions(maxPendingBytes: 1 << 20)
+        options.metricsFactory = metrics
+        try await withLocalBus(options: options) { bus, _ in
+            try await bus.createTopic(TopicSpec(name: "m", partitions: 2))
+            _ = try await bus.produce(topic: "m", batch: BusContract.records(["aaaa", "bbbbbb"], partition: 1))
+            _ = try await bus.produce(topic: "m", batch: BusContract.records(["cc"], partition: 1))
+            let dims = [("topic", "m"), ("partition", "1")]
+            // Two batches: 40-byte headers plus 7 + 9 and 5 bytes of records.
+            #expect(try metrics.expectCounter("logpipe_bus_appended_bytes_total", dims).totalValue == 40 + 16 + 40 + 5)
+            #expect(try metrics.expectCounter("logpipe_bus_appended_records_total", dims).totalValue == 3)
+            #expect(try metrics.expectGauge("logpipe_bus_high_watermark", dims).lastValue == 3)
+            #expect(try metrics.expectGauge("logpipe_bus_partition_size_bytes", dims).lastValue == 101)
+            #expect(try metrics.expectGauge("logpipe_bus_high_watermark", [("topic", "m"), ("partition", "0")]).lastValue == 0)
+            #expect(try metrics.expectTimer("logpipe_bus_fsync_seconds", dims).values.count == 2)
+            #expect(try metrics.expectTimer("logpipe_bus_append_seconds", [("topic", "m")]).values.count == 2)
+
+            let big = String(repeating: "x", count: 600 << 10)
+            let refused = await withTaskGroup(of: Int.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        (try? await bus.produce(topic: "m", batch: BusContract.records([big], partition: 0))) == nil ? 1 : 0
+                    }
+                }
+                return await group.reduce(0, +)
+            }
+            #expect(refused > 0)
+            #expect(try metrics.expectCounter("logpipe_bus_overloaded_total").totalValue == Int64(refused))
+        }
     }
 }
