@@ -21,6 +21,7 @@ final class LeafWriter {
     private let config: ColumnWriterConfig
     private let compressor: PageCompressor
     private let encoder: any ValueEncoder
+    private let fastEncoder: AnyValueEncoder
     private let maxDef: UInt8
     private let levelBitWidth: Int
 
@@ -52,15 +53,16 @@ final class LeafWriter {
         maxDef = UInt8(leaf.maxDefinitionLevel)
         levelBitWidth = bitWidth(forMax: leaf.maxDefinitionLevel)
         switch leaf.physical {
-        case .boolean: encoder = BooleanValueEncoder()
-        case .int32: encoder = FixedValueEncoder<Int32>(dictionaryEnabled: dictionaryEnabled)
-        case .int64: encoder = FixedValueEncoder<Int64>(dictionaryEnabled: dictionaryEnabled)
-        case .float: encoder = FixedValueEncoder<Float>(dictionaryEnabled: dictionaryEnabled)
-        case .double: encoder = FixedValueEncoder<Double>(dictionaryEnabled: dictionaryEnabled)
-        case .byteArray: encoder = ByteArrayValueEncoder(dictionaryEnabled: dictionaryEnabled)
+        case .boolean: fastEncoder = .boolean(BooleanValueEncoder())
+        case .int32: fastEncoder = .int32(FixedValueEncoder<Int32>(dictionaryEnabled: dictionaryEnabled))
+        case .int64: fastEncoder = .int64(FixedValueEncoder<Int64>(dictionaryEnabled: dictionaryEnabled))
+        case .float: fastEncoder = .float(FixedValueEncoder<Float>(dictionaryEnabled: dictionaryEnabled))
+        case .double: fastEncoder = .double(FixedValueEncoder<Double>(dictionaryEnabled: dictionaryEnabled))
+        case .byteArray: fastEncoder = .byteArray(ByteArrayValueEncoder(dictionaryEnabled: dictionaryEnabled))
         case .int96, .fixedLenByteArray:
             throw .invalidArgument("column \(leaf.dottedPath): the writer does not write \(leaf.physical)")
         }
+        encoder = fastEncoder.encoder
     }
 
     func setInput(_ input: LeafInput) throws(ParquetError) {
@@ -88,12 +90,12 @@ final class LeafWriter {
             let n = min(range.upperBound - r, 1024, config.maxRowsPerPage - pageRows)
             if input.allPresent {
                 if maxDef > 0 { pageLevels.append(contentsOf: repeatElement(maxDef, count: n)) }
-                encoder.append(start: r, count: n, present: nil)
+                fastEncoder.append(start: r, count: n, present: nil)
                 pageNonNull += n
             } else {
                 let nonNull = computeLevels(input, start: r, count: n)
                 pageNonNull += nonNull
-                present.withUnsafeBufferPointer { encoder.append(start: r, count: n, present: $0.baseAddress!) }
+                present.withUnsafeBufferPointer { fastEncoder.append(start: r, count: n, present: $0.baseAddress!) }
             }
             pageRows += n
             r += n

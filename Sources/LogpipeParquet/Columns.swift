@@ -113,6 +113,12 @@ public struct ParquetTable: Sendable {
     /// Appends another table's rows; both must have the same schema.
     public mutating func append(_ other: ParquetTable) throws(ParquetError) {
         guard other.schema == schema else { throw .invalidArgument("appending a table with a different schema") }
+        // Appending to an empty table (the first row group of a read) takes the buffers as they are.
+        if rowCount == 0 {
+            columns = other.columns
+            rowCount = other.rowCount
+            return
+        }
         for i in columns.indices { try columns[i].append(other.columns[i], existingRows: rowCount, newRows: other.rowCount) }
         rowCount += other.rowCount
     }

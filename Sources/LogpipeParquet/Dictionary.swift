@@ -1,9 +1,13 @@
-// Hash tables behind dictionary encoding: open addressing with linear probing over
-// `Int32` slots, so a lookup touches one slot array and the dictionary's own storage.
+// Hash tables behind dictionary encoding. Both are open-addressing tables with linear probing
+// over manually managed buffers: each slot carries enough of the key (the hash's high bits,
+// or the whole fixed-width key) that a probe usually touches one cache line, and the hot loops
+// run over raw pointers without per-value bounds, uniqueness or exclusivity checks.
 
 @inline(__always)
 func mixHash(_ x: UInt64) -> UInt64 {
     var h = x &* 0x9E37_79B9_7F4A_7C15
+    h ^= h >> 29
+    h = h &* 0xBF58_476D_1CE4_E5B9
     h ^= h >> 32
     return h
 }
@@ -12,7 +16,7 @@ func mixHash(_ x: UInt64) -> UInt64 {
 /// levels, services and hosts, take one or two multiplications).
 @inline(__always)
 func hashBytes(_ p: UnsafePointer<UInt8>, _ count: Int) -> UInt64 {
-    var h: UInt64 = 0x2545_F491_4F6C_DD1D ^ (UInt64(count) &* 0x9E37_79B9_7F4A_7C15)
+    var h: UInt64 = 0x2545_F491_4F6C_DD1D ^ (UInt64(truncatingIfNeeded: count) &* 0x9E37_79B9_7F4A_7C15)
     var i = 0
     let raw = UnsafeRawPointer(p)
     while i + 8 <= count {
@@ -21,7 +25,7 @@ func hashBytes(_ p: UnsafePointer<UInt8>, _ count: Int) -> UInt64 {
         i += 8
     }
     if i < count {
-        var tail: UInt64 = 0
+        var tail: UInt64
         if count - i >= 4 {
             let lo = UInt64(raw.loadUnaligned(fromByteOffset: i, as: UInt32.self))
             let hi = UInt64(raw.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self))
@@ -37,129 +41,9 @@ func hashBytes(_ p: UnsafePointer<UInt8>, _ count: Int) -> UInt64 {
     return h
 }
 
-/// A dictionary of fixed-width values keyed by their bit patterns (so -0.0 and 0.0, or two
-/// NaN payloads, stay distinct entries and round-trip exactly).
-struct FixedDictionary<Bits: FixedWidthInteger & UnsignedInteger> {
-    private(set) var keys: [Bits] = []
-    private var slots: [Int32]
-    private var mask: Int
-
-    init() {
-        slots = Array(repeating: -1, count: 1024)
-        mask = 1023
-    }
-
-    var count: Int { keys.count }
-
-    /// The index of `key`, inserting it when new.
-    @inline(__always)
-    mutating func index(of key: Bits) -> UInt32 {
-        var s = Int(truncatingIfNeeded: mixHash(UInt64(key))) & mask
-        while true {
-            let e = slots[s]
-            if e < 0 {
-                let idx = Int32(keys.count)
-                slots[s] = idx
-                keys.append(key)
-                if keys.count * 2 > slots.count { grow() }
-                return UInt32(idx)
-            }
-            if keys[Int(e)] == key { return UInt32(e) }
-            s = (s + 1) & mask
-        }
-    }
-
-    private mutating func grow() {
-        let newSize = slots.count * 2
-        slots = Array(repeating: -1, count: newSize)
-        mask = newSize - 1
-        for (i, k) in keys.enumerated() {
-            var s = Int(truncatingIfNeeded: mixHash(UInt64(k))) & mask
-            while slots[s] >= 0 { s = (s + 1) & mask }
-            slots[s] = Int32(i)
-        }
-    }
-
-    mutating func removeAll() {
-        keys.removeAll(keepingCapacity: true)
-        slots = Array(repeating: -1, count: 1024)
-        mask = 1023
-    }
-}
-
-/// A dictionary of byte strings stored back to back, with each entry's hash kept so probes
-/// compare bytes only on a full hash match.
-struct ByteArrayDictionary {
-    private(set) var bytes: [UInt8] = []
-    private(set) var offsets: [Int32] = [0]
-    private var hashes: [UInt64] = []
-    private var slots: [Int32]
-    private var mask: Int
-
-    init() {
-        slots = Array(repeating: -1, count: 1024)
-        mask = 1023
-    }
-
-    var count: Int { hashes.count }
-
-    /// The size of the dictionary page in PLAIN encoding (4-byte length + bytes per entry).
-    var plainSize: Int { bytes.count + 4 * hashes.count }
-
-    /// The index of the byte string at `p ..< p + length`, inserting it when new.
-    @inline(__always)
-    mutating func index(of p: UnsafePointer<UInt8>, length: Int) -> UInt32 {
-        let h = hashBytes(p, length)
-        var s = Int(truncatingIfNeeded: h) & mask
-        while true {
-            let e = slots[s]
-            if e < 0 {
-                let idx = Int32(hashes.count)
-                slots[s] = idx
-                hashes.append(h)
-                bytes.append(contentsOf: UnsafeBufferPointer(start: p, count: length))
-                offsets.append(Int32(bytes.count))
-                if hashes.count * 2 > slots.count { grow() }
-                return UInt32(idx)
-            }
-            let ei = Int(e)
-            if hashes[ei] == h {
-                let start = Int(offsets[ei])
-                let len = Int(offsets[ei + 1]) - start
-                if len == length {
-                    let equal = bytes.withUnsafeBufferPointer { b in
-                        length == 0 || memcmpBytes(b.baseAddress! + start, p, length)
-                    }
-                    if equal { return UInt32(e) }
-                }
-            }
-            s = (s + 1) & mask
-        }
-    }
-
-    private mutating func grow() {
-        let newSize = slots.count * 2
-        slots = Array(repeating: -1, count: newSize)
-        mask = newSize - 1
-        for (i, h) in hashes.enumerated() {
-            var s = Int(truncatingIfNeeded: h) & mask
-            while slots[s] >= 0 { s = (s + 1) & mask }
-            slots[s] = Int32(i)
-        }
-    }
-
-    mutating func removeAll() {
-        bytes.removeAll(keepingCapacity: true)
-        offsets = [0]
-        hashes.removeAll(keepingCapacity: true)
-        slots = Array(repeating: -1, count: 1024)
-        mask = 1023
-    }
-}
-
 /// Byte equality without Foundation.
 @inline(__always)
-func memcmpBytes(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+func bytesEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
     var i = 0
     let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
     while i + 8 <= n {
@@ -178,9 +62,240 @@ func memcmpBytes(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int)
 func lexicographicallyLess(_ a: UnsafePointer<UInt8>, _ an: Int, _ b: UnsafePointer<UInt8>, _ bn: Int) -> Bool {
     let n = min(an, bn)
     var i = 0
+    while i + 8 <= n {
+        let x = UnsafeRawPointer(a + i).loadUnaligned(as: UInt64.self)
+        let y = UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self)
+        if x != y { return x.bigEndian < y.bigEndian }
+        i += 8
+    }
     while i < n {
         if a[i] != b[i] { return a[i] < b[i] }
         i += 1
     }
     return an < bn
+}
+
+/// A growable buffer of trivial values with a stable pointer between growths.
+struct RawBuffer<T: BitwiseCopyable>: ~Copyable {
+    private(set) var base: UnsafeMutablePointer<T>
+    private(set) var count = 0
+    private(set) var capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, 16)
+        base = .allocate(capacity: self.capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    @inline(__always)
+    mutating func reserve(_ extra: Int) {
+        if count + extra > capacity { grow(to: count + extra) }
+    }
+
+    private mutating func grow(to needed: Int) {
+        var newCapacity = capacity * 2
+        while newCapacity < needed { newCapacity *= 2 }
+        let p = UnsafeMutablePointer<T>.allocate(capacity: newCapacity)
+        p.update(from: base, count: count)
+        base.deallocate()
+        base = p
+        capacity = newCapacity
+    }
+
+    @inline(__always)
+    mutating func append(_ v: T) {
+        reserve(1)
+        base[count] = v
+        count += 1
+    }
+
+    @inline(__always)
+    mutating func append(_ p: UnsafePointer<T>, count n: Int) {
+        reserve(n)
+        (base + count).update(from: p, count: n)
+        count += n
+    }
+
+    /// Makes room for `n` more values and returns where they go; the caller must write all `n`.
+    @inline(__always)
+    mutating func extend(by n: Int) -> UnsafeMutablePointer<T> {
+        reserve(n)
+        let p = base + count
+        count += n
+        return p
+    }
+
+    /// Drops the last `n` values.
+    mutating func removeLast(_ n: Int) { count -= n }
+
+    mutating func removeAll() { count = 0 }
+
+    var buffer: UnsafeBufferPointer<T> { UnsafeBufferPointer(start: base, count: count) }
+}
+
+/// A dictionary of fixed-width values keyed by their bit patterns (so -0.0 and 0.0, or two NaN
+/// payloads, stay distinct entries and round-trip exactly). Slots hold (key, index + 1) pairs.
+final class FixedDictionary<Bits: FixedWidthInteger & UnsignedInteger & BitwiseCopyable> {
+    private(set) var keys = RawBuffer<Bits>(capacity: 1024)
+    private var slots: UnsafeMutablePointer<UInt64>
+    private var slotCount = 1024
+
+    init() {
+        slots = .allocate(capacity: 2 * 1024)
+        slots.initialize(repeating: 0, count: 2 * 1024)
+    }
+
+    deinit { slots.deallocate() }
+
+    var count: Int { keys.count }
+
+    /// Appends to `indices` the dictionary index of `values[i]` for each `i < count` with
+    /// `present?[i] ?? true`, inserting new values.
+    @inline(__always)
+    func encode<T: ParquetFixedValue>(_ values: UnsafePointer<T>, count: Int, present: UnsafePointer<Bool>?, into indices: inout RawBuffer<UInt32>) where T.Bits == Bits {
+        indices.reserve(count)
+        var mask = slotCount - 1
+        var table = slots
+        for i in 0..<count {
+            if let present, !present[i] { continue }
+            let key = UInt64(values[i].parquetBits)
+            var s = Int(truncatingIfNeeded: mixHash(key)) & mask
+            while true {
+                let index = table[2 * s + 1]
+                if index == 0 {
+                    table[2 * s] = key
+                    table[2 * s + 1] = UInt64(keys.count + 1)
+                    indices.append(UInt32(keys.count))
+                    keys.append(Bits(truncatingIfNeeded: key))
+                    if keys.count * 2 > slotCount {
+                        grow()
+                        mask = slotCount - 1
+                        table = slots
+                    }
+                    break
+                }
+                if table[2 * s] == key {
+                    indices.append(UInt32(truncatingIfNeeded: index - 1))
+                    break
+                }
+                s = (s + 1) & mask
+            }
+        }
+    }
+
+    private func grow() {
+        let newCount = slotCount * 2
+        let table = UnsafeMutablePointer<UInt64>.allocate(capacity: 2 * newCount)
+        table.initialize(repeating: 0, count: 2 * newCount)
+        let mask = newCount - 1
+        for i in 0..<keys.count {
+            let key = UInt64(keys.base[i])
+            var s = Int(truncatingIfNeeded: mixHash(key)) & mask
+            while table[2 * s + 1] != 0 { s = (s + 1) & mask }
+            table[2 * s] = key
+            table[2 * s + 1] = UInt64(i + 1)
+        }
+        slots.deallocate()
+        slots = table
+        slotCount = newCount
+    }
+
+    func removeAll() {
+        keys.removeAll()
+        slots.update(repeating: 0, count: 2 * slotCount)
+    }
+}
+
+/// A dictionary of byte strings stored back to back. Slots hold (hash high 32 bits, index + 1)
+/// in one word, so most probes compare bytes only on a real match.
+final class ByteArrayDictionary {
+    private(set) var bytes = RawBuffer<UInt8>(capacity: 1 << 16)
+    /// Entry `i` is `bytes[offsets[i] ..< offsets[i + 1]]`.
+    private(set) var offsets = RawBuffer<Int32>(capacity: 1024)
+    private var slots: UnsafeMutablePointer<UInt64>
+    private var slotCount = 1024
+
+    init() {
+        slots = .allocate(capacity: 1024)
+        slots.initialize(repeating: 0, count: 1024)
+        offsets.append(0)
+    }
+
+    deinit { slots.deallocate() }
+
+    var count: Int { offsets.count - 1 }
+
+    /// The size of the dictionary page in PLAIN encoding (4-byte length + bytes per entry).
+    var plainSize: Int { bytes.count + 4 * count }
+
+    /// Appends to `indices` the dictionary index of each value `i < count` with
+    /// `present?[i] ?? true`, where value `i` is `data[offsets[i] ..< offsets[i + 1]]`.
+    func encode(data: UnsafePointer<UInt8>, offsets valueOffsets: UnsafePointer<Int32>, count: Int, present: UnsafePointer<Bool>?, into indices: inout RawBuffer<UInt32>) {
+        indices.reserve(count)
+        var mask = slotCount - 1
+        var table = slots
+        var dictBytes = UnsafePointer(bytes.base)
+        var dictOffsets = UnsafePointer(offsets.base)
+        for i in 0..<count {
+            if let present, !present[i] { continue }
+            let start = Int(valueOffsets[i])
+            let length = Int(valueOffsets[i + 1]) - start
+            let p = data + start
+            let h = hashBytes(p, length)
+            let tag = h & 0xFFFF_FFFF_0000_0000
+            var s = Int(truncatingIfNeeded: h) & mask
+            while true {
+                let slot = table[s]
+                if slot == 0 {
+                    let index = self.count
+                    table[s] = tag | UInt64(index + 1)
+                    indices.append(UInt32(index))
+                    bytes.append(p, count: length)
+                    offsets.append(Int32(truncatingIfNeeded: bytes.count))
+                    if (index + 1) * 2 > slotCount {
+                        grow()
+                        mask = slotCount - 1
+                        table = slots
+                    }
+                    dictBytes = UnsafePointer(bytes.base)
+                    dictOffsets = UnsafePointer(offsets.base)
+                    break
+                }
+                if slot & 0xFFFF_FFFF_0000_0000 == tag {
+                    let e = Int(truncatingIfNeeded: slot & 0xFFFF_FFFF) - 1
+                    let es = Int(dictOffsets[e])
+                    if Int(dictOffsets[e + 1]) - es == length && bytesEqual(dictBytes + es, p, length) {
+                        indices.append(UInt32(e))
+                        break
+                    }
+                }
+                s = (s + 1) & mask
+            }
+        }
+    }
+
+    private func grow() {
+        let newCount = slotCount * 2
+        let table = UnsafeMutablePointer<UInt64>.allocate(capacity: newCount)
+        table.initialize(repeating: 0, count: newCount)
+        let mask = newCount - 1
+        for i in 0..<count {
+            let s0 = Int(offsets.base[i])
+            let h = hashBytes(bytes.base + s0, Int(offsets.base[i + 1]) - s0)
+            var s = Int(truncatingIfNeeded: h) & mask
+            while table[s] != 0 { s = (s + 1) & mask }
+            table[s] = (h & 0xFFFF_FFFF_0000_0000) | UInt64(i + 1)
+        }
+        slots.deallocate()
+        slots = table
+        slotCount = newCount
+    }
+
+    func removeAll() {
+        bytes.removeAll()
+        offsets.removeAll()
+        offsets.append(0)
+        slots.update(repeating: 0, count: slotCount)
+    }
 }

@@ -33,7 +33,7 @@ protocol ValueEncoder: AnyObject {
 
 /// Fixed-width values the writer dictionary-encodes by bit pattern.
 protocol ParquetFixedValue: BitwiseCopyable, Comparable, Sendable {
-    associatedtype Bits: FixedWidthInteger & UnsignedInteger
+    associatedtype Bits: FixedWidthInteger & UnsignedInteger & BitwiseCopyable
     var parquetBits: Bits { get }
     init(parquetBits: Bits)
     /// `false` for NaN, which statistics skip.
@@ -103,26 +103,63 @@ private func appendRaw<T: BitwiseCopyable>(_ value: T, to out: inout [UInt8]) {
 }
 
 /// Appends the RLE_DICTIONARY values section: bit width byte, then the hybrid-encoded indices.
-private func writeIndices(_ indices: [UInt32], dictionaryCount: Int, into body: inout [UInt8]) {
+private func writeIndices(_ indices: UnsafeBufferPointer<UInt32>, dictionaryCount: Int, into body: inout [UInt8]) {
     let width = bitWidth(forMax: dictionaryCount - 1)
     body.append(UInt8(width))
-    indices.withUnsafeBufferPointer { RLEEncoder.encode($0, bitWidth: width, into: &body) }
+    RLEEncoder.encode(indices, bitWidth: width, into: &body)
+}
+
+/// The writer's encoders by concrete type, so the per-slice call is statically dispatched
+/// and the generic encoders are specialised.
+enum AnyValueEncoder {
+    case boolean(BooleanValueEncoder)
+    case int32(FixedValueEncoder<Int32>)
+    case int64(FixedValueEncoder<Int64>)
+    case float(FixedValueEncoder<Float>)
+    case double(FixedValueEncoder<Double>)
+    case byteArray(ByteArrayValueEncoder)
+
+    var encoder: any ValueEncoder {
+        switch self {
+        case .boolean(let e): e
+        case .int32(let e): e
+        case .int64(let e): e
+        case .float(let e): e
+        case .double(let e): e
+        case .byteArray(let e): e
+        }
+    }
+
+    @inline(__always)
+    func append(start: Int, count: Int, present: UnsafePointer<Bool>?) {
+        switch self {
+        case .boolean(let e): e.append(start: start, count: count, present: present)
+        case .int32(let e): e.append(start: start, count: count, present: present)
+        case .int64(let e): e.append(start: start, count: count, present: present)
+        case .float(let e): e.append(start: start, count: count, present: present)
+        case .double(let e): e.append(start: start, count: count, present: present)
+        case .byteArray(let e): e.append(start: start, count: count, present: present)
+        }
+    }
 }
 
 final class FixedValueEncoder<T: ParquetFixedValue>: ValueEncoder {
     private var input: [T] = []
-    private var dictionary = FixedDictionary<T.Bits>()
+    private let dictionary = FixedDictionary<T.Bits>()
     private let dictionaryEnabled: Bool
     private(set) var dictionaryMode: Bool
     private(set) var dictionaryUsed = false
-    private var indices: [UInt32] = []
-    private var plain: [UInt8] = []
-    private var minValue: T?
-    private var maxValue: T?
+    private var indices = RawBuffer<UInt32>(capacity: 4096)
+    private var plain = RawBuffer<UInt8>(capacity: 4096)
+    private var hasMinMax = false
+    private var minValue: T
+    private var maxValue: T
 
     init(dictionaryEnabled: Bool) {
         self.dictionaryEnabled = dictionaryEnabled
         dictionaryMode = dictionaryEnabled
+        minValue = T(parquetBits: 0)
+        maxValue = T(parquetBits: 0)
     }
 
     func setInput(_ values: ParquetValues) throws(ParquetError) {
@@ -140,61 +177,72 @@ final class FixedValueEncoder<T: ParquetFixedValue>: ValueEncoder {
 
     func append(start: Int, count: Int, present: UnsafePointer<Bool>?) {
         input.withUnsafeBufferPointer { src in
-            let base = src.baseAddress! + start
+            let values = src.baseAddress! + start
             if dictionaryMode {
                 dictionaryUsed = true
-                if let present {
-                    for i in 0..<count where present[i] { indices.append(dictionary.index(of: base[i].parquetBits)) }
-                } else {
-                    for i in 0..<count { indices.append(dictionary.index(of: base[i].parquetBits)) }
-                }
-            } else {
-                var lo = minValue, hi = maxValue
-                if let present {
-                    for i in 0..<count where present[i] {
-                        let v = base[i]
-                        appendRaw(v, to: &plain)
-                        updateMinMax(v, &lo, &hi)
-                    }
-                } else {
-                    plain.append(contentsOf: UnsafeRawBufferPointer(UnsafeBufferPointer(start: base, count: count)))
-                    for i in 0..<count { updateMinMax(base[i], &lo, &hi) }
-                }
-                minValue = lo
-                maxValue = hi
+                dictionary.encode(values, count: count, present: present, into: &indices)
+                return
             }
+            let size = MemoryLayout<T>.size
+            var has = hasMinMax, lo = minValue, hi = maxValue
+            let out = UnsafeMutableRawPointer(plain.extend(by: count * size))
+            var written = 0
+            for i in 0..<count {
+                if let present, !present[i] { continue }
+                let v = values[i]
+                out.storeBytes(of: v, toByteOffset: written * size, as: T.self)
+                written += 1
+                if v.isStatOrdered {
+                    if !has {
+                        lo = v
+                        hi = v
+                        has = true
+                    } else {
+                        if v < lo { lo = v }
+                        if v > hi { hi = v }
+                    }
+                }
+            }
+            plain.removeLast((count - written) * size)
+            hasMinMax = has
+            minValue = lo
+            maxValue = hi
         }
-    }
-
-    @inline(__always)
-    private func updateMinMax(_ v: T, _ lo: inout T?, _ hi: inout T?) {
-        guard v.isStatOrdered else { return }
-        if let l = lo { if v < l { lo = v } } else { lo = v }
-        if let h = hi { if v > h { hi = v } } else { hi = v }
     }
 
     func fallBackToPlain() { dictionaryMode = false }
 
     func flushPage(into body: inout [UInt8]) -> Int32 {
         if dictionaryMode {
-            writeIndices(indices, dictionaryCount: dictionary.count, into: &body)
-            indices.removeAll(keepingCapacity: true)
+            writeIndices(indices.buffer, dictionaryCount: dictionary.count, into: &body)
+            indices.removeAll()
             return EncodingID.rleDictionary
         }
-        body.append(contentsOf: plain)
-        plain.removeAll(keepingCapacity: true)
+        body.append(contentsOf: plain.buffer)
+        plain.removeAll()
         return EncodingID.plain
     }
 
     func writeDictionary(into body: inout [UInt8]) -> Int {
-        dictionary.keys.withUnsafeBytes { body.append(contentsOf: $0) }
+        body.append(contentsOf: UnsafeRawBufferPointer(dictionary.keys.buffer))
         return dictionary.count
     }
 
     func chunkMinMax() -> (min: [UInt8], max: [UInt8])? {
-        var lo = minValue, hi = maxValue
-        for k in dictionary.keys { updateMinMax(T(parquetBits: k), &lo, &hi) }
-        guard let lo, let hi else { return nil }
+        var has = hasMinMax, lo = minValue, hi = maxValue
+        for k in dictionary.keys.buffer {
+            let v = T(parquetBits: k)
+            guard v.isStatOrdered else { continue }
+            if !has {
+                lo = v
+                hi = v
+                has = true
+            } else {
+                if v < lo { lo = v }
+                if v > hi { hi = v }
+            }
+        }
+        guard has else { return nil }
         var a: [UInt8] = [], b: [UInt8] = []
         appendRaw(lo.normalizedForMin(), to: &a)
         appendRaw(hi.normalizedForMax(), to: &b)
@@ -205,22 +253,21 @@ final class FixedValueEncoder<T: ParquetFixedValue>: ValueEncoder {
         dictionary.removeAll()
         dictionaryMode = dictionaryEnabled
         dictionaryUsed = false
-        indices.removeAll(keepingCapacity: true)
-        plain.removeAll(keepingCapacity: true)
-        minValue = nil
-        maxValue = nil
+        indices.removeAll()
+        plain.removeAll()
+        hasMinMax = false
     }
 }
 
 final class ByteArrayValueEncoder: ValueEncoder {
     private var inputBytes: [UInt8] = []
     private var inputOffsets: [Int32] = []
-    private var dictionary = ByteArrayDictionary()
+    private let dictionary = ByteArrayDictionary()
     private let dictionaryEnabled: Bool
     private(set) var dictionaryMode: Bool
     private(set) var dictionaryUsed = false
-    private var indices: [UInt32] = []
-    private var plain: [UInt8] = []
+    private var indices = RawBuffer<UInt32>(capacity: 4096)
+    private var plain = RawBuffer<UInt8>(capacity: 1 << 16)
     private var minValue: [UInt8]?
     private var maxValue: [UInt8]?
 
@@ -256,20 +303,48 @@ final class ByteArrayValueEncoder: ValueEncoder {
                 let o = offs.baseAddress! + start
                 if dictionaryMode {
                     dictionaryUsed = true
-                    for i in 0..<count where present?[i] ?? true {
-                        let s = Int(o[i])
-                        indices.append(dictionary.index(of: bytes + s, length: Int(o[i + 1]) - s))
-                    }
+                    dictionary.encode(data: bytes, offsets: o, count: count, present: present, into: &indices)
                 } else {
-                    for i in 0..<count where present?[i] ?? true {
-                        let s = Int(o[i])
-                        let n = Int(o[i + 1]) - s
-                        appendRaw(UInt32(n).littleEndian, to: &plain)
-                        plain.append(contentsOf: UnsafeBufferPointer(start: bytes + s, count: n))
-                        updateMinMax(bytes + s, n)
-                    }
+                    appendPlain(bytes, o, count, present)
                 }
             }
+        }
+    }
+
+    /// PLAIN: a 4-byte length and the bytes per value; tracks the slice's min/max by pointer
+    /// and folds them into the chunk's once per slice.
+    private func appendPlain(_ bytes: UnsafePointer<UInt8>, _ o: UnsafePointer<Int32>, _ count: Int, _ present: UnsafePointer<Bool>?) {
+        let total = Int(o[count]) - Int(o[0]) + 4 * count
+        let out = plain.extend(by: total)
+        var w = 0
+        var loP: UnsafePointer<UInt8>?, loN = 0, hiP: UnsafePointer<UInt8>?, hiN = 0
+        for i in 0..<count {
+            if let present, !present[i] { continue }
+            let s = Int(o[i])
+            let n = Int(o[i + 1]) - s
+            let p = bytes + s
+            UnsafeMutableRawPointer(out + w).storeBytes(of: UInt32(truncatingIfNeeded: n).littleEndian, as: UInt32.self)
+            (out + w + 4).update(from: p, count: n)
+            w += 4 + n
+            if let l = loP {
+                if lexicographicallyLess(p, n, l, loN) {
+                    loP = p
+                    loN = n
+                } else if lexicographicallyLess(hiP!, hiN, p, n) {
+                    hiP = p
+                    hiN = n
+                }
+            } else {
+                loP = p
+                loN = n
+                hiP = p
+                hiN = n
+            }
+        }
+        plain.removeLast(total - w)
+        if let loP, let hiP {
+            updateMinMax(loP, loN)
+            updateMinMax(hiP, hiN)
         }
     }
 
@@ -292,36 +367,33 @@ final class ByteArrayValueEncoder: ValueEncoder {
 
     func flushPage(into body: inout [UInt8]) -> Int32 {
         if dictionaryMode {
-            writeIndices(indices, dictionaryCount: dictionary.count, into: &body)
-            indices.removeAll(keepingCapacity: true)
+            writeIndices(indices.buffer, dictionaryCount: dictionary.count, into: &body)
+            indices.removeAll()
             return EncodingID.rleDictionary
         }
-        body.append(contentsOf: plain)
-        plain.removeAll(keepingCapacity: true)
+        body.append(contentsOf: plain.buffer)
+        plain.removeAll()
         return EncodingID.plain
     }
 
     func writeDictionary(into body: inout [UInt8]) -> Int {
-        let offsets = dictionary.offsets
+        let offsets = dictionary.offsets.base
+        let bytes = dictionary.bytes.base
         body.reserveCapacity(body.count + dictionary.plainSize)
-        dictionary.bytes.withUnsafeBufferPointer { bytes in
-            for i in 0..<dictionary.count {
-                let s = Int(offsets[i]), n = Int(offsets[i + 1]) - s
-                appendRaw(UInt32(n).littleEndian, to: &body)
-                if n > 0 { body.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[s..<s + n])) }
-            }
+        for i in 0..<dictionary.count {
+            let s = Int(offsets[i]), n = Int(offsets[i + 1]) - s
+            appendRaw(UInt32(n).littleEndian, to: &body)
+            body.append(contentsOf: UnsafeBufferPointer(start: bytes + s, count: n))
         }
         return dictionary.count
     }
 
     func chunkMinMax() -> (min: [UInt8], max: [UInt8])? {
-        let offsets = dictionary.offsets
-        dictionary.bytes.withUnsafeBufferPointer { bytes in
-            let base = bytes.baseAddress ?? UnsafePointer(bitPattern: 1)!
-            for i in 0..<dictionary.count {
-                let s = Int(offsets[i])
-                updateMinMax(base + s, Int(offsets[i + 1]) - s)
-            }
+        let offsets = dictionary.offsets.base
+        let bytes = dictionary.bytes.base
+        for i in 0..<dictionary.count {
+            let s = Int(offsets[i])
+            updateMinMax(bytes + s, Int(offsets[i + 1]) - s)
         }
         guard let lo = minValue, let hi = maxValue else { return nil }
         return (lo, hi)
@@ -331,8 +403,8 @@ final class ByteArrayValueEncoder: ValueEncoder {
         dictionary.removeAll()
         dictionaryMode = dictionaryEnabled
         dictionaryUsed = false
-        indices.removeAll(keepingCapacity: true)
-        plain.removeAll(keepingCapacity: true)
+        indices.removeAll()
+        plain.removeAll()
         minValue = nil
         maxValue = nil
     }
