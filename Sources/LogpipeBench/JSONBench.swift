@@ -28,7 +28,7 @@ public enum JSONBench {
         }
 
         var reader = JSONBodyReader()
-        var batch = LogBatch()
+        var batch = LogpipeRecords.LogBatch()
         batch.reserveCapacity(rows: records)
 
         func ours(_ body: [UInt8]) -> (Duration, Int) {
@@ -80,7 +80,7 @@ public enum JSONBench {
         }
         func line(_ name: String, _ d: Duration, _ bytes: Int, _ n: Int) -> String {
             let s = seconds(d)
-            let name = name.padding(toLength: 40, withPad: " ", startingAt: 0)
+            let name = name.padding(toLength: 44, withPad: " ", startingAt: 0)
             return "\(name) \(String(format: "%8.3f", s)) s  \(String(format: "%12.0f", Double(n) / s)) records/s  "
                 + "\(String(format: "%8.1f", Double(bytes) / s / 1e6)) MB/s  (\(n) records)"
         }

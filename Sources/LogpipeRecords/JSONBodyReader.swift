@@ -34,7 +34,9 @@ import Darwin
 ///   `RecordLimits.maxDepth`.
 /// - A record with several problems is reported with the first one met in reading order.
 ///
-/// The reader keeps scratch buffers between calls, so reuse one per thread.
+/// The reader keeps scratch buffers between calls, so reuse one per thread. A batch's
+/// string columns hold at most 2 GiB each (32-bit offsets); a body or record that could
+/// pass that is refused with a "batch is full" error, so flush batches long before.
 public struct JSONBodyReader: Sendable {
     var parser = RecordParser(limits: RecordLimits())
 
@@ -90,6 +92,8 @@ public struct JSONBodyReader: Sendable {
         appendOne(json, limits: limits, into: &batch)
     }
 
+    static let batchFull = "the batch is full (a string column would pass 2 GiB); read into a fresh batch"
+
     // MARK: Framing
 
     mutating func appendOne<B: RecordSchema>(_ json: UnsafeRawBufferPointer, limits: RecordLimits,
@@ -101,6 +105,10 @@ public struct JSONBodyReader: Sendable {
         if json.count > limits.maxRecordBytes {
             return RecordError(index: 0, field: "$", message: "record larger than \(limits.maxRecordBytes) bytes",
                                reason: .tooLarge)
+        }
+        // A record's column bytes never exceed its text, so this keeps 32-bit offsets exact.
+        if batch.largestStringColumnBytes + json.count > Int(Int32.max) {
+            return RecordError(index: 0, field: "$", message: Self.batchFull, reason: .tooLarge)
         }
         var c = JSONCursor(base: base, pos: 0, end: json.count)
         c.skipWhitespace()
@@ -144,6 +152,10 @@ public struct JSONBodyReader: Sendable {
         let bodyStart = c.pos
         c.skipWhitespace()
         guard c.pos < c.end else { throw BodyError(offset: c.pos, message: "empty body") }
+        // A record's column bytes never exceed its text, so this keeps 32-bit offsets exact.
+        if batch.largestStringColumnBytes + body.count > Int(Int32.max) {
+            throw BodyError(offset: 0, message: Self.batchFull)
+        }
         let rowsBefore = batch.count
         switch c.peek() {
         case UInt8(ascii: "["):

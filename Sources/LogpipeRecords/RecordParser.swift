@@ -18,7 +18,7 @@ struct FieldSpec {
     /// The field's bit in `PendingRow.present` and `PendingRow.keys`.
     var bit: UInt8
     var kind: FieldKind
-    /// The string column (string kinds), the double slot (0 or 1), or the nested group (objects).
+    /// The string column (string kinds) or the nested group (objects); unused otherwise.
     var slot: UInt8
     /// The dotted path used in errors.
     var path: StaticString
@@ -33,8 +33,7 @@ struct PendingRow {
     var timestamp: Int64 = 0
     var level: UInt8 = 0
     var int32: Int32 = 0
-    var double0: Double = 0
-    var double1: Double = 0
+    var double: Double = 0
 
     @inline(__always) func has(_ bit: UInt8) -> Bool { present & (1 << UInt64(bit)) != 0 }
 }
@@ -64,6 +63,9 @@ protocol RecordSchema {
     var count: Int { get }
     /// Keeps the first `rows` rows.
     mutating func truncate(toCount rows: Int)
+    /// The byte count of the fullest string column (`extra` included): offsets are
+    /// 32-bit, so a column must stay under 2 GiB.
+    var largestStringColumnBytes: Int { get }
 }
 
 /// Why a record failed.
@@ -103,7 +105,6 @@ struct RecordParser {
     var unknownGroup = 0
 
     struct EmitLevel {
-        var isObject: Bool
         var members: Int
         var keyStart: Int
     }
@@ -390,7 +391,7 @@ struct RecordParser {
             } else if spec.kind == .nonNegativeDouble && v < 0 {
                 fail(spec.path, "must not be negative", .invalidValue)
             }
-            if spec.slot == 0 { row.double0 = v } else { row.double1 = v }
+            row.double = v
             row.present |= bit
         case .int32:
             guard b == UInt8(ascii: "-") || b &- UInt8(ascii: "0") < 10 else {
@@ -574,7 +575,7 @@ struct RecordParser {
                 }
                 if emit {
                     out.append(b)
-                    levels.append(EmitLevel(isObject: object, members: 0, keyStart: keyRanges.count))
+                    levels.append(EmitLevel(members: 0, keyStart: keyRanges.count))
                 }
                 c.skipWhitespace()
                 let close: UInt8 = object ? UInt8(ascii: "}") : UInt8(ascii: "]")

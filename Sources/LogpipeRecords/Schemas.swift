@@ -72,6 +72,11 @@ extension LogBatch: RecordSchema {
         }
     }
 
+    var largestStringColumnBytes: Int {
+        max(service.bytes.count, host.bytes.count, message.bytes.count, requestId.bytes.count, endpoint.bytes.count,
+            method.bytes.count, clientIp.bytes.count, userId.bytes.count, extra.bytes.count)
+    }
+
     mutating func discardUnsealedBytes() {
         service.discardUnsealedBytes(); host.discardUnsealedBytes(); message.discardUnsealedBytes()
         requestId.discardUnsealedBytes(); endpoint.discardUnsealedBytes(); method.discardUnsealedBytes()
@@ -87,7 +92,7 @@ extension LogBatch: RecordSchema {
         message.sealAppendedBytes()
         [Bool].appendPresence(r.has(5), to: &metadataValidity, rowsBefore: before)
         seal(&requestId, r.has(6))
-        if r.has(7) { responseTimeMs.append(r.double0) } else { responseTimeMs.appendNull(zero: 0) }
+        if r.has(7) { responseTimeMs.append(r.double) } else { responseTimeMs.appendNull(zero: 0) }
         if r.has(8) { statusCode.append(r.int32) } else { statusCode.appendNull(zero: 0) }
         seal(&endpoint, r.has(9))
         seal(&method, r.has(10))
@@ -170,6 +175,12 @@ extension ActivityBatch: RecordSchema {
         }
     }
 
+    var largestStringColumnBytes: Int {
+        max(eventId.bytes.count, userId.bytes.count, sessionId.bytes.count, eventType.bytes.count, page.bytes.count,
+            element.bytes.count, productId.bytes.count, query.bytes.count, deviceType.bytes.count, os.bytes.count,
+            browser.bytes.count, extra.bytes.count)
+    }
+
     mutating func discardUnsealedBytes() {
         eventId.discardUnsealedBytes(); userId.discardUnsealedBytes(); sessionId.discardUnsealedBytes()
         eventType.discardUnsealedBytes(); page.discardUnsealedBytes(); element.discardUnsealedBytes()
@@ -189,7 +200,7 @@ extension ActivityBatch: RecordSchema {
         seal(&element, r.has(7))
         seal(&productId, r.has(8))
         seal(&query, r.has(9))
-        if r.has(10) { amount.append(r.double0) } else { amount.appendNull(zero: 0) }
+        if r.has(10) { amount.append(r.double) } else { amount.appendNull(zero: 0) }
         [Bool].appendPresence(r.has(11), to: &deviceValidity, rowsBefore: before)
         seal(&deviceType, r.has(12))
         seal(&os, r.has(13))
