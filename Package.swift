@@ -11,6 +11,8 @@ let package = Package(
         .library(name: "LogpipeRecords", targets: ["LogpipeRecords"]),
         .library(name: "LogpipeBus", targets: ["LogpipeBus"]),
         .library(name: "LogpipeParquet", targets: ["LogpipeParquet"]),
+        .library(name: "LogpipeLake", targets: ["LogpipeLake"]),
+        .library(name: "LogpipeStream", targets: ["LogpipeStream"]),
         .library(name: "LogpipeGenerator", targets: ["LogpipeGenerator"]),
         .library(name: "LogpipeServers", targets: ["LogpipeServers"]),
         .library(name: "LogpipeTesting", targets: ["LogpipeTesting"]),
@@ -44,10 +46,25 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         // Generator: synthetic logs and activity events with injectable incidents (a source).
         .target(name: "LogpipeGenerator"),
+        // Lake: the FileStore, the hourly layout, the exactly-once commit log, compaction, listing.
+        .target(
+            name: "LogpipeLake",
+            dependencies: ["LogpipeRecords", "LogpipeParquet", .product(name: "Logging", package: "swift-log")]
+        ),
+        // Stream: the micro-batch engine, its sinks and the raw lake sink (`logpipe stream`).
+        .target(
+            name: "LogpipeStream",
+            dependencies: [
+                "LogpipeRecords", "LogpipeBus", "LogpipeParquet", "LogpipeLake",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Bench: the measurements behind `logpipe bench`, each against a peer run in the same run.
         .target(
             name: "LogpipeBench",
-            dependencies: ["LogpipeRecords", "LogpipeBus", "LogpipeParquet", "LogpipeGenerator"]
+            dependencies: ["LogpipeRecords", "LogpipeBus", "LogpipeParquet", "LogpipeGenerator", "LogpipeLake", "LogpipeStream"]
         ),
         // Servers: the HTTP roles (collector, generator) and their metrics.
         .target(
@@ -83,6 +100,11 @@ let package = Package(
         .testTarget(name: "LogpipeRecordsTests", dependencies: ["LogpipeRecords", "LogpipeTesting"]),
         .testTarget(name: "LogpipeBusTests", dependencies: ["LogpipeBus", "LogpipeTesting"]),
         .testTarget(name: "LogpipeGeneratorTests", dependencies: ["LogpipeGenerator", "LogpipeRecords"]),
+        .testTarget(name: "LogpipeLakeTests", dependencies: ["LogpipeLake", "LogpipeParquet", "LogpipeRecords", "LogpipeTesting"]),
+        .testTarget(
+            name: "LogpipeStreamTests",
+            dependencies: ["LogpipeStream", "LogpipeLake", "LogpipeBus", "LogpipeRecords", "LogpipeGenerator", "LogpipeTesting"]
+        ),
         .testTarget(name: "LogpipeParquetTests", dependencies: ["LogpipeParquet", "LogpipeTesting"]),
         .testTarget(
             name: "LogpipeServersTests",
