@@ -151,16 +151,18 @@ extension LocalBus {
     private func commit(_ cycle: Cycle) {
         var failed = cycle.failed
         let start = DispatchTime.now().uptimeNanoseconds
+        var jobs: [FsyncPool.Job] = []
         var synced: Set<ObjectIdentifier> = []
         for item in cycle.items where failed[ObjectIdentifier(item.log)] == nil {
-            guard synced.insert(ObjectIdentifier(item.segment)).inserted else { continue }
-            let t = DispatchTime.now().uptimeNanoseconds
-            do {
-                try FileIO.syncData(item.segment.fd, item.segment.path)
-                item.log.metrics.fsync.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - t))
-            } catch {
-                failed[ObjectIdentifier(item.log)] = "\(error)"
-                logger.critical("fsync failed", metadata: ["partition": "\(item.log.tp)", "error": "\(error)"])
+            if synced.insert(ObjectIdentifier(item.segment)).inserted {
+                jobs.append(FsyncPool.Job(segment: item.segment, log: item.log))
+            }
+        }
+        fsyncPool.runAll(jobs)
+        for job in jobs {
+            if let error = job.error {
+                failed[ObjectIdentifier(job.log)] = "\(error)"
+                logger.critical("fsync failed", metadata: ["partition": "\(job.log.tp)", "error": "\(error)"])
             }
         }
         let ioNanos = cycle.ioNanos + DispatchTime.now().uptimeNanoseconds - start

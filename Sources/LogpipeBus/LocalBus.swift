@@ -67,6 +67,8 @@ public final class LocalBus: Bus {
 
     let state = Mutex(State())
     let flusherWake = DispatchSemaphore(value: 0)
+    /// Fsyncs the files of a multi-partition flush cycle at once.
+    let fsyncPool = FsyncPool(threads: 3)
     let adminQueue = DispatchQueue(label: "logpipe.bus.admin")
     let nextWaiterID = Atomic<UInt64>(0)
     let metricsFactory: any MetricsFactory
@@ -83,11 +85,18 @@ public final class LocalBus: Bus {
         metricsFactory = options.metricsFactory ?? MetricsSystem.factory
         overloadedCounter = Counter(label: "logpipe_bus_overloaded_total", factory: metricsFactory)
         truncatedBytesCounter = Counter(label: "logpipe_bus_recovery_truncated_bytes_total", factory: metricsFactory)
-        try FileIO.makeDirectories(directory)
-        try FileIO.makeDirectories(topicsDirectory)
-        try FileIO.makeDirectories(groupsDirectory)
-        let topics = try loadTopics()
-        let groups = try loadGroups()
+        let topics: [String: TopicState]
+        let groups: [String: [String: [Int32: Int64]]]
+        do {
+            try FileIO.makeDirectories(directory)
+            try FileIO.makeDirectories(topicsDirectory)
+            try FileIO.makeDirectories(groupsDirectory)
+            topics = try loadTopics()
+            groups = try loadGroups()
+        } catch {
+            fsyncPool.stop()
+            throw error
+        }
         state.withLock {
             $0.topics = topics
             $0.groups = groups
@@ -384,6 +393,7 @@ public final class LocalBus: Bus {
                 if exited { c.resume() }
             }
         }
+        fsyncPool.stop()
         // Waits for queued admin work, then releases the segments (closing their files).
         await onAdminQueue { [self] in
             state.withLock { s in
