@@ -88,6 +88,8 @@ struct RecordParser {
     /// Decoded keys of unknown members per open object, for duplicate detection.
     var keyBytes: [UInt8] = []
     var keyRanges: [Range<Int>] = []
+    /// A hash of each key in `keyRanges`, so duplicate checks compare bytes only on a match.
+    var keyHashes: [UInt64] = []
     /// Open containers of an unknown value while it is copied into `extra`.
     var levels: [EmitLevel] = []
     /// Kinds of open containers (bit set = object), for syntax checks at any depth.
@@ -140,7 +142,7 @@ struct RecordParser {
         groupNames = (B.groupName(0), B.groupName(1), B.groupCount >= 2 ? B.groupName(2) : "")
         for g in 0...B.groupCount where !extras[g].isEmpty { extras[g].removeAll(keepingCapacity: true) }
         if !keyBytes.isEmpty { keyBytes.removeAll(keepingCapacity: true) }
-        if !keyRanges.isEmpty { keyRanges.removeAll(keepingCapacity: true) }
+        if !keyRanges.isEmpty { dropKeys(from: 0) }
         var row = PendingRow()
         c.pos &+= 1
         if !parseMembers(&c, group: 0, depth: 1, row: &row, batch: &batch) {
@@ -266,11 +268,10 @@ struct RecordParser {
                         keyBytes.append(contentsOf: UnsafeBufferPointer(start: c.base + keyStart, count: keyLength))
                     }
                     let key = start..<keyBytes.count
-                    if isDuplicate(key, since: levelKeys) {
+                    if !addKey(key, level: levelKeys) {
                         fail(unknownPath(group, key), "duplicate key", .duplicateKey)
                         guard skipValue(&c) else { return false }
                     } else {
-                        keyRanges.append(key)
                         unknownKey = key
                         unknownGroup = group
                         var out = extras[group]
@@ -292,7 +293,7 @@ struct RecordParser {
             }
             if b == UInt8(ascii: "}") {
                 c.pos &+= 1
-                keyRanges.removeSubrange(levelKeys...)
+                dropKeys(from: levelKeys)
                 return true
             }
             return syntax(c, "',' or '}'")
@@ -482,18 +483,39 @@ struct RecordParser {
         return group == 0 ? name : groupName(group) + "." + name
     }
 
-    func isDuplicate(_ key: Range<Int>, since first: Int) -> Bool {
-        guard first < keyRanges.count else { return false }
-        return keyBytes.withUnsafeBytes { kb in
-            for i in first..<keyRanges.count {
-                let other = keyRanges[i]
-                if other.count == key.count && memoryEqual(kb.baseAddress! + other.lowerBound,
-                                                            kb.baseAddress! + key.lowerBound, key.count) {
-                    return true
+    /// Adds `key` (a range of `keyBytes`) to the keys of the object whose keys start at
+    /// index `first`; false when that object already has it. Hashes keep the scan to one
+    /// integer compare per key, so even an object at `maxFieldsPerObject` stays cheap.
+    mutating func addKey(_ key: Range<Int>, level first: Int) -> Bool {
+        let duplicate = keyBytes.withUnsafeBytes { kb -> (Bool, UInt64) in
+            let k = kb.baseAddress! + key.lowerBound
+            var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+            for i in 0..<key.count { hash = (hash ^ UInt64(k.load(fromByteOffset: i, as: UInt8.self))) &* 0x100_0000_01B3 }
+            let found = keyHashes.withUnsafeBufferPointer { hashes in
+                var i = first
+                while i < hashes.count {
+                    if hashes[i] == hash {
+                        let other = keyRanges[i]
+                        if other.count == key.count && memoryEqual(kb.baseAddress! + other.lowerBound, k, key.count) {
+                            return true
+                        }
+                    }
+                    i &+= 1
                 }
+                return false
             }
-            return false
+            return (found, hash)
         }
+        if duplicate.0 { return false }
+        keyRanges.append(key)
+        keyHashes.append(duplicate.1)
+        return true
+    }
+
+    /// Forgets the keys from index `first` on (an object has closed).
+    mutating func dropKeys(from first: Int) {
+        keyRanges.removeSubrange(first...)
+        keyHashes.removeSubrange(first...)
     }
 
     // MARK: Any value
@@ -538,13 +560,12 @@ struct RecordParser {
                     } else if levels[open - 1].members > limits.maxFieldsPerObject {
                         fail(unknownPath(unknownGroup, unknownKey),
                              "more than \(limits.maxFieldsPerObject) fields in an object", .tooLarge)
-                    } else if isDuplicate(key, since: levels[open - 1].keyStart) {
+                    } else if !addKey(key, level: levels[open - 1].keyStart) {
                         fail(unknownPath(unknownGroup, unknownKey), "duplicate key", .duplicateKey)
                     }
                     if failed {
                         emit = false
                     } else {
-                        keyRanges.append(key)
                         keyBytes.withUnsafeBytes { appendJSONString(UnsafeRawBufferPointer(rebasing: $0[key]), to: &out) }
                         out.append(UInt8(ascii: ":"))
                     }
@@ -649,7 +670,7 @@ struct RecordParser {
                     if emit {
                         out.append(d)
                         let level = levels.removeLast()
-                        keyRanges.removeSubrange(level.keyStart...)
+                        dropKeys(from: level.keyStart)
                     }
                     continue
                 }
