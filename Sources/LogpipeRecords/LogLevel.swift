@@ -41,6 +41,7 @@ public enum LogLevel: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         return UnsafeRawBufferPointer(start: n.utf8Start, count: n.utf8CodeUnitCount)
     }
 
+    /// The level's name.
     public var description: String { name.description }
 
     /// Whether the level counts as an error (ERROR, CRITICAL, FATAL).

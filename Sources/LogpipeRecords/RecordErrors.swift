@@ -60,6 +60,7 @@ public struct RecordError: Error, Sendable, Equatable, CustomStringConvertible {
         self.reason = reason
     }
 
+    /// `record <index>: <field>: <message>`.
     public var description: String { "record \(index): \(field): \(message)" }
 }
 
@@ -76,6 +77,7 @@ public struct BodyError: Error, Sendable, Equatable, CustomStringConvertible {
         self.message = message
     }
 
+    /// `at byte <offset>: <message>`.
     public var description: String { "at byte \(offset): \(message)" }
 }
 

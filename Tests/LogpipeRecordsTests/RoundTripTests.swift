@@ -150,7 +150,7 @@ struct RoundTripTests {
     @Test func randomLogs() {
         var maker = RecordMaker(seed: 20_250_112)
         var failures = 0
-        for _ in 0..<3000 where failures < 5 {
+        for _ in 0..<2000 where failures < 5 {
             let (json, expected) = maker.log()
             if !checkLogRoundTrip(json, expected: expected) { failures += 1 }
         }
@@ -159,7 +159,7 @@ struct RoundTripTests {
     @Test func randomActivities() {
         var maker = RecordMaker(seed: 77)
         var failures = 0
-        for _ in 0..<3000 where failures < 5 {
+        for _ in 0..<2000 where failures < 5 {
             let (json, expected) = maker.activity()
             if !checkActivityRoundTrip(json, expected: expected) { failures += 1 }
         }
