@@ -1,3 +1,6 @@
+import Dispatch
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -74,18 +77,22 @@ public struct ParquetFileInfo: Sendable, Hashable {
 public struct ParquetReaderOptions: Sendable {
     /// The most rows a row group may claim; larger claims are refused rather than allocated.
     public var maxRowsPerRowGroup = 1 << 27
+    /// Decode the column chunks of a row group on several threads (as pyarrow does by default).
+    public var parallelColumns = true
 
     /// The defaults.
     public init() {}
 }
 
-/// Random access to the bytes of a file.
-private protocol ByteSource: AnyObject {
+/// Random access to the bytes of a file, from any thread.
+private protocol ByteSource: AnyObject, Sendable {
     var size: Int { get }
     func read(offset: Int, count: Int) throws(ParquetError) -> [UInt8]
 }
 
-private final class FileByteSource: ByteSource {
+/// `@unchecked Sendable`: every stored property is immutable after `init`, and `pread` on a
+/// shared descriptor is thread-safe (it does not move the file offset).
+private final class FileByteSource: ByteSource, @unchecked Sendable {
     let fd: Int32
     let size: Int
     let path: String
@@ -303,7 +310,7 @@ public final class ParquetFileReader {
             throw .unsupported("row group \(index) claims \(group.numRows) rows, above the reader's limit of \(options.maxRowsPerRowGroup)")
         }
         let rows = Int(group.numRows)
-        var decoded: [[String]: DecodedLeaf] = [:]
+        var work: [(leaf: LeafDescriptor, codec: Int32, start: Int, length: Int)] = []
         for leaf in projected.leaves {
             guard let c = leaves.firstIndex(where: { $0.path == leaf.path }) else { continue }
             guard leaf.maxRepetitionLevel == 0 else {
@@ -311,10 +318,29 @@ public final class ParquetFileReader {
             }
             let chunk = group.columns[c].metaData!
             let (start, length) = try Self.chunkRange(chunk, footerStart: footerStart, where: "row group \(index) column \(leaf.dottedPath)")
-            let bytes = try source.read(offset: start, count: length)
-            decoded[leaf.path] = try withBytes(bytes) { (b) throws(ParquetError) in
-                try decodeColumnChunk(b, leaf: leaves[c], codec: chunk.codec, rows: rows)
+            work.append((leaves[c], chunk.codec, start, length))
+        }
+        let source = self.source
+        let jobs = work
+        let results = Mutex<[Result<DecodedLeaf, ParquetError>?]>(Array(repeating: nil, count: work.count))
+        let decodeOne: @Sendable (Int) -> Void = { i in
+            let item = jobs[i]
+            let result = Result { () throws(ParquetError) -> DecodedLeaf in
+                let bytes = try source.read(offset: item.start, count: item.length)
+                return try withBytes(bytes) { (b) throws(ParquetError) in
+                    try decodeColumnChunk(b, leaf: item.leaf, codec: item.codec, rows: rows)
+                }
             }
+            results.withLock { $0[i] = result }
+        }
+        if options.parallelColumns && work.count > 1 {
+            DispatchQueue.concurrentPerform(iterations: work.count, execute: decodeOne)
+        } else {
+            for i in work.indices { decodeOne(i) }
+        }
+        var decoded: [[String]: DecodedLeaf] = [:]
+        for (i, result) in results.withLock({ $0 }).enumerated() {
+            decoded[work[i].leaf.path] = try result!.get()
         }
         func assemble(_ f: ParquetField, path: [String], defLevel: Int) -> ParquetColumn {
             let p = path + [f.name]
@@ -357,17 +383,17 @@ struct DecodedLeaf {
 
 /// Decodes all pages of one column chunk (`data` holds exactly the chunk's bytes).
 func decodeColumnChunk(_ data: UnsafeRawBufferPointer, leaf: LeafDescriptor, codec: Int32, rows: Int) throws(ParquetError) -> DecodedLeaf {
-    let builder: any ColumnBuilder
+    let builder: AnyColumnBuilder
     let capacity = min(rows, 1 << 24)
     switch leaf.physical {
-    case .boolean: builder = BooleanBuilder(capacity: capacity)
-    case .int32: builder = FixedBuilder<Int32>(capacity: capacity, typeName: "INT32", zero: 0)
-    case .int64: builder = FixedBuilder<Int64>(capacity: capacity, typeName: "INT64", zero: 0)
-    case .float: builder = FixedBuilder<Float>(capacity: capacity, typeName: "FLOAT", zero: 0)
-    case .double: builder = FixedBuilder<Double>(capacity: capacity, typeName: "DOUBLE", zero: 0)
-    case .byteArray: builder = ByteArrayBuilder(capacity: capacity, fixedLength: nil)
-    case .int96: builder = ByteArrayBuilder(capacity: capacity, fixedLength: 12)
-    case .fixedLenByteArray(let n): builder = ByteArrayBuilder(capacity: capacity, fixedLength: n)
+    case .boolean: builder = .boolean(BooleanBuilder(capacity: capacity))
+    case .int32: builder = .int32(FixedBuilder<Int32>(capacity: capacity, typeName: "INT32", zero: 0))
+    case .int64: builder = .int64(FixedBuilder<Int64>(capacity: capacity, typeName: "INT64", zero: 0))
+    case .float: builder = .float(FixedBuilder<Float>(capacity: capacity, typeName: "FLOAT", zero: 0))
+    case .double: builder = .double(FixedBuilder<Double>(capacity: capacity, typeName: "DOUBLE", zero: 0))
+    case .byteArray: builder = .byteArray(ByteArrayBuilder(capacity: capacity, fixedLength: nil))
+    case .int96: builder = .byteArray(ByteArrayBuilder(capacity: capacity, fixedLength: 12))
+    case .fixedLenByteArray(let n): builder = .byteArray(ByteArrayBuilder(capacity: capacity, fixedLength: n))
     }
     let maxDef = leaf.maxDefinitionLevel
     let levelWidth = bitWidth(forMax: maxDef)

@@ -215,7 +215,7 @@ public struct ParquetSchema: Sendable, Hashable {
 }
 
 /// One leaf column as the encoder and decoder see it.
-struct LeafDescriptor {
+struct LeafDescriptor: Sendable {
     /// Names from the top-level field down to the leaf.
     var path: [String]
     /// Child indices from the top-level field down to the leaf.

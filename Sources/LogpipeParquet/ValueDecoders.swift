@@ -112,6 +112,72 @@ protocol ColumnBuilder: AnyObject {
     func finish() -> ParquetValues
 }
 
+/// The decoder's builders by concrete type: calls through it are statically dispatched, so
+/// the generic `FixedBuilder` is specialised instead of running through value witnesses.
+enum AnyColumnBuilder {
+    case boolean(BooleanBuilder)
+    case int32(FixedBuilder<Int32>)
+    case int64(FixedBuilder<Int64>)
+    case float(FixedBuilder<Float>)
+    case double(FixedBuilder<Double>)
+    case byteArray(ByteArrayBuilder)
+
+    var count: Int {
+        switch self {
+        case .boolean(let b): b.count
+        case .int32(let b): b.count
+        case .int64(let b): b.count
+        case .float(let b): b.count
+        case .double(let b): b.count
+        case .byteArray(let b): b.count
+        }
+    }
+
+    func setDictionary(_ data: UnsafeRawBufferPointer, count: Int) throws(ParquetError) {
+        switch self {
+        case .boolean(let b): try b.setDictionary(data, count: count)
+        case .int32(let b): try b.setDictionary(data, count: count)
+        case .int64(let b): try b.setDictionary(data, count: count)
+        case .float(let b): try b.setDictionary(data, count: count)
+        case .double(let b): try b.setDictionary(data, count: count)
+        case .byteArray(let b): try b.setDictionary(data, count: count)
+        }
+    }
+
+    func append(encoding: Int32, _ data: UnsafeRawBufferPointer, count: Int) throws(ParquetError) {
+        switch self {
+        case .boolean(let b): try b.append(encoding: encoding, data, count: count)
+        case .int32(let b): try b.append(encoding: encoding, data, count: count)
+        case .int64(let b): try b.append(encoding: encoding, data, count: count)
+        case .float(let b): try b.append(encoding: encoding, data, count: count)
+        case .double(let b): try b.append(encoding: encoding, data, count: count)
+        case .byteArray(let b): try b.append(encoding: encoding, data, count: count)
+        }
+    }
+
+    func spread(nonNull: Int, present: UnsafeBufferPointer<Bool>) {
+        switch self {
+        case .boolean(let b): b.spread(nonNull: nonNull, present: present)
+        case .int32(let b): b.spread(nonNull: nonNull, present: present)
+        case .int64(let b): b.spread(nonNull: nonNull, present: present)
+        case .float(let b): b.spread(nonNull: nonNull, present: present)
+        case .double(let b): b.spread(nonNull: nonNull, present: present)
+        case .byteArray(let b): b.spread(nonNull: nonNull, present: present)
+        }
+    }
+
+    func finish() -> ParquetValues {
+        switch self {
+        case .boolean(let b): b.finish()
+        case .int32(let b): b.finish()
+        case .int64(let b): b.finish()
+        case .float(let b): b.finish()
+        case .double(let b): b.finish()
+        case .byteArray(let b): b.finish()
+        }
+    }
+}
+
 private func encodingError(_ encoding: Int32, _ type: String) -> ParquetError {
     .unsupported("\(EncodingID.name(encoding)) encoding for \(type) values")
 }
@@ -164,9 +230,13 @@ final class FixedBuilder<T: ParquetFixedValue>: ColumnBuilder {
         case EncodingID.plainDictionary, EncodingID.rleDictionary:
             try decodeIndices(data, count: count, dictionaryCount: dictionary?.count, into: &indices)
             guard let dictionary else { return }
+            let base = values.count
+            values.append(contentsOf: repeatElement(zero, count: count))
             dictionary.withUnsafeBufferPointer { d in
                 indices.withUnsafeBufferPointer { ix in
-                    for i in 0..<count { values.append(d[Int(ix[i])]) }
+                    values.withUnsafeMutableBufferPointer { out in
+                        for i in 0..<count { out[base + i] = d[Int(ix[i])] }
+                    }
                 }
             }
         case EncodingID.deltaBinaryPacked where size == 4 || size == 8:
@@ -285,10 +355,27 @@ final class ByteArrayBuilder: ColumnBuilder {
             guard bytes.count <= Int(Int32.max) else { throw .unsupported("a byte-array column chunk above 2 GiB") }
             for k in stride(from: 1, through: count, by: 1) { offsets.append(Int32(truncatingIfNeeded: start + k * n)) }
         } else {
+            // First pass: validate the lengths and size the output; second: copy.
+            var total = 0
             for _ in 0..<count {
                 let len = Int(try c.readUInt32())
-                bytes.append(contentsOf: try c.take(len))
-                offsets.append(Int32(truncatingIfNeeded: bytes.count))
+                _ = try c.take(len)
+                total += len
+            }
+            guard bytes.count + total <= Int(Int32.max) else { throw .unsupported("a byte-array column chunk above 2 GiB") }
+            var b = bytes.count
+            bytes.append(contentsOf: repeatElement(0, count: total))
+            offsets.reserveCapacity(offsets.count + count)
+            let src = data.baseAddress!
+            bytes.withUnsafeMutableBufferPointer { out in
+                var p = 0
+                for _ in 0..<count {
+                    let len = Int(src.loadUnaligned(fromByteOffset: p, as: UInt32.self).littleEndian)
+                    if len > 0 { (out.baseAddress! + b).update(from: (src + p + 4).assumingMemoryBound(to: UInt8.self), count: len) }
+                    p += 4 + len
+                    b += len
+                    offsets.append(Int32(truncatingIfNeeded: b))
+                }
             }
         }
         guard bytes.count <= Int(Int32.max) else { throw .unsupported("a byte-array column chunk above 2 GiB") }
@@ -299,6 +386,8 @@ final class ByteArrayBuilder: ColumnBuilder {
         var b: [UInt8] = []
         var o: [Int32] = [0]
         try Self.appendPlain(data, count: count, fixedLength: fixedLength, bytes: &b, offsets: &o)
+        // Padding for the 8-byte-at-a-time copy in dictionary decoding.
+        b.append(contentsOf: repeatElement(0, count: 8))
         dictBytes = b
         dictOffsets = o
     }
@@ -317,20 +406,35 @@ final class ByteArrayBuilder: ColumnBuilder {
                 }
             }
             guard total <= Int(Int32.max) else { throw .unsupported("a byte-array column chunk above 2 GiB") }
-            bytes.reserveCapacity(total)
+            // Values are copied 8 bytes at a time, over-reading the (padded) dictionary and
+            // over-writing up to 8 bytes past each value, which the next value or the final
+            // trim replaces.
+            var b = bytes.count
+            bytes.append(contentsOf: repeatElement(0, count: total - b + 8))
             offsets.reserveCapacity(offsets.count + count)
-            dictBytes.withUnsafeBufferPointer { d in
+            let dictionaryBytes = dictBytes
+            dictionaryBytes.withUnsafeBufferPointer { d in
                 indices.withUnsafeBufferPointer { ix in
                     dictOffsets.withUnsafeBufferPointer { o in
-                        for i in 0..<count {
-                            let k = Int(ix[i])
-                            let s = Int(o[k]), e = Int(o[k + 1])
-                            if e > s { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: d[s..<e])) }
-                            offsets.append(Int32(truncatingIfNeeded: bytes.count))
+                        bytes.withUnsafeMutableBufferPointer { out in
+                            let dst = UnsafeMutableRawPointer(out.baseAddress!)
+                            let src = UnsafeRawPointer(d.baseAddress!)
+                            for i in 0..<count {
+                                let k = Int(ix[i])
+                                let s = Int(o[k]), n = Int(o[k + 1]) - s
+                                var j = 0
+                                repeat {
+                                    dst.storeBytes(of: src.loadUnaligned(fromByteOffset: s + j, as: UInt64.self), toByteOffset: b + j, as: UInt64.self)
+                                    j += 8
+                                } while j < n
+                                b += n
+                                offsets.append(Int32(truncatingIfNeeded: b))
+                            }
                         }
                     }
                 }
             }
+            bytes.removeLast(8)
         case EncodingID.deltaLengthByteArray where fixedLength == nil:
             let (lengths, consumed) = try decodeDeltaBinaryPacked(data, maxCount: count)
             guard lengths.count == count else { throw .corruptPage("delta lengths cover \(lengths.count) values, page expects \(count)") }
