@@ -63,13 +63,16 @@ public enum BusBench {
                 written = Int(info.partitions.reduce(0) { $0 + $1.sizeBytes })
                 let stored = info.partitions.reduce(0) { $0 + $1.highWatermark }
                 guard stored == Int64(records) else { throw BusError.io("bench stored \(stored) of \(records) records") }
+                let stats = bus.flushStatistics
                 if round == rounds - 1 { fetchSeconds = try await fetchAll(bus, info, records: records) }
                 try await bus.close()
                 try? FileManager.default.removeItem(atPath: busDir)
 
                 let chunk = written / batches.count
                 let baseSeconds = try baseline(path: root + "/baseline", files: 1, bytes: written, chunk: chunk, chunksPerSync: producers)
-                var line = "  round \(round + 1): bus \(fixed(busSeconds)) s, baseline \(fixed(baseSeconds)) s"
+                var line = "  round \(round + 1): bus \(fixed(busSeconds)) s (\(stats.cycles) fsync groups of "
+                    + "\(fixed(Double(stats.produceCalls) / Double(max(stats.cycles, 1)))) produce calls, \(stats.fsyncs) fsyncs), "
+                    + "baseline \(fixed(baseSeconds)) s"
                 if count > 1 {
                     let filesSeconds = try baseline(path: root + "/baseline", files: Int(count), bytes: written, chunk: chunk, chunksPerSync: producers)
                     filesBest = min(filesBest, filesSeconds)

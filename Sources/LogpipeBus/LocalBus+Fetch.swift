@@ -91,7 +91,8 @@ extension LocalBus {
         var records: [FetchedBatch.Record] = []
         var taken = 0
         // Enough on-disk bytes for maxBytes of keys and values plus framing, within sane bounds.
-        let chunk = min(max(maxBytes + maxBytes / 8 + 4096, 64 << 10), 16 << 20)
+        let wanted = min(maxBytes, 16 << 20)
+        let chunk = min(max(wanted + wanted / 8 + 4096, 64 << 10), 16 << 20)
 
         func corrupt(_ view: SegmentView, _ position: Int64, _ what: String) throws -> FetchedBatch {
             if !records.isEmpty { return FetchedBatch(buffer: buffer, records: records, highWatermark: highWatermark) }

@@ -173,6 +173,10 @@ extension LocalBus {
         state.withLock { s in
             s.inflightBytes -= cycle.inflight
             s.cycleNanos = s.cycleNanos == 0 ? ioNanos : (s.cycleNanos * 7 + ioNanos) / 8
+            s.statistics.cycles += 1
+            s.statistics.fsyncs += jobs.count
+            s.statistics.produceCalls += cycle.waiters.count
+            s.statistics.bytes += Int64(cycle.inflight)
             for item in cycle.items {
                 let log = item.log
                 if let error = failed[ObjectIdentifier(log)] {

@@ -52,6 +52,7 @@ public final class LocalBus: Bus {
         var lastCycleWaiters = 0
         /// A moving average of a flush cycle's write and fsync time, in nanoseconds.
         var cycleNanos: UInt64 = 0
+        var statistics = LocalBus.FlushStatistics()
         var closing = false
         var closed = false
         var flusherExited = false
@@ -197,6 +198,12 @@ public final class LocalBus: Bus {
         var groups = [[Int]](repeating: [], count: Int(partitionCount))
         try batch.buffer.withUnsafeBytes { buf in
             for (i, e) in batch.entries.enumerated() {
+                // The fields are public, so the ranges are checked before any byte is read through them.
+                let size = Int32(clamping: buf.count)
+                if e.value.lowerBound < 0 || e.value.upperBound > size
+                    || e.key.map({ $0.lowerBound < 0 || $0.upperBound > size }) ?? false {
+                    throw BusError.io("produce batch entry \(i) points outside its buffer of \(buf.count) bytes")
+                }
                 let p: Int32
                 if let explicit = e.partition {
                     guard explicit >= 0 && explicit < partitionCount else {
@@ -278,6 +285,24 @@ public final class LocalBus: Bus {
         t.appendTimer.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - start))
         return ProduceResult(placements: placements)
     }
+
+    // MARK: Statistics
+
+    /// Counts of the group commit's work since the bus opened.
+    public struct FlushStatistics: Sendable, Equatable {
+        /// Flush cycles: groups of produce calls made durable together.
+        public var cycles: Int = 0
+        /// Files fsynced (a cycle fsyncs each partition file it wrote).
+        public var fsyncs: Int = 0
+        /// Produce calls acknowledged (or failed) by those cycles.
+        public var produceCalls: Int = 0
+        /// Bytes written to segments.
+        public var bytes: Int64 = 0
+    }
+
+    /// What the group commit has done so far: `produceCalls / cycles` is the
+    /// average group size, the number of acknowledgements one fsync round paid for.
+    public var flushStatistics: FlushStatistics { state.withLock { $0.statistics } }
 
     // MARK: Consumer groups
 

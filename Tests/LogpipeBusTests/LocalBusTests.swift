@@ -378,3 +378,22 @@ import Testing
         }
     }
 }
+
+@Suite struct LocalBusInputTests {
+    @Test func entriesOutsideTheBufferAreRefusedAndHugeMaxBytesIsFine() async throws {
+        try await withLocalBus { bus, _ in
+            try await bus.createTopic(TopicSpec(name: "t", partitions: 1))
+            var batch = BusContract.records(["abc"])
+            batch.entries[0].value = 1..<9
+            await #expect(throws: BusError.self) { _ = try await bus.produce(topic: "t", batch: batch) }
+            batch.entries[0] = ProduceBatch.Entry(key: -1..<2, value: 0..<3)
+            await #expect(throws: BusError.self) { _ = try await bus.produce(topic: "t", batch: batch) }
+            #expect(try await bus.topics()[0].partitions[0].highWatermark == 0)
+            _ = try await bus.produce(topic: "t", batch: BusContract.records(["abc"]))
+            let all = try await bus.fetch(TopicPartition(topic: "t", partition: 0), from: 0, maxBytes: .max, maxWaitMillis: 0)
+            #expect(all.records.count == 1)
+            let empty = try await bus.produce(topic: "t", batch: ProduceBatch())
+            #expect(empty.placements.isEmpty)
+        }
+    }
+}
