@@ -120,6 +120,56 @@ enum FileIO {
         }
     }
 
+    /// Writes buffers back to back at `offset` with `pwritev`, up to 64 at a
+    /// time, retrying short writes and EINTR.
+    static func writeAll(_ fd: Int32, _ chunks: [[UInt8]], at offset: Int64, _ path: String) throws {
+        var position = offset
+        var start = 0
+        while start < chunks.count {
+            let end = min(start + 64, chunks.count)
+            var iovecs: [iovec] = []
+            iovecs.reserveCapacity(end - start)
+            try withIOVecs(chunks, start, end, &iovecs) { iovecs in
+                var first = 0
+                while first < iovecs.count {
+                    let n = iovecs.withUnsafeBufferPointer { v in
+                        pwritev(fd, v.baseAddress! + first, Int32(v.count - first), off_t(position))
+                    }
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw error("write", path)
+                    }
+                    position += Int64(n)
+                    var left = n
+                    while first < iovecs.count && left >= iovecs[first].iov_len {
+                        left -= iovecs[first].iov_len
+                        first += 1
+                    }
+                    if left > 0 {
+                        iovecs[first].iov_base += left
+                        iovecs[first].iov_len -= left
+                    }
+                }
+            }
+            start = end
+        }
+    }
+
+    /// Calls `body` with iovecs for `chunks[i..<end]`, each pointer valid because
+    /// the call happens inside every chunk's `withUnsafeBytes`.
+    private static func withIOVecs(
+        _ chunks: [[UInt8]], _ i: Int, _ end: Int, _ iovecs: inout [iovec], _ body: (inout [iovec]) throws -> Void
+    ) throws {
+        if i == end {
+            try body(&iovecs)
+            return
+        }
+        try chunks[i].withUnsafeBytes { raw in
+            iovecs.append(iovec(iov_base: UnsafeMutableRawPointer(mutating: raw.baseAddress), iov_len: raw.count))
+            try withIOVecs(chunks, i + 1, end, &iovecs, body)
+        }
+    }
+
     /// Reads exactly `buffer.count` bytes at `offset`, or throws: callers only
     /// read byte ranges they know are on disk.
     static func readAll(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, _ path: String) throws {

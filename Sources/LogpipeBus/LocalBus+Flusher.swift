@@ -23,7 +23,9 @@ extension LocalBus {
     /// `@unchecked Sendable`: only the flusher thread uses it.
     private final class FlushItem: @unchecked Sendable {
         let log: PartitionLog
-        var bytes: [UInt8]
+        /// Encoded batches, written back to back.
+        let chunks: [[UInt8]]
+        let byteCount: Int
         let batches: [PendingBatch]
         /// The segment written to: the active one, or a new one after `roll`.
         var segment: Segment
@@ -33,9 +35,10 @@ extension LocalBus {
         var newIndexEntries: [IndexEntry] = []
         var error: String?
 
-        init(log: PartitionLog, bytes: [UInt8], batches: [PendingBatch], segment: Segment, roll: Bool) {
+        init(log: PartitionLog, chunks: [[UInt8]], byteCount: Int, batches: [PendingBatch], segment: Segment, roll: Bool) {
             self.log = log
-            self.bytes = bytes
+            self.chunks = chunks
+            self.byteCount = byteCount
             self.batches = batches
             self.segment = segment
             self.roll = roll
@@ -82,10 +85,12 @@ extension LocalBus {
                                 roll = true
                             }
                         }
-                        fresh.append(FlushItem(log: log, bytes: log.pending, batches: log.pendingBatches, segment: segment, roll: roll))
-                        cycle.inflight += log.pending.count
+                        fresh.append(FlushItem(log: log, chunks: log.pending, byteCount: log.pendingBytes,
+                                               batches: log.pendingBatches, segment: segment, roll: roll))
+                        cycle.inflight += log.pendingBytes
                         log.pending = []
                         log.pendingBatches = []
+                        log.pendingBytes = 0
                     }
                     s.dirty.removeAll(keepingCapacity: true)
                     cycle.waiters.append(contentsOf: s.produceWaiters)
@@ -183,9 +188,10 @@ extension LocalBus {
                     if log.failure != nil { continue }
                     log.failure = "\(log.tp) takes no more appends after an I/O error: \(error)"
                     // Offsets handed out after the durable end are void, whatever is still pending.
-                    s.inflightBytes -= log.pending.count
+                    s.inflightBytes -= log.pendingBytes
                     log.pending = []
                     log.pendingBatches = []
+                    log.pendingBytes = 0
                     log.nextOffset = log.highWatermark
                     s.dirty.removeAll { $0 === log }
                     s.produceWaiters.removeAll { w in
@@ -212,9 +218,6 @@ extension LocalBus {
                 log.highWatermark = segment.nextOffset
                 fetchWaiters.append(contentsOf: log.fetchWaiters.values)
                 log.fetchWaiters.removeAll()
-                // Hand the buffer back for reuse.
-                item.bytes.removeAll(keepingCapacity: true)
-                if log.spare.capacity < item.bytes.capacity { swap(&log.spare, &item.bytes) }
                 log.metrics.bytesAppended.increment(by: Int64(item.batches.reduce(0) { $0 + $1.length }))
                 log.metrics.recordsAppended.increment(by: Int64(records))
                 log.updateGauges()
@@ -262,7 +265,7 @@ extension LocalBus {
             let segment = item.segment
             let start = segment.writtenSize
             do {
-                try item.bytes.withUnsafeBytes { try FileIO.writeAll(segment.fd, $0, at: start, segment.path) }
+                try FileIO.writeAll(segment.fd, item.chunks, at: start, segment.path)
             } catch {
                 // Cut what part of the write landed so the file ends at the last durable batch.
                 _ = ftruncate(segment.fd, off_t(start))
@@ -276,7 +279,7 @@ extension LocalBus {
                 }
                 segment.bytesSinceIndexEntry += Int64(b.length)
             }
-            segment.writtenSize = start + Int64(item.bytes.count)
+            segment.writtenSize = start + Int64(item.byteCount)
         } catch {
             item.error = "\(error)"
             logger.error("append failed", metadata: ["partition": "\(item.log.tp)", "error": "\(error)"])

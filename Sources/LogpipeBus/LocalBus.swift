@@ -12,13 +12,24 @@ import Synchronization
 ///   (see `RecordBatch`), and `.index` files beside segments closed to appends.
 /// - `_groups/<group>.json`: a consumer group's committed offsets.
 ///
-/// Writes go through one flusher thread doing group commit: producers append
-/// encoded batches to per-partition pending buffers and wait; the flusher takes
-/// everything pending, writes it, fsyncs each written file and then resumes all
-/// those producers together. Blocking file I/O never runs on Swift's cooperative
-/// pool: the flusher is a `Thread` and topic creation, commits and retention run
+/// Writes go through one flusher thread doing group commit: producers encode
+/// and checksum their batches on their own tasks, then under a short lock take
+/// offsets, copy the bytes to per-partition pending buffers and wait; the
+/// flusher writes what is pending, fsyncs every file it wrote (in parallel, on
+/// `FsyncPool` threads), publishes the new high watermarks and resumes those
+/// producers together (see the flusher's extension for how it sizes groups).
+/// Blocking file I/O never runs on Swift's cooperative pool: the flusher and
+/// fsync workers are `Thread`s, and topic creation, commits and retention run
 /// on a serial dispatch queue. Reads are `pread`s of durable bytes, mostly from
-/// the page cache, done by the fetching task.
+/// the page cache, done by the fetching task; fetches see only fsynced records.
+///
+/// Keyed records go to Kafka's partition for the key, records without a key
+/// round-robin over the partitions, and every record carries the time its
+/// produce call encoded it. A produce call spanning partitions is acknowledged
+/// when all its partitions are durable; if one of them fails, the call throws
+/// although its records on the other partitions may be durable (at least once).
+/// When more than `maxPendingBytes` wait to become durable, `produce` throws
+/// `overloaded` at once instead of queueing.
 ///
 /// Recovery on open scans the tail segment of every partition, checking every
 /// batch's framing, offsets and CRC, and truncates it at the first bad batch
@@ -30,6 +41,14 @@ import Synchronization
 ///
 /// A partition whose write or fsync fails takes no more appends until the bus
 /// is reopened (after an fsync error the state of the page cache is unknown).
+///
+/// Metrics go to `options.metricsFactory` (by default the bootstrapped
+/// `MetricsSystem`): `logpipe_bus_append_seconds` (per topic), and per topic and
+/// partition `logpipe_bus_fsync_seconds`, `logpipe_bus_appended_bytes_total`,
+/// `logpipe_bus_appended_records_total`, `logpipe_bus_high_watermark`,
+/// `logpipe_bus_low_watermark`, `logpipe_bus_partition_size_bytes`; also
+/// `logpipe_bus_overloaded_total` and `logpipe_bus_recovery_truncated_bytes_total`.
+///
 /// Call `close()` when done: the flusher thread holds the bus until then.
 public final class LocalBus: Bus {
     /// The root directory.
@@ -223,6 +242,7 @@ public final class LocalBus: Bus {
 
         // Encode and checksum outside the lock; the lock only assigns offsets and copies bytes.
         let timestamp = Self.nowMillis()
+        // A var so the lock below patches each buffer in place, uniquely referenced, and hands it on without a copy.
         var encoded: [(partition: Int, bytes: [UInt8], count: Int)] = []
         var total = 0
         for (p, indices) in groups.enumerated() where !indices.isEmpty {
@@ -245,19 +265,17 @@ public final class LocalBus: Bus {
                 }
                 var touched: [PartitionLog] = []
                 touched.reserveCapacity(encoded.count)
-                for (k, e) in encoded.enumerated() {
-                    let log = t.partitions[e.partition]
-                    if log.pending.isEmpty && log.pendingBatches.isEmpty {
-                        swap(&log.pending, &log.spare)
-                        s.dirty.append(log)
-                    }
+                for k in encoded.indices {
+                    let log = t.partitions[encoded[k].partition]
+                    if log.pendingBatches.isEmpty { s.dirty.append(log) }
                     let base = log.nextOffset
-                    let position = log.pending.count
-                    log.pending.append(contentsOf: e.bytes)
-                    RecordBatch.patchBaseOffset(&log.pending, at: position, base)
+                    let count = encoded[k].count
+                    RecordBatch.patchBaseOffset(&encoded[k].bytes, at: 0, base)
                     log.pendingBatches.append(PendingBatch(
-                        position: position, length: e.bytes.count, baseOffset: base, count: e.count, timestamp: timestamp))
-                    log.nextOffset = base + Int64(e.count)
+                        position: log.pendingBytes, length: encoded[k].bytes.count, baseOffset: base, count: count, timestamp: timestamp))
+                    log.pending.append(encoded[k].bytes)
+                    log.pendingBytes += encoded[k].bytes.count
+                    log.nextOffset = base + Int64(count)
                     bases[k] = base
                     touched.append(log)
                 }

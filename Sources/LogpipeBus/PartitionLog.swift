@@ -50,7 +50,7 @@ public struct LocalBusOptions: Sendable {
 
 /// One batch waiting in a partition's pending buffer.
 struct PendingBatch {
-    /// Where it starts in the pending buffer.
+    /// Where it starts among the partition's pending bytes.
     var position: Int
     var length: Int
     var baseOffset: Int64
@@ -99,11 +99,11 @@ final class PartitionLog: @unchecked Sendable {
     var nextOffset: Int64
     /// Offsets below this are durable and readable.
     var highWatermark: Int64
-    /// Encoded batches, back to back, that the flusher has not taken yet.
-    var pending: [UInt8] = []
+    /// Encoded batches (the producers' own buffers) the flusher has not taken yet.
+    var pending: [[UInt8]] = []
     var pendingBatches: [PendingBatch] = []
-    /// A buffer the flusher handed back, reused for the next pending bytes.
-    var spare: [UInt8] = []
+    /// Bytes in `pending`.
+    var pendingBytes = 0
     /// Set when a write or fsync failed: the partition takes no more appends until reopened.
     var failure: String?
     /// Fetches waiting for the high watermark to move.
