@@ -1,0 +1,41 @@
+import Hummingbird
+import Logging
+import LogpipeBus
+
+/// The HTTP applications of each role, ready to run in a `ServiceGroup`.
+public enum LogpipeApplications {
+    /// The collector on its configured address, with `/metrics`.
+    public static func collector(
+        bus: any Bus, configuration: CollectorConfiguration, logger: Logger,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = Router()
+        router.add(middleware: MetricsMiddleware())
+        let ingestor = Ingestor(bus: bus, limits: configuration.limits, logger: logger)
+        CollectorRoutes(ingestor: ingestor, bus: bus, configuration: configuration).add(to: router)
+        LogpipeMetrics.addRoute(to: router)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "logpipe-collector", backlog: 1024),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+            logger: logger
+        )
+    }
+
+    /// The generator's HTTP API (samples, health, incidents) with `/metrics`.
+    public static func generator(
+        _ generator: Generator, configuration: GeneratorConfiguration, logger: Logger,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = Router()
+        router.add(middleware: MetricsMiddleware())
+        generator.addRoutes(to: router)
+        LogpipeMetrics.addRoute(to: router)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "logpipe-generator"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+            logger: logger
+        )
+    }
+}

@@ -1,0 +1,189 @@
+import Hummingbird
+import LogpipeBus
+import LogpipeRecords
+import NIOCore
+
+/// How the collector is reached and who may write to it.
+public struct CollectorConfiguration: Sendable {
+    /// The address to bind; loopback unless the operator says otherwise.
+    public var host: String
+    /// The port; 8081 as in the seed.
+    public var port: Int
+    /// Bearer token required on ingest paths; mandatory when `host` is not loopback.
+    public var apiKey: String?
+    /// Size and load limits.
+    public var limits: IngestLimits
+
+    /// A collector configuration.
+    public init(host: String = "127.0.0.1", port: Int = 8081, apiKey: String? = nil, limits: IngestLimits = IngestLimits()) {
+        self.host = host
+        self.port = port
+        self.apiKey = apiKey
+        self.limits = limits
+    }
+
+    /// Refuses to listen beyond loopback without an API key (DESIGN.md guarantee 5).
+    public func validate() throws(ConfigurationError) {
+        if !isLoopback(host), (apiKey ?? "").isEmpty {
+            throw ConfigurationError("the collector binds to \(host), which is not loopback: set an API key (--api-key or LOGPIPE_API_KEY)")
+        }
+        if let apiKey, !apiKey.isEmpty, apiKey.utf8.count < 16 {
+            throw ConfigurationError("the API key must be at least 16 characters")
+        }
+    }
+}
+
+/// A configuration the operator must fix before a server starts.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    /// What is wrong and how to fix it.
+    public var description: String
+
+    /// A configuration error.
+    public init(_ description: String) { self.description = description }
+}
+
+/// Whether `host` names a loopback address.
+public func isLoopback(_ host: String) -> Bool {
+    host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+}
+
+/// The collector's HTTP routes: ingest, health and readiness.
+public struct CollectorRoutes: Sendable {
+    let ingestor: Ingestor
+    let bus: any Bus
+    let configuration: CollectorConfiguration
+
+    /// Routes over an ingestor and the bus it writes to.
+    public init(ingestor: Ingestor, bus: any Bus, configuration: CollectorConfiguration) {
+        self.ingestor = ingestor
+        self.bus = bus
+        self.configuration = configuration
+    }
+
+    /// Adds `POST /api/collect/logs`, `POST /api/collect/activities`, `GET /health` and `GET /ready`.
+    public func add<Context: RequestContext>(to router: Router<Context>) {
+        let ingest = router.group("api/collect")
+        if let apiKey = configuration.apiKey, !apiKey.isEmpty {
+            ingest.add(middleware: BearerTokenMiddleware(token: apiKey))
+        }
+        for kind in RecordKind.allCases {
+            ingest.post(RouterPath(stringLiteral: kind.rawValue)) { request, _ in
+                try await self.handle(kind: kind, request: request)
+            }
+        }
+        router.get("health") { _, _ in
+            jsonResponse(.ok, #"{"status":"ok"}"#)
+        }
+        router.get("ready") { _, _ in
+            do {
+                let topics = try await bus.topics()
+                let needed = Set(RecordKind.allCases.map(\.topic))
+                guard needed.isSubset(of: Set(topics.map(\.name))) else {
+                    return jsonResponse(.serviceUnavailable, #"{"status":"topics missing"}"#)
+                }
+                return jsonResponse(.ok, #"{"status":"ready"}"#)
+            } catch {
+                return jsonResponse(.serviceUnavailable, #"{"status":"bus unavailable"}"#)
+            }
+        }
+    }
+
+    private func handle(kind: RecordKind, request: Request) async throws -> Response {
+        if let type = request.headers[.contentType], !Self.accepts(contentType: type) {
+            return errorResponse(.unsupportedMediaType, "content type '\(type)' is not supported; send application/json or application/x-ndjson")
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: configuration.limits.maxBodyBytes)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            return errorResponse(.contentTooLarge, "the body is larger than \(configuration.limits.maxBodyBytes) bytes")
+        }
+        do {
+            let outcome = try await ingestor.ingest(kind: kind, body: body, contentEncoding: request.headers[.contentEncoding])
+            return outcomeResponse(outcome)
+        } catch {
+            switch error {
+            case .badRequest(let why): return errorResponse(.badRequest, why)
+            case .tooLarge(let why): return errorResponse(.contentTooLarge, why)
+            case .unsupportedMediaType(let why): return errorResponse(.unsupportedMediaType, why)
+            case .overloaded(let seconds):
+                var response = errorResponse(.serviceUnavailable, "the pipeline is full; retry later")
+                response.headers[.retryAfter] = String(seconds)
+                return response
+            case .busUnavailable(let why):
+                var response = errorResponse(.serviceUnavailable, "the bus is unavailable: \(why)")
+                response.headers[.retryAfter] = "5"
+                return response
+            }
+        }
+    }
+
+    private static func accepts(contentType: String) -> Bool {
+        let mediaType = contentType.split(separator: ";", maxSplits: 1).first.map {
+            String($0.filter { $0 != " " && $0 != "\t" }).lowercased()
+        } ?? ""
+        return ["application/json", "application/x-ndjson", "application/ndjson", "application/jsonl",
+                "application/json-seq", "text/plain"].contains(mediaType)
+    }
+
+    /// `{"accepted": n, "rejected": [{"index", "field", "error"}]}`; 400 when nothing was valid.
+    private func outcomeResponse(_ outcome: IngestOutcome) -> Response {
+        var out: [UInt8] = []
+        out.append(contentsOf: #"{"accepted":"#.utf8)
+        out.append(contentsOf: String(outcome.accepted).utf8)
+        out.append(contentsOf: #","rejected":["#.utf8)
+        for (i, rejection) in outcome.rejected.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: #"{"index":"#.utf8)
+            out.append(contentsOf: String(rejection.index).utf8)
+            out.append(contentsOf: #","field":"#.utf8)
+            appendJSONString(rejection.field.utf8, to: &out)
+            out.append(contentsOf: #","error":"#.utf8)
+            appendJSONString(rejection.message.utf8, to: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(contentsOf: "]}".utf8)
+        return Response(
+            status: outcome.accepted == 0 ? .badRequest : .ok,
+            headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: out))
+        )
+    }
+}
+
+/// Rejects requests without `Authorization: Bearer <token>`.
+struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+              constantTimeEquals(Array(header.utf8.dropFirst(7)), Array(token.utf8))
+        else {
+            var response = errorResponse(.unauthorized, "a valid API key is required (Authorization: Bearer <key>)")
+            response.headers[.wwwAuthenticate] = "Bearer"
+            return response
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Compares without an early exit, so timing does not reveal how much of a key matched.
+func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    guard a.count == b.count else { return false }
+    var difference: UInt8 = 0
+    for i in 0..<a.count { difference |= a[i] ^ b[i] }
+    return difference == 0
+}
+
+/// A JSON response with a fixed body.
+func jsonResponse(_ status: HTTPResponse.Status, _ body: String) -> Response {
+    Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+}
+
+/// `{"error": "..."}` with the given status.
+func errorResponse(_ status: HTTPResponse.Status, _ message: String) -> Response {
+    var out: [UInt8] = Array(#"{"error":"#.utf8)
+    appendJSONString(message.utf8, to: &out)
+    out.append(UInt8(ascii: "}"))
+    return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: out)))
+}
