@@ -16,7 +16,12 @@ let package = Package(
         .library(name: "LogpipeGenerator", targets: ["LogpipeGenerator"]),
         .library(name: "LogpipeServers", targets: ["LogpipeServers"]),
         .library(name: "LogpipeTesting", targets: ["LogpipeTesting"]),
+        .library(name: "LogpipeKafka", targets: ["LogpipeKafka"]),
     ],
+    // Kafka: the `kafka` bus through librdkafka (headers: Debian's librdkafka-dev;
+    // runtime library >= 2.2, see docs/kafka.md). Off by default, so a build needs
+    // no librdkafka at all; `swift build --traits Kafka` turns it on.
+    traits: [.trait(name: "Kafka", description: "The Kafka bus through librdkafka (docs/kafka.md)")],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -40,6 +45,18 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // Kafka: the `kafka` Bus and consumer-group membership, over the librdkafka C shim
+        // (linked only with the Kafka trait; without it the module has no librdkafka code).
+        .target(
+            name: "LogpipeKafka",
+            dependencies: [
+                "LogpipeBus",
+                .target(name: "CRdKafka", condition: .when(traits: ["Kafka"])),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // librdkafka's C API (Debian: librdkafka-dev), used by LogpipeKafka under the Kafka trait.
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
         // Parquet: a spec-correct writer and reader with no dependency on the rest of Logpipe.
         .target(name: "LogpipeParquet", dependencies: ["CZstd"]),
         // The system libzstd (Debian: libzstd-dev), for Parquet's ZSTD codec.
@@ -64,7 +81,7 @@ let package = Package(
         // Bench: the measurements behind `logpipe bench`, each against a peer run in the same run.
         .target(
             name: "LogpipeBench",
-            dependencies: ["LogpipeRecords", "LogpipeBus", "LogpipeParquet", "LogpipeGenerator", "LogpipeLake", "LogpipeStream"]
+            dependencies: ["LogpipeRecords", "LogpipeBus", "LogpipeKafka", "LogpipeParquet", "LogpipeGenerator", "LogpipeLake", "LogpipeStream"]
         ),
         // Servers: the HTTP roles (collector, generator) and their metrics.
         .target(
@@ -113,5 +130,6 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
+        .testTarget(name: "LogpipeKafkaTests", dependencies: ["LogpipeKafka", "LogpipeBus", "LogpipeTesting"]),
     ]
 )

