@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "LogpipeParquet", targets: ["LogpipeParquet"]),
         .library(name: "LogpipeLake", targets: ["LogpipeLake"]),
         .library(name: "LogpipeStream", targets: ["LogpipeStream"]),
+        .library(name: "LogpipeAnalytics", targets: ["LogpipeAnalytics"]),
         .library(name: "LogpipeGenerator", targets: ["LogpipeGenerator"]),
         .library(name: "LogpipeServers", targets: ["LogpipeServers"]),
         .library(name: "LogpipeTesting", targets: ["LogpipeTesting"]),
@@ -78,6 +79,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Analytics: event-time windows, the seed's metrics and anomaly detectors, as a stream sink.
+        .target(
+            name: "LogpipeAnalytics",
+            dependencies: [
+                "LogpipeRecords", "LogpipeStream",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
         // Bench: the measurements behind `logpipe bench`, each against a peer run in the same run.
         .target(
             name: "LogpipeBench",
@@ -116,6 +126,10 @@ let package = Package(
         ),
         .testTarget(name: "LogpipeRecordsTests", dependencies: ["LogpipeRecords", "LogpipeTesting"]),
         .testTarget(name: "LogpipeBusTests", dependencies: ["LogpipeBus", "LogpipeTesting"]),
+        .testTarget(
+            name: "LogpipeAnalyticsTests",
+            dependencies: ["LogpipeAnalytics", "LogpipeRecords", "LogpipeGenerator", "LogpipeTesting"]
+        ),
         .testTarget(name: "LogpipeGeneratorTests", dependencies: ["LogpipeGenerator", "LogpipeRecords"]),
         .testTarget(name: "LogpipeLakeTests", dependencies: ["LogpipeLake", "LogpipeParquet", "LogpipeRecords", "LogpipeTesting"]),
         .testTarget(

@@ -1,0 +1,336 @@
+import LogpipeRecords
+
+/// Window state of one service: everything `ServiceMetrics` needs, all mergeable.
+struct ServiceState: Sendable, Equatable {
+    var requests: Int64 = 0
+    var errors: Int64 = 0
+    var successes: Int64 = 0
+    var fast: Int64 = 0
+    var responseTime = NumericSummary()
+    var sketch: DDSketch
+
+    init(accuracy: Double) { sketch = DDSketch(relativeAccuracy: accuracy) }
+
+    mutating func merge(_ o: ServiceState) {
+        requests += o.requests; errors += o.errors; successes += o.successes; fast += o.fast
+        responseTime.merge(o.responseTime)
+        sketch.merge(o.sketch)
+    }
+}
+
+/// Window state of one client IP (also used per flood window).
+struct ClientState: Sendable, Equatable {
+    var requests: Int64 = 0
+    var users: HyperLogLog
+    var services = SmallBitSet()
+
+    init(precision: Int) { users = HyperLogLog(precision: precision) }
+
+    mutating func merge(_ o: ClientState) {
+        requests += o.requests
+        users.merge(o.users)
+        services.formUnion(o.services)
+    }
+}
+
+/// System-wide window state.
+struct SystemState: Sendable, Equatable {
+    var requests: Int64 = 0
+    var errors: Int64 = 0
+    var responseTime = NumericSummary()
+    var services = SmallBitSet()
+    var users: HyperLogLog
+
+    init(precision: Int) { users = HyperLogLog(precision: precision) }
+
+    mutating func merge(_ o: SystemState) {
+        requests += o.requests; errors += o.errors
+        responseTime.merge(o.responseTime)
+        services.formUnion(o.services)
+        users.merge(o.users)
+    }
+}
+
+/// The windowed state of the log stream: four families of windows over the same rows.
+struct LogWindows: Sendable {
+    let configuration: AnalyticsConfiguration
+    var watermark: Watermark
+    var serviceNames: ByteInterner
+    var ipNames: ByteInterner
+    var services: WindowTable<ServiceState>
+    var clients: WindowTable<ClientState>
+    var floods: WindowTable<ClientState>
+    var system: WindowTable<SystemState>
+
+    // Per-batch scratch, reused so steady-state batches allocate little.
+    private var serviceEncoder = BatchEncoder()
+    private var ipEncoder = BatchEncoder()
+    private var userHashes: [UInt64] = []
+    private var admitted: [Bool] = []
+
+    init(configuration c: AnalyticsConfiguration) {
+        configuration = c
+        watermark = Watermark(latenessMicros: c.allowedLatenessMicros)
+        serviceNames = ByteInterner(limit: c.maxNames)
+        ipNames = ByteInterner(limit: Int(UInt32.max - 1))
+        services = WindowTable(spec: c.serviceWindow)
+        clients = WindowTable(spec: c.clientWindow)
+        floods = WindowTable(spec: c.floodWindow)
+        system = WindowTable(spec: c.systemWindow)
+    }
+
+    /// Aggregates the admitted rows of `batch`; returns the rows behind the watermark.
+    mutating func add(_ batch: LogBatch, batchNumber: UInt64, late: inout [Int]) {
+        let n = batch.count
+        guard n > 0 else { return }
+        admitted.removeAll(keepingCapacity: true)
+        batch.timestampMicros.values.withUnsafeBufferPointer { ts in
+            for row in 0..<n {
+                let ok = watermark.admit(ts[row])
+                admitted.append(ok)
+                if !ok { late.append(row) }
+            }
+        }
+        serviceEncoder.encode(batch.service, rows: n, interner: &serviceNames)
+        ipEncoder.encode(batch.clientIp, rows: n, interner: &ipNames)
+        hashRows(batch.userId, rows: n, into: &userHashes)
+
+        let c = configuration
+        let fastBelow = c.fastThresholdMillis
+        let accuracy = c.quantileAccuracy
+        let userPrecision = c.distinctPrecision
+        let clientPrecision = c.clientDistinctPrecision
+        let rtValid = batch.responseTimeMs.validity
+        let statusValid = batch.statusCode.validity
+        let userValid = batch.userId.validity
+        let serviceSpec = services.spec, systemSpec = system.spec, clientSpec = clients.spec, floodSpec = floods.spec
+
+        batch.timestampMicros.values.withUnsafeBufferPointer { ts in
+        batch.responseTimeMs.values.withUnsafeBufferPointer { rts in
+        batch.statusCode.values.withUnsafeBufferPointer { codes in
+            for row in 0..<n where admitted[row] {
+                let t = ts[row]
+                let service = serviceEncoder.ids[row]
+                let hasRT = rtValid?[row] ?? true
+                let rt = rts[row]
+                let hasStatus = statusValid?[row] ?? true
+                let status = codes[row]
+                let isError = hasStatus && status >= 400
+                let hasUser = userValid?[row] ?? true
+                let user = userHashes[row]
+
+                var start = serviceSpec.lastStart(t)
+                while start > t - serviceSpec.sizeMicros {
+                    let s = services.slot(start: start, id: service, batch: batchNumber) { ServiceState(accuracy: accuracy) }
+                    services.states[s].requests += 1
+                    if isError { services.states[s].errors += 1 }
+                    if hasStatus, status >= 200, status < 300 { services.states[s].successes += 1 }
+                    if hasRT {
+                        services.states[s].responseTime.add(rt)
+                        services.states[s].sketch.add(rt)
+                        if rt < fastBelow { services.states[s].fast += 1 }
+                    }
+                    start -= serviceSpec.slideMicros
+                }
+
+                start = systemSpec.lastStart(t)
+                while start > t - systemSpec.sizeMicros {
+                    let s = system.slot(start: start, id: 0, batch: batchNumber) { SystemState(precision: userPrecision) }
+                    system.states[s].requests += 1
+                    if isError { system.states[s].errors += 1 }
+                    if hasRT { system.states[s].responseTime.add(rt) }
+                    system.states[s].services.insert(service)
+                    if hasUser { system.states[s].users.add(hash: user) }
+                    start -= systemSpec.slideMicros
+                }
+
+                let ip = ipEncoder.ids[row]
+                guard ip != .max else { continue }
+                start = clientSpec.lastStart(t)
+                while start > t - clientSpec.sizeMicros {
+                    let s = clients.slot(start: start, id: ip, batch: batchNumber) { ClientState(precision: clientPrecision) }
+                    clients.states[s].requests += 1
+                    clients.states[s].services.insert(service)
+                    if hasUser { clients.states[s].users.add(hash: user) }
+                    start -= clientSpec.slideMicros
+                }
+                start = floodSpec.lastStart(t)
+                while start > t - floodSpec.sizeMicros {
+                    let s = floods.slot(start: start, id: ip, batch: batchNumber) { ClientState(precision: clientPrecision) }
+                    floods.states[s].requests += 1
+                    if hasUser { floods.states[s].users.add(hash: user) }
+                    start -= floodSpec.slideMicros
+                }
+            }
+        }
+        }
+        }
+    }
+
+    /// Late rows counted per service window and service.
+    func lateCounts(_ batch: LogBatch, rows: [Int]) -> [LateCount] {
+        var counts: [TimeWindowKey: Int64] = [:]
+        let spec = services.spec
+        for row in rows {
+            let t = batch.timestampMicros.values[row]
+            let id = serviceEncoder.ids[row]
+            var start = spec.lastStart(t)
+            while start > t - spec.sizeMicros {
+                counts[TimeWindowKey(start: start, id: id), default: 0] += 1
+                start -= spec.slideMicros
+            }
+        }
+        return counts.map {
+            LateCount(stream: .logs, window: TimeWindow(startMicros: $0.key.start, endMicros: $0.key.start + spec.sizeMicros),
+                      key: serviceNames.name($0.key.id), count: $0.value)
+        }.sorted { ($0.window, $0.key) < ($1.window, $1.key) }
+    }
+
+    /// The metrics row of a service window.
+    func serviceMetrics(window: TimeWindow, id: UInt32, state s: ServiceState, isFinal: Bool) -> ServiceMetrics {
+        let n = Double(s.requests)
+        let rt = s.responseTime
+        // The sketch's bins are within α of the true order statistic; clamping to the
+        // exact extremes keeps that bound and makes p0/p100 exact.
+        func q(_ p: Double) -> Double? { s.sketch.quantile(p).map { min(max($0, rt.min), rt.max) } }
+        return ServiceMetrics(
+            window: window, service: serviceNames.name(id), requestCount: s.requests,
+            responseTimeCount: rt.count, responseTimeSum: rt.sum, avgResponseTime: rt.mean,
+            minResponseTime: rt.count > 0 ? rt.min : nil, maxResponseTime: rt.count > 0 ? rt.max : nil,
+            stddevResponseTime: rt.sampleStandardDeviation,
+            p50ResponseTime: q(0.5), p95ResponseTime: q(0.95), p99ResponseTime: q(0.99),
+            errorCount: s.errors, errorRate: n > 0 ? Double(s.errors) / n * 100 : 0,
+            successCount: s.successes, fastCount: s.fast,
+            availability: n > 0 ? Double(s.successes) / n * 100 : 0,
+            performance: n > 0 ? Double(s.fast) / n * 100 : 0,
+            isFinal: isFinal)
+    }
+
+    /// The metrics row of a client window.
+    func clientMetrics(window: TimeWindow, id: UInt32, state s: ClientState, isFinal: Bool) -> ClientMetrics {
+        ClientMetrics(window: window, clientIp: ipNames.name(id), requestCount: s.requests,
+                      distinctUsers: s.users.count,
+                      servicesUsed: s.services.members.map { serviceNames.name($0) }.sorted(),
+                      isFinal: isFinal)
+    }
+
+    /// The metrics row of a system window.
+    func systemMetrics(window: TimeWindow, state s: SystemState, isFinal: Bool) -> SystemMetrics {
+        let rate = s.requests > 0 ? Double(s.errors) / Double(s.requests) * 100 : 0
+        return SystemMetrics(window: window, requestCount: s.requests, activeServices: Int64(s.services.count),
+                             activeUsers: s.users.count, avgResponseTime: s.responseTime.mean,
+                             errorCount: s.errors, errorRate: rate,
+                             healthScore: SystemMetrics.healthScore(errorRate: rate), isFinal: isFinal)
+    }
+
+    /// Drops IPs no open window refers to, once they are most of the table.
+    mutating func compactIPs() {
+        guard ipNames.count > 1024 else { return }
+        var live = [Bool](repeating: false, count: ipNames.count)
+        for id in clients.ids where Int(id) < live.count { live[Int(id)] = true }
+        for id in floods.ids where Int(id) < live.count { live[Int(id)] = true }
+        let liveCount = live.count(where: { $0 })
+        guard liveCount * 2 < ipNames.count else { return }
+        let (fresh, remap) = ipNames.compacted { live[Int($0)] }
+        let old = ipNames
+        clients.remapIDs { old.remapped($0, remap) }
+        floods.remapIDs { old.remapped($0, remap) }
+        ipNames = fresh
+    }
+
+    // MARK: Snapshot
+
+    func write(to w: inout SnapshotWriter) {
+        w.i64(watermark.maxEventMicros)
+        w.interner(serviceNames)
+        w.interner(ipNames)
+        writeTable(services, to: &w) { w, s in
+            w.i64(s.requests); w.i64(s.errors); w.i64(s.successes); w.i64(s.fast)
+            w.summary(s.responseTime); w.sketch(s.sketch)
+        }
+        for table in [clients, floods] {
+            writeTable(table, to: &w) { w, s in
+                w.i64(s.requests); w.hll(s.users); w.bitset(s.services)
+            }
+        }
+        writeTable(system, to: &w) { w, s in
+            w.i64(s.requests); w.i64(s.errors); w.summary(s.responseTime); w.bitset(s.services); w.hll(s.users)
+        }
+    }
+
+    mutating func read(from r: inout SnapshotReader) throws(AnalyticsSnapshotError) {
+        let c = configuration
+        watermark.maxEventMicros = try r.i64()
+        serviceNames = try r.interner(limit: c.maxNames)
+        ipNames = try r.interner(limit: Int(UInt32.max - 1))
+        services = try readTable(spec: c.serviceWindow, from: &r) { r throws(AnalyticsSnapshotError) in
+            var s = ServiceState(accuracy: c.quantileAccuracy)
+            s.requests = try r.i64(); s.errors = try r.i64(); s.successes = try r.i64(); s.fast = try r.i64()
+            s.responseTime = try r.summary()
+            s.sketch = try r.sketch(accuracy: c.quantileAccuracy)
+            return s
+        }
+        let readClient = { (r: inout SnapshotReader) throws(AnalyticsSnapshotError) -> ClientState in
+            var s = ClientState(precision: c.clientDistinctPrecision)
+            s.requests = try r.i64()
+            s.users = try r.hll(precision: c.clientDistinctPrecision)
+            s.services = try r.bitset()
+            return s
+        }
+        clients = try readTable(spec: c.clientWindow, from: &r, readClient)
+        floods = try readTable(spec: c.floodWindow, from: &r, readClient)
+        system = try readTable(spec: c.systemWindow, from: &r) { r throws(AnalyticsSnapshotError) in
+            var s = SystemState(precision: c.distinctPrecision)
+            s.requests = try r.i64(); s.errors = try r.i64()
+            s.responseTime = try r.summary()
+            s.services = try r.bitset()
+            s.users = try r.hll(precision: c.distinctPrecision)
+            return s
+        }
+    }
+}
+
+/// A (window start, key id) pair as a dictionary key.
+struct TimeWindowKey: Hashable {
+    var start: Int64
+    var id: UInt32
+}
+
+/// Hashes each row of a string column (0 for null rows; callers check validity).
+func hashRows(_ column: StringColumn, rows: Int, into out: inout [UInt64]) {
+    out.removeAll(keepingCapacity: true)
+    out.reserveCapacity(rows)
+    column.bytes.withUnsafeBytes { all in
+        column.offsets.withUnsafeBufferPointer { offsets in
+            for row in 0..<rows {
+                let start = Int(offsets[row]), end = Int(offsets[row + 1])
+                out.append(start == end && !(column.validity?[row] ?? true) ? 0
+                           : hashBytes(UnsafeRawBufferPointer(rebasing: all[start..<end])))
+            }
+        }
+    }
+}
+
+func writeTable<S>(_ table: WindowTable<S>, to w: inout SnapshotWriter, _ body: (inout SnapshotWriter, S) -> Void) {
+    let slots = table.orderedSlots
+    w.u32(UInt32(slots.count))
+    for s in slots {
+        w.i64(table.starts[s])
+        w.u32(table.ids[s])
+        body(&w, table.states[s])
+    }
+}
+
+func readTable<S>(spec: WindowSpec, from r: inout SnapshotReader,
+                  _ body: (inout SnapshotReader) throws(AnalyticsSnapshotError) -> S) throws(AnalyticsSnapshotError) -> WindowTable<S> {
+    var table = WindowTable<S>(spec: spec)
+    for _ in 0..<(try r.count(minBytes: 12)) {
+        let start = try r.i64()
+        let id = try r.u32()
+        guard start % spec.slideMicros == 0, table.index.find(start, id) == nil else {
+            throw .malformed("bad or duplicate window")
+        }
+        table.insertExisting(start: start, id: id, state: try body(&r), touched: 0)
+    }
+    return table
+}

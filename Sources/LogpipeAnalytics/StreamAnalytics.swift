@@ -1,0 +1,277 @@
+import Logging
+import LogpipeRecords
+import Metrics
+
+/// What one call to `StreamAnalytics` produced, for the engine to write out (lake
+/// `metrics/` and `alerts/`, the `alerts` topic, the in-memory store) in the same
+/// commit as the batch's offsets and the analytics snapshot.
+public struct AnalyticsOutput: Sendable, Equatable {
+    /// Per-service windows: closed ones (append), or changed ones (update).
+    public var services: [ServiceMetrics] = []
+    /// Per-client-IP windows.
+    public var clients: [ClientMetrics] = []
+    /// System-wide windows.
+    public var system: [SystemMetrics] = []
+    /// Per-event-type activity windows.
+    public var activities: [ActivityMetrics] = []
+    /// Anomalies found in windows closed by this call.
+    public var alerts: [Alert] = []
+    /// Indices, in the batch just processed, of rows behind the watermark: they are in
+    /// no window. The engine keeps them in its late-records output.
+    public var lateRows: [Int] = []
+    /// The late rows counted per window and service (logs) or event type (activities).
+    public var lateCounts: [LateCount] = []
+
+    /// An empty output.
+    public init() {}
+
+    /// Whether there is nothing to write.
+    public var isEmpty: Bool {
+        services.isEmpty && clients.isEmpty && system.isEmpty && activities.isEmpty && alerts.isEmpty
+            && lateRows.isEmpty && lateCounts.isEmpty
+    }
+
+    /// Appends another output (late rows are per batch, so only their counts add up).
+    public mutating func append(_ o: AnalyticsOutput) {
+        services += o.services; clients += o.clients; system += o.system; activities += o.activities
+        alerts += o.alerts; lateRows += o.lateRows; lateCounts += o.lateCounts
+    }
+}
+
+/// The real-time analytics of the log and activity streams: event-time windows with a
+/// watermark per stream, the seed's metrics and detectors, late-data accounting, and a
+/// snapshot of all of it.
+///
+/// Feed it parsed batches in stream order; each call returns the windows it closed
+/// (append mode) or changed (update mode), the alerts those windows raised and the
+/// late rows. A row is late when its event time is behind its stream's watermark (the
+/// largest event time seen before it minus the allowed lateness): it goes into no
+/// window, is counted, and is handed back. A window closes when the watermark reaches
+/// its end, so a late row never changes a closed window. Whether a row is late depends
+/// only on the rows before it, not on how they were cut into batches.
+///
+/// Checkpointing: take `snapshot()` after processing the rows of a commit and store it
+/// with the commit; after a restart, `restore` it and feed the rows after the commit.
+/// Outputs then continue exactly as an uninterrupted run's.
+public struct StreamAnalytics: Sendable {
+    /// The configuration in force.
+    public let configuration: AnalyticsConfiguration
+    var logs: LogWindows
+    var activities: ActivityWindows
+    var detector: AnomalyDetector
+    var batchNumber: UInt64 = 0
+    private let logger: Logger
+    private let lateLogRows: Counter
+    private let lateActivityRows: Counter
+    private let alertCounters: [AlertType: Counter]
+
+    /// The snapshot format's current version.
+    public static let snapshotVersion: UInt16 = 1
+    private static let magic: [UInt8] = Array("LPAN".utf8)
+
+    /// Analytics with `configuration`, logging alerts to `logger`.
+    public init(configuration: AnalyticsConfiguration = AnalyticsConfiguration(),
+                logger: Logger = Logger(label: "logpipe.analytics")) {
+        self.configuration = configuration
+        logs = LogWindows(configuration: configuration)
+        activities = ActivityWindows(configuration: configuration)
+        detector = AnomalyDetector(configuration: configuration.detectors)
+        self.logger = logger
+        lateLogRows = Counter(label: "logpipe_analytics_late_records_total", dimensions: [("stream", "logs")])
+        lateActivityRows = Counter(label: "logpipe_analytics_late_records_total", dimensions: [("stream", "activities")])
+        var counters: [AlertType: Counter] = [:]
+        for type in AlertType.allCases {
+            counters[type] = Counter(label: "logpipe_analytics_alerts_total", dimensions: [("type", type.rawValue)])
+        }
+        alertCounters = counters
+    }
+
+    /// The watermark of a stream in microseconds, or `nil` before its first row.
+    public func watermarkMicros(_ stream: AnalyticsStream) -> Int64? {
+        let w = stream == .logs ? logs.watermark.micros : activities.watermark.micros
+        return w == .min ? nil : w
+    }
+
+    /// The number of windows held open (all families), for gauges and tests of boundedness.
+    public var openWindowCount: Int {
+        logs.services.count + logs.clients.count + logs.floods.count + logs.system.count + activities.types.count
+    }
+
+    /// Processes a batch of log records.
+    public mutating func process(logs batch: LogBatch) -> AnalyticsOutput {
+        batchNumber += 1
+        var output = AnalyticsOutput()
+        logs.add(batch, batchNumber: batchNumber, late: &output.lateRows)
+        if !output.lateRows.isEmpty {
+            output.lateCounts = logs.lateCounts(batch, rows: output.lateRows)
+            lateLogRows.increment(by: Int64(output.lateRows.count))
+        }
+        emitLogs(into: &output)
+        return output
+    }
+
+    /// Processes a batch of activity events.
+    public mutating func process(activities batch: ActivityBatch) -> AnalyticsOutput {
+        batchNumber += 1
+        var output = AnalyticsOutput()
+        activities.add(batch, batchNumber: batchNumber, late: &output.lateRows)
+        if !output.lateRows.isEmpty {
+            output.lateCounts = activities.lateCounts(batch, rows: output.lateRows)
+            lateActivityRows.increment(by: Int64(output.lateRows.count))
+        }
+        emitActivities(into: &output)
+        return output
+    }
+
+    /// Moves a stream's watermark as if a row at `eventTimeMicros` had been seen (an
+    /// engine that knows event time has progressed, e.g. from an idle partition's
+    /// heartbeat, or at the end of a bounded input), closing the windows it passes.
+    public mutating func advance(_ stream: AnalyticsStream, toEventTime eventTimeMicros: Int64) -> AnalyticsOutput {
+        batchNumber += 1
+        var output = AnalyticsOutput()
+        switch stream {
+        case .logs:
+            _ = logs.watermark.admit(max(eventTimeMicros, logs.watermark.maxEventMicros))
+            emitLogs(into: &output)
+        case .activities:
+            _ = activities.watermark.admit(max(eventTimeMicros, activities.watermark.maxEventMicros))
+            emitActivities(into: &output)
+        }
+        return output
+    }
+
+    /// Closes every open window of both streams (the end of a bounded input): both
+    /// watermarks move to the end of time, so any later row is late.
+    public mutating func finish() -> AnalyticsOutput {
+        batchNumber += 1
+        var output = AnalyticsOutput()
+        logs.watermark.maxEventMicros = .max
+        activities.watermark.maxEventMicros = .max
+        emitLogs(into: &output)
+        emitActivities(into: &output)
+        return output
+    }
+
+    private mutating func emitLogs(into output: inout AnalyticsOutput) {
+        let wm = logs.watermark.micros
+        let update = configuration.outputMode == .update
+        let batch = batchNumber
+
+        for closed in logs.services.close(upTo: wm, batch: batch) {
+            let window = TimeWindow(startMicros: closed.start, endMicros: closed.start + logs.services.spec.sizeMicros)
+            let m = logs.serviceMetrics(window: window, id: closed.id, state: closed.state, isFinal: true)
+            if !update || closed.changed { output.services.append(m) }
+            record(detector.observe(m), into: &output)
+        }
+        for closed in logs.clients.close(upTo: wm, batch: batch) {
+            let window = TimeWindow(startMicros: closed.start, endMicros: closed.start + logs.clients.spec.sizeMicros)
+            let m = logs.clientMetrics(window: window, id: closed.id, state: closed.state, isFinal: true)
+            if !update || closed.changed { output.clients.append(m) }
+            if let alert = detector.observeClient(m) { record([alert], into: &output) }
+            detector.prune(.suspiciousIP, before: closed.start)
+        }
+        for closed in logs.floods.close(upTo: wm, batch: batch) {
+            let window = TimeWindow(startMicros: closed.start, endMicros: closed.start + logs.floods.spec.sizeMicros)
+            let ip = logs.ipNames.name(closed.id)
+            if let alert = detector.observeFlood(window: window, ip: ip, requests: closed.state.requests,
+                                                 users: closed.state.users.count) {
+                record([alert], into: &output)
+            }
+            detector.prune(.ddos, before: closed.start)
+        }
+        for closed in logs.system.close(upTo: wm, batch: batch) where !update || closed.changed {
+            let window = TimeWindow(startMicros: closed.start, endMicros: closed.start + logs.system.spec.sizeMicros)
+            output.system.append(logs.systemMetrics(window: window, state: closed.state, isFinal: true))
+        }
+        if update {
+            for s in logs.services.changed(in: batch) {
+                output.services.append(logs.serviceMetrics(window: logs.services.window(s), id: logs.services.ids[s],
+                                                           state: logs.services.states[s], isFinal: false))
+            }
+            for s in logs.clients.changed(in: batch) {
+                output.clients.append(logs.clientMetrics(window: logs.clients.window(s), id: logs.clients.ids[s],
+                                                         state: logs.clients.states[s], isFinal: false))
+            }
+            for s in logs.system.changed(in: batch) {
+                output.system.append(logs.systemMetrics(window: logs.system.window(s), state: logs.system.states[s],
+                                                        isFinal: false))
+            }
+        }
+        logs.compactIPs()
+    }
+
+    private mutating func emitActivities(into output: inout AnalyticsOutput) {
+        let wm = activities.watermark.micros
+        let update = configuration.outputMode == .update
+        let batch = batchNumber
+        let types = activities.types
+        for closed in activities.types.close(upTo: wm, batch: batch) where !update || closed.changed {
+            let window = TimeWindow(startMicros: closed.start, endMicros: closed.start + types.spec.sizeMicros)
+            output.activities.append(activities.metrics(window: window, id: closed.id, state: closed.state, isFinal: true))
+        }
+        if update {
+            for s in activities.types.changed(in: batch) {
+                output.activities.append(activities.metrics(window: activities.types.window(s), id: activities.types.ids[s],
+                                                            state: activities.types.states[s], isFinal: false))
+            }
+        }
+    }
+
+    private func record(_ alerts: [Alert], into output: inout AnalyticsOutput) {
+        for alert in alerts {
+            alertCounters[alert.type]?.increment()
+            logger.warning("anomaly detected", metadata: [
+                "type": "\(alert.type.rawValue)", "subject": "\(alert.subject)",
+                "window_start_us": "\(alert.window.startMicros)", "detail": "\(alert.message)",
+            ])
+            output.alerts.append(alert)
+        }
+    }
+
+    // MARK: Snapshot
+
+    /// The whole state (open windows, watermarks, names, detector history and open
+    /// incidents) as versioned bytes. Equal states give equal bytes.
+    public func snapshot() -> [UInt8] {
+        var w = SnapshotWriter()
+        w.bytes.append(contentsOf: Self.magic)
+        w.u16(Self.snapshotVersion)
+        let shape = configuration.stateShape
+        w.u32(UInt32(shape.count))
+        for x in shape { w.i64(x) }
+        logs.write(to: &w)
+        activities.write(to: &w)
+        detector.write(to: &w)
+        return w.bytes
+    }
+
+    /// Replaces the state with a snapshot's. On error the state is unchanged.
+    public mutating func restore(_ bytes: [UInt8]) throws(AnalyticsSnapshotError) {
+        var r = SnapshotReader(bytes)
+        guard bytes.count >= 6, Array(bytes[0..<4]) == Self.magic else { throw .malformed("not an analytics snapshot") }
+        r.position = 4
+        let version = try r.u16()
+        guard version <= Self.snapshotVersion else { throw .unsupportedVersion(version) }
+        let n = try r.count(minBytes: 8)
+        var shape: [Int64] = []
+        for _ in 0..<n { shape.append(try r.i64()) }
+        guard shape == configuration.stateShape else { throw .configurationMismatch }
+        var logs = LogWindows(configuration: configuration)
+        try logs.read(from: &r)
+        var activities = ActivityWindows(configuration: configuration)
+        try activities.read(from: &r)
+        var detector = AnomalyDetector(configuration: configuration.detectors)
+        try detector.read(from: &r)
+        guard r.atEnd else { throw .malformed("trailing bytes") }
+        self.logs = logs
+        self.activities = activities
+        self.detector = detector
+    }
+
+    /// A fresh instance with `configuration` and the state of `snapshot`.
+    public init(configuration: AnalyticsConfiguration = AnalyticsConfiguration(), restoring snapshot: [UInt8],
+                logger: Logger = Logger(label: "logpipe.analytics")) throws(AnalyticsSnapshotError) {
+        self.init(configuration: configuration, logger: logger)
+        try restore(snapshot)
+    }
+}

@@ -1,0 +1,94 @@
+/// The open windows of one metric family: a state per (window start, key id), kept in
+/// flat arrays and found through a `GroupIndex`. Closing windows removes their slots,
+/// so the table only ever holds windows the watermark has not passed.
+struct WindowTable<State: Sendable>: Sendable {
+    let spec: WindowSpec
+    private(set) var index = GroupIndex()
+    private(set) var starts: [Int64] = []
+    private(set) var ids: [UInt32] = []
+    var states: [State] = []
+    /// The batch number that last changed each slot (update mode).
+    private(set) var touched: [UInt64] = []
+    /// The earliest window start held, to skip the close scan when nothing can close.
+    private(set) var earliestStart: Int64 = .max
+
+    init(spec: WindowSpec) {
+        self.spec = spec
+    }
+
+    var count: Int { states.count }
+
+    /// The slot of `(start, id)`, created with `make()` when new, marked as changed in `batch`.
+    @inline(__always)
+    mutating func slot(start: Int64, id: UInt32, batch: UInt64, make: () -> State) -> Int {
+        if let s = index.find(start, id) {
+            touched[s] = batch
+            return s
+        }
+        let s = states.count
+        index.insert(start, id, slot: s)
+        starts.append(start)
+        ids.append(id)
+        states.append(make())
+        touched.append(batch)
+        if start < earliestStart { earliestStart = start }
+        return s
+    }
+
+    /// The window of a slot.
+    func window(_ slot: Int) -> TimeWindow {
+        TimeWindow(startMicros: starts[slot], endMicros: starts[slot] + spec.sizeMicros)
+    }
+
+    /// Whether any window ends at or before `watermark`.
+    func hasClosable(_ watermark: Int64) -> Bool {
+        earliestStart != .max && earliestStart + spec.sizeMicros <= watermark
+    }
+
+    /// Removes the windows that end at or before `watermark` and returns them as
+    /// (start, id, state, changed in `batch`), ordered by start then id.
+    mutating func close(upTo watermark: Int64, batch: UInt64) -> [(start: Int64, id: UInt32, state: State, changed: Bool)] {
+        guard hasClosable(watermark) else { return [] }
+        var closed: [(start: Int64, id: UInt32, state: State, changed: Bool)] = []
+        var kept = WindowTable(spec: spec)
+        for s in states.indices {
+            if starts[s] + spec.sizeMicros <= watermark {
+                closed.append((starts[s], ids[s], states[s], touched[s] == batch))
+            } else {
+                kept.insertExisting(start: starts[s], id: ids[s], state: states[s], touched: touched[s])
+            }
+        }
+        self = kept
+        closed.sort { ($0.start, $0.id) < ($1.start, $1.id) }
+        return closed
+    }
+
+    /// Slots changed in `batch`, ordered by start then id.
+    func changed(in batch: UInt64) -> [Int] {
+        states.indices.filter { touched[$0] == batch }.sorted { (starts[$0], ids[$0]) < (starts[$1], ids[$1]) }
+    }
+
+    /// Slots ordered by start then id (canonical snapshot order).
+    var orderedSlots: [Int] {
+        states.indices.sorted { (starts[$0], ids[$0]) < (starts[$1], ids[$1]) }
+    }
+
+    mutating func insertExisting(start: Int64, id: UInt32, state: State, touched batch: UInt64) {
+        let s = states.count
+        index.insert(start, id, slot: s)
+        starts.append(start)
+        ids.append(id)
+        states.append(state)
+        touched.append(batch)
+        if start < earliestStart { earliestStart = start }
+    }
+
+    /// Rewrites every key id through `map` (after the interner was compacted).
+    mutating func remapIDs(_ map: (UInt32) -> UInt32) {
+        var fresh = WindowTable(spec: spec)
+        for s in states.indices {
+            fresh.insertExisting(start: starts[s], id: map(ids[s]), state: states[s], touched: touched[s])
+        }
+        self = fresh
+    }
+}
