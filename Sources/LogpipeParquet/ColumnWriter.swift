@@ -30,8 +30,10 @@ final class LeafWriter {
     private var pageRows = 0
     private var pageNonNull = 0
 
-    // The column chunk being filled: data pages (headers + compressed bodies), in order.
-    private(set) var pages: [UInt8] = []
+    // The column chunk being filled: data pages as header and compressed-body buffers, in
+    // file order (kept apart so that no growing buffer is copied as the chunk grows).
+    private var pages: [[UInt8]] = []
+    private var pagesBytes = 0
     private var dictionaryDataPages: Int32 = 0
     private var plainDataPages: Int32 = 0
     private var chunkRows: Int64 = 0
@@ -40,7 +42,6 @@ final class LeafWriter {
 
     // Scratch buffers reused across pages and slices.
     private var body: [UInt8] = []
-    private var compressed: [UInt8] = []
     private var present: [Bool] = []
     private var input: LeafInput?
 
@@ -78,7 +79,7 @@ final class LeafWriter {
     /// The bytes this chunk will take if the row group closed now (pages are compressed
     /// already; the open page and the dictionary are counted unencoded).
     var estimatedChunkBytes: Int {
-        pages.count + encoder.pageByteEstimate + pageLevels.count / 4 + (encoder.dictionaryUsed ? encoder.dictionaryByteSize : 0)
+        pagesBytes + encoder.pageByteEstimate + pageLevels.count / 4 + (encoder.dictionaryUsed ? encoder.dictionaryByteSize : 0)
     }
 
     /// Encodes rows `range` of the current input, closing pages on the size and row limits
@@ -159,7 +160,7 @@ final class LeafWriter {
         header.dataPage = DataPageHeaderT(
             numValues: Int32(pageRows), encoding: encoding,
             definitionLevelEncoding: EncodingID.rle, repetitionLevelEncoding: EncodingID.rle)
-        try appendPage(header: header, to: &pages)
+        try appendPage(header: header, to: &pages, bytes: &pagesBytes)
         chunkRows += Int64(pageRows)
         chunkNulls += Int64(pageRows - pageNonNull)
         pageLevels.removeAll(keepingCapacity: true)
@@ -167,10 +168,10 @@ final class LeafWriter {
         pageNonNull = 0
     }
 
-    /// Compresses `body` and appends header + data to `out`, counting uncompressed bytes.
-    private func appendPage(header h: PageHeaderT, to out: inout [UInt8]) throws(ParquetError) {
-        compressed.removeAll(keepingCapacity: true)
-        try withBytes(body) { (b) throws(ParquetError) in try compressor.compress(b, appendingTo: &compressed) }
+    /// Compresses `body` and appends header and data to `out`, counting their bytes in `bytes`
+    /// and the uncompressed bytes in the chunk's total.
+    private func appendPage(header h: PageHeaderT, to out: inout [[UInt8]], bytes: inout Int) throws(ParquetError) {
+        let compressed = try withBytes(body) { (b) throws(ParquetError) in try compressor.compress(b) }
         guard body.count <= Int32.max, compressed.count <= Int32.max else {
             throw .invalidArgument("column \(leaf.dottedPath): a page above 2 GiB")
         }
@@ -179,8 +180,9 @@ final class LeafWriter {
         header.compressedPageSize = Int32(compressed.count)
         var w = ThriftWriter(capacity: 64)
         header.write(&w)
-        out.append(contentsOf: w.bytes)
-        out.append(contentsOf: compressed)
+        out.append(w.bytes)
+        out.append(compressed)
+        bytes += w.bytes.count + compressed.count
         pagesUncompressedBytes += Int64(w.bytes.count + body.count)
     }
 
@@ -193,14 +195,15 @@ final class LeafWriter {
         meta.pathInSchema = leaf.path
         meta.codec = codec
         meta.numValues = chunkRows
-        var dictionaryBytes: [UInt8] = []
+        var dictionaryPage: [[UInt8]] = []
+        var dictionaryBytes = 0
         if encoder.dictionaryUsed {
             body.removeAll(keepingCapacity: true)
             let count = encoder.writeDictionary(into: &body)
             var header = PageHeaderT()
             header.type = PageTypeID.dictionaryPage
             header.dictionaryPage = DictionaryPageHeaderT(numValues: Int32(count), encoding: EncodingID.plain)
-            try appendPage(header: header, to: &dictionaryBytes)
+            try appendPage(header: header, to: &dictionaryPage, bytes: &dictionaryBytes)
             meta.dictionaryPageOffset = offset
             meta.encodings = [EncodingID.plain, EncodingID.rle, EncodingID.rleDictionary]
             meta.encodingStats.append(PageEncodingStatsT(pageType: PageTypeID.dictionaryPage, encoding: EncodingID.plain, count: 1))
@@ -213,8 +216,8 @@ final class LeafWriter {
         if plainDataPages > 0 {
             meta.encodingStats.append(PageEncodingStatsT(pageType: PageTypeID.dataPage, encoding: EncodingID.plain, count: plainDataPages))
         }
-        meta.dataPageOffset = offset + Int64(dictionaryBytes.count)
-        meta.totalCompressedSize = Int64(dictionaryBytes.count + pages.count)
+        meta.dataPageOffset = offset + Int64(dictionaryBytes)
+        meta.totalCompressedSize = Int64(dictionaryBytes + pagesBytes)
         meta.totalUncompressedSize = pagesUncompressedBytes
         if config.writeStatistics {
             var stats = StatisticsT()
@@ -230,8 +233,8 @@ final class LeafWriter {
             }
             meta.statistics = stats
         }
-        if !dictionaryBytes.isEmpty { try emit(dictionaryBytes) }
-        try emit(pages)
+        for piece in dictionaryPage { try emit(piece) }
+        for piece in pages { try emit(piece) }
         resetChunk()
         return ColumnChunkT(filePath: nil, fileOffset: offset, metaData: meta)
     }
@@ -239,6 +242,7 @@ final class LeafWriter {
     private func resetChunk() {
         encoder.resetChunk()
         pages.removeAll(keepingCapacity: true)
+        pagesBytes = 0
         dictionaryDataPages = 0
         plainDataPages = 0
         chunkRows = 0

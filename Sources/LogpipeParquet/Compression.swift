@@ -47,33 +47,27 @@ final class PageCompressor {
         if let zstdContext { ZSTD_freeCCtx(zstdContext) }
     }
 
-    /// Appends the compressed form of `input` to `out`.
-    func compress(_ input: UnsafeRawBufferPointer, appendingTo out: inout [UInt8]) throws(ParquetError) {
+    /// The compressed form of `input`, in a new buffer sized for it (no zero-filling, so a
+    /// page costs one pass over its bytes).
+    func compress(_ input: UnsafeRawBufferPointer) throws(ParquetError) -> [UInt8] {
         switch compression {
         case .uncompressed:
-            out.append(contentsOf: input)
+            return Array(input)
         case .snappy:
-            let start = out.count
-            let bound = Snappy.maxCompressedLength(input.count)
-            out.reserveCapacity(start + bound)
-            out.append(contentsOf: repeatElement(0, count: bound))
-            let written = out.withUnsafeMutableBufferPointer { buf in
-                Snappy.compress(input, into: buf.baseAddress! + start)
-            }
-            out.removeLast(bound - written)
+            return Snappy.compress(input)
         case .zstd(let level):
             if zstdContext == nil { zstdContext = ZSTD_createCCtx() }
             guard let ctx = zstdContext else { throw .io("cannot allocate a zstd context") }
-            let start = out.count
             let bound = ZSTD_compressBound(input.count)
-            out.append(contentsOf: repeatElement(0, count: bound))
-            let written = out.withUnsafeMutableBufferPointer { buf in
-                ZSTD_compressCCtx(ctx, buf.baseAddress! + start, bound, input.baseAddress, input.count, level)
+            var written = 0
+            let out = [UInt8](unsafeUninitializedCapacity: bound) { buf, count in
+                written = ZSTD_compressCCtx(ctx, buf.baseAddress, bound, input.baseAddress, input.count, level)
+                count = ZSTD_isError(written) == 0 ? written : 0
             }
             guard ZSTD_isError(written) == 0 else {
                 throw .io("zstd compression failed: \(String(cString: ZSTD_getErrorName(written)))")
             }
-            out.removeLast(bound - written)
+            return out
         }
     }
 }

@@ -207,27 +207,36 @@ final class FixedDictionary<Bits: FixedWidthInteger & UnsignedInteger & BitwiseC
     }
 }
 
-/// A dictionary of byte strings stored back to back. Slots hold (hash high 32 bits, index + 1)
-/// in one word, so most probes compare bytes only on a real match.
+/// A dictionary of byte strings. Entries are stored back to back as (length, index, bytes),
+/// and each slot holds (hash high 32 bits, entry offset), so a lookup touches the slot and then
+/// one contiguous entry: two cache misses for a large dictionary instead of four.
 final class ByteArrayDictionary {
-    private(set) var bytes = RawBuffer<UInt8>(capacity: 1 << 16)
-    /// Entry `i` is `bytes[offsets[i] ..< offsets[i + 1]]`.
-    private(set) var offsets = RawBuffer<Int32>(capacity: 1024)
+    /// Entry at offset `o`: UInt32 length, UInt32 index, then `length` bytes.
+    private(set) var entries = RawBuffer<UInt8>(capacity: 1 << 16)
+    private(set) var count = 0
+    /// The size of the dictionary page in PLAIN encoding (4-byte length + bytes per entry).
+    private(set) var plainSize = 0
     private var slots: UnsafeMutablePointer<UInt64>
     private var slotCount = 1024
+    private static let empty: UInt64 = ~0
 
     init() {
         slots = .allocate(capacity: 1024)
-        slots.initialize(repeating: 0, count: 1024)
-        offsets.append(0)
+        slots.initialize(repeating: Self.empty, count: 1024)
     }
 
     deinit { slots.deallocate() }
 
-    var count: Int { offsets.count - 1 }
-
-    /// The size of the dictionary page in PLAIN encoding (4-byte length + bytes per entry).
-    var plainSize: Int { bytes.count + 4 * count }
+    /// Calls `body` with each entry's bytes, in index order.
+    func forEach(_ body: (UnsafePointer<UInt8>, Int) -> Void) {
+        var o = 0
+        let base = UnsafeRawPointer(entries.base)
+        for _ in 0..<count {
+            let n = Int(base.loadUnaligned(fromByteOffset: o, as: UInt32.self))
+            body(entries.base + o + 8, n)
+            o += 8 + n
+        }
+    }
 
     /// Appends to `indices` the dictionary index of each value `i < count` with
     /// `present?[i] ?? true`, where value `i` is `data[offsets[i] ..< offsets[i + 1]]`.
@@ -235,8 +244,7 @@ final class ByteArrayDictionary {
         indices.reserve(count)
         var mask = slotCount - 1
         var table = slots
-        var dictBytes = UnsafePointer(bytes.base)
-        var dictOffsets = UnsafePointer(offsets.base)
+        var stored = UnsafeRawPointer(entries.base)
         for i in 0..<count {
             if let present, !present[i] { continue }
             let start = Int(valueOffsets[i])
@@ -247,26 +255,30 @@ final class ByteArrayDictionary {
             var s = Int(truncatingIfNeeded: h) & mask
             while true {
                 let slot = table[s]
-                if slot == 0 {
+                if slot == Self.empty {
                     let index = self.count
-                    table[s] = tag | UInt64(index + 1)
-                    indices.append(UInt32(index))
-                    bytes.append(p, count: length)
-                    offsets.append(Int32(truncatingIfNeeded: bytes.count))
+                    let offset = entries.count
+                    let entry = UnsafeMutableRawPointer(entries.extend(by: 8 + length))
+                    entry.storeBytes(of: UInt32(truncatingIfNeeded: length), as: UInt32.self)
+                    entry.storeBytes(of: UInt32(truncatingIfNeeded: index), toByteOffset: 4, as: UInt32.self)
+                    (entry + 8).assumingMemoryBound(to: UInt8.self).update(from: p, count: length)
+                    table[s] = tag | UInt64(truncatingIfNeeded: offset)
+                    indices.append(UInt32(truncatingIfNeeded: index))
+                    self.count = index + 1
+                    plainSize += 4 + length
                     if (index + 1) * 2 > slotCount {
                         grow()
                         mask = slotCount - 1
                         table = slots
                     }
-                    dictBytes = UnsafePointer(bytes.base)
-                    dictOffsets = UnsafePointer(offsets.base)
+                    stored = UnsafeRawPointer(entries.base)
                     break
                 }
                 if slot & 0xFFFF_FFFF_0000_0000 == tag {
-                    let e = Int(truncatingIfNeeded: slot & 0xFFFF_FFFF) - 1
-                    let es = Int(dictOffsets[e])
-                    if Int(dictOffsets[e + 1]) - es == length && bytesEqual(dictBytes + es, p, length) {
-                        indices.append(UInt32(e))
+                    let e = Int(truncatingIfNeeded: slot & 0xFFFF_FFFF)
+                    if Int(stored.loadUnaligned(fromByteOffset: e, as: UInt32.self)) == length
+                        && bytesEqual((stored + e + 8).assumingMemoryBound(to: UInt8.self), p, length) {
+                        indices.append(stored.loadUnaligned(fromByteOffset: e + 4, as: UInt32.self))
                         break
                     }
                 }
@@ -278,14 +290,17 @@ final class ByteArrayDictionary {
     private func grow() {
         let newCount = slotCount * 2
         let table = UnsafeMutablePointer<UInt64>.allocate(capacity: newCount)
-        table.initialize(repeating: 0, count: newCount)
+        table.initialize(repeating: Self.empty, count: newCount)
         let mask = newCount - 1
-        for i in 0..<count {
-            let s0 = Int(offsets.base[i])
-            let h = hashBytes(bytes.base + s0, Int(offsets.base[i + 1]) - s0)
+        var o = 0
+        let base = UnsafeRawPointer(entries.base)
+        for _ in 0..<count {
+            let n = Int(base.loadUnaligned(fromByteOffset: o, as: UInt32.self))
+            let h = hashBytes(entries.base + o + 8, n)
             var s = Int(truncatingIfNeeded: h) & mask
-            while table[s] != 0 { s = (s + 1) & mask }
-            table[s] = (h & 0xFFFF_FFFF_0000_0000) | UInt64(i + 1)
+            while table[s] != Self.empty { s = (s + 1) & mask }
+            table[s] = (h & 0xFFFF_FFFF_0000_0000) | UInt64(o)
+            o += 8 + n
         }
         slots.deallocate()
         slots = table
@@ -293,9 +308,9 @@ final class ByteArrayDictionary {
     }
 
     func removeAll() {
-        bytes.removeAll()
-        offsets.removeAll()
-        offsets.append(0)
-        slots.update(repeating: 0, count: slotCount)
+        entries.removeAll()
+        count = 0
+        plainSize = 0
+        slots.update(repeating: Self.empty, count: slotCount)
     }
 }

@@ -80,8 +80,8 @@ enum Snappy {
                     ip = nextIP
                     let h = nextHash
                     let bytesBetween = Int(skip >> 5)
-                    skip += 1
-                    nextIP = ip + bytesBetween
+                    skip &+= 1
+                    nextIP = ip &+ bytesBetween
                     if nextIP > ipLimit { break outer }
                     nextHash = hash(load32(input + nextIP), shift)
                     candidate = Int(table[h])

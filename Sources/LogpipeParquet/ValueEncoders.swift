@@ -377,24 +377,16 @@ final class ByteArrayValueEncoder: ValueEncoder {
     }
 
     func writeDictionary(into body: inout [UInt8]) -> Int {
-        let offsets = dictionary.offsets.base
-        let bytes = dictionary.bytes.base
         body.reserveCapacity(body.count + dictionary.plainSize)
-        for i in 0..<dictionary.count {
-            let s = Int(offsets[i]), n = Int(offsets[i + 1]) - s
+        dictionary.forEach { p, n in
             appendRaw(UInt32(n).littleEndian, to: &body)
-            body.append(contentsOf: UnsafeBufferPointer(start: bytes + s, count: n))
+            body.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
         }
         return dictionary.count
     }
 
     func chunkMinMax() -> (min: [UInt8], max: [UInt8])? {
-        let offsets = dictionary.offsets.base
-        let bytes = dictionary.bytes.base
-        for i in 0..<dictionary.count {
-            let s = Int(offsets[i])
-            updateMinMax(bytes + s, Int(offsets[i + 1]) - s)
-        }
+        dictionary.forEach { p, n in updateMinMax(p, n) }
         guard let lo = minValue, let hi = maxValue else { return nil }
         return (lo, hi)
     }

@@ -31,9 +31,34 @@ public final class ParquetFileSink: ParquetSink {
         if fd >= 0 { _ = posixClose(fd) }
     }
 
-    /// Writes all of `bytes`, retrying short writes and interrupts.
+    /// Small writes (page headers) are gathered here so that each does not cost a system call.
+    private var buffer: [UInt8] = []
+    private static let bufferSize = 1 << 20
+
+    /// Writes `bytes`: small ones through the buffer, large ones straight to the file.
     public func write(_ bytes: UnsafeRawBufferPointer) throws(ParquetError) {
         guard fd >= 0 else { throw .io("write to closed file \(path)") }
+        if buffer.count + bytes.count <= Self.bufferSize {
+            if buffer.capacity < Self.bufferSize { buffer.reserveCapacity(Self.bufferSize) }
+            buffer.append(contentsOf: bytes)
+            return
+        }
+        try flush()
+        if bytes.count < Self.bufferSize / 2 {
+            buffer.append(contentsOf: bytes)
+        } else {
+            try writeAll(bytes)
+        }
+    }
+
+    private func flush() throws(ParquetError) {
+        guard !buffer.isEmpty else { return }
+        try withBytes(buffer) { (b) throws(ParquetError) in try writeAll(b) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes all of `bytes`, retrying short writes and interrupts.
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(ParquetError) {
         var done = 0
         while done < bytes.count {
             let n = posixWrite(fd, bytes.baseAddress! + done, bytes.count - done)
@@ -45,9 +70,10 @@ public final class ParquetFileSink: ParquetSink {
         }
     }
 
-    /// fsyncs (when `sync`) and closes the file.
+    /// Flushes, fsyncs (when `sync`) and closes the file.
     public func close(sync: Bool) throws(ParquetError) {
         guard fd >= 0 else { return }
+        try flush()
         defer {
             _ = posixClose(fd)
             fd = -1
