@@ -15,6 +15,8 @@ final class PartitionPipeline {
     let configuration: StreamConfiguration
     let logger: Logger
     let statistics: StreamStatisticsBox
+    /// Publishes committed offsets to the bus or the group (for lag only).
+    let publish: @Sendable ([TopicPartition: Int64]) async throws -> Void
     private(set) var log: PartitionCommitLog
     private var sinks: [(name: String, sink: any PartitionSink)]
     /// The next offset to read.
@@ -27,13 +29,14 @@ final class PartitionPipeline {
 
     private init(source: TopicPartition, kind: StreamConfiguration.RecordKind, bus: any Bus,
                  configuration: StreamConfiguration, logger: Logger, statistics: StreamStatisticsBox,
-                 log: PartitionCommitLog, sinks: [(name: String, sink: any PartitionSink)], position: Int64) {
+                 publish: @escaping @Sendable ([TopicPartition: Int64]) async throws -> Void, log: PartitionCommitLog, sinks: [(name: String, sink: any PartitionSink)], position: Int64) {
         self.source = source
         self.kind = kind
         self.bus = bus
         self.configuration = configuration
         self.logger = logger
         self.statistics = statistics
+        self.publish = publish
         self.log = log
         self.sinks = sinks
         self.position = position
@@ -46,7 +49,8 @@ final class PartitionPipeline {
     /// unreferenced staging files) and opens every sink from its checkpoint.
     static func open(source: TopicPartition, kind: StreamConfiguration.RecordKind, bus: any Bus, store: any FileStore,
                      sinks: [any StreamSink], configuration: StreamConfiguration, logger: Logger,
-                     statistics: StreamStatisticsBox) async throws -> PartitionPipeline {
+                     statistics: StreamStatisticsBox,
+                     publish: @escaping @Sendable ([TopicPartition: Int64]) async throws -> Void) async throws -> PartitionPipeline {
         let log = try await PartitionCommitLog.open(
             store: store, topic: source.topic, partition: source.partition, owner: configuration.workerId,
             retainedRecords: configuration.retainedCommits, logger: logger)
@@ -72,7 +76,7 @@ final class PartitionPipeline {
         logger.info("partition opened", metadata: [
             "partition": "\(source)", "resumeOffset": "\(position)", "commit": "\(log.last?.sequence ?? 0)"])
         return PartitionPipeline(source: source, kind: kind, bus: bus, configuration: configuration, logger: logger,
-                                 statistics: statistics, log: log, sinks: opened, position: position)
+                                 statistics: statistics, publish: publish, log: log, sinks: opened, position: position)
     }
 
     /// The outcome of one micro-batch.
@@ -182,7 +186,7 @@ final class PartitionPipeline {
         statistics.add(commits: 1, files: files.count, bytes: files.reduce(0) { $0 + $1.bytes })
         for (_, sink) in sinks { await sink.didCommit(record) }
         do {
-            try await bus.commit(group: configuration.group, offsets: [source: position])
+            try await publish([source: position])
         } catch {
             logger.warning("bus offset commit failed (the lake's commit stands)", metadata: [
                 "partition": "\(source)", "error": "\(error)"])

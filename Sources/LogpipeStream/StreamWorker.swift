@@ -120,11 +120,20 @@ public final class StreamWorker: Service, Sendable {
     private let wake: AsyncStream<Void>.Continuation
     private let wakeups: AsyncStream<Void>
 
+    /// Where assignments come from when the worker is one member of a group (Kafka);
+    /// `nil`: assignments come from `assign(_:)`, or every partition by default.
+    public let membership: (any PartitionAssignmentSource)?
+    private let member = Mutex<(any GroupMember)?>(nil)
+
     /// A worker over `bus` and the lake in `store`. `extraSinks` (for example the analytics)
-    /// receive the same batches as the raw sink and commit with it.
+    /// receive the same batches as the raw sink and commit with it. With `membership`, the
+    /// worker joins `configuration.group` in `run()` and owns what the group assigns it,
+    /// publishing progress through the member after each lake commit.
     public init(bus: any Bus, store: any FileStore, configuration: StreamConfiguration = StreamConfiguration(),
-                extraSinks: [any StreamSink] = [], logger: Logger = Logger(label: "logpipe.stream")) {
+                extraSinks: [any StreamSink] = [], membership: (any PartitionAssignmentSource)? = nil,
+                logger: Logger = Logger(label: "logpipe.stream")) {
         self.bus = bus
+        self.membership = membership
         self.store = store
         self.configuration = configuration
         var sinks: [any StreamSink] = configuration.rawSinkEnabled ? [RawLakeSink(options: configuration.raw)] : []
@@ -187,11 +196,42 @@ public final class StreamWorker: Service, Sendable {
         return out
     }
 
+    /// Publishes a partition's committed offset to the group (lag visibility only).
+    func publish(_ offsets: [TopicPartition: Int64]) async throws {
+        if let member = member.withLock({ $0 }) {
+            try await member.commit(offsets)
+        } else {
+            try await bus.commit(group: configuration.group, offsets: offsets)
+        }
+    }
+
     private func runLoop() async throws {
         let all = Set(try await sourcePartitions())
+        var joined: (any GroupMember)?
+        if let membership {
+            // Own nothing until the group says otherwise.
+            control.withLock { $0.assignment = [] }
+            let m = try await membership.join(group: configuration.group, topics: configuration.sources.map(\.topic))
+            member.withLock { $0 = m }
+            joined = m
+        }
         wake.yield()
-        await withTaskGroup(of: Void.self) { group in
+        try await withThrowingTaskGroup(of: Void.self) { group in
             var controls: [TopicPartition: PartitionControl] = [:]
+            if let joined {
+                group.addTask {
+                    do {
+                        for try await assignment in joined.assignments {
+                            self.logger.info("assignment", metadata: ["assignment": "\(assignment)"])
+                            self.assign(Set(assignment.partitions))
+                        }
+                    } catch {
+                        self.logger.error("group membership failed; stopping", metadata: ["error": "\(error)"])
+                        self.requestStop()
+                        throw error
+                    }
+                }
+            }
             if let compaction = configuration.compaction {
                 group.addTask { await self.runCompaction(compaction) }
             }
@@ -211,6 +251,11 @@ public final class StreamWorker: Service, Sendable {
                 }
             }
             for c in controls.values { c.requestStop() }
+            // Leave only once every partition has committed, so the next owner starts from there.
+            for c in controls.values { await c.waitFinished() }
+            for c in retiring.withLock({ Array($0.values) }) { await c.waitFinished() }
+            if let joined { try await joined.leave() }
+            try await group.waitForAll()
         }
         logger.info("stream worker stopped", metadata: ["statistics": "\(statistics)"])
     }
@@ -234,7 +279,8 @@ public final class StreamWorker: Service, Sendable {
             do {
                 let p = try await PartitionPipeline.open(
                     source: tp, kind: kind, bus: bus, store: store, sinks: sinks, configuration: configuration,
-                    logger: logger, statistics: statisticsBox)
+                    logger: logger, statistics: statisticsBox,
+                    publish: { [self] in try await publish($0) })
                 pipeline = p
                 try await drive(p, control: c)
                 return
@@ -308,7 +354,8 @@ public final class StreamWorker: Service, Sendable {
                 group.addTask {
                     let p = try await PartitionPipeline.open(
                         source: tp, kind: kind, bus: self.bus, store: self.store, sinks: self.sinks,
-                        configuration: self.configuration, logger: self.logger, statistics: self.statisticsBox)
+                        configuration: self.configuration, logger: self.logger, statistics: self.statisticsBox,
+                        publish: { try await self.publish($0) })
                     do {
                         while p.position < target {
                             let step = try await p.step(maxWaitMillis: 0)

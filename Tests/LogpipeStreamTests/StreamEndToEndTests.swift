@@ -161,6 +161,30 @@ func quickConfiguration(rollBytes: Int64 = 512 << 10, rollAge: Double = 60, fetc
         #expect(try await rig.store.list("_logpipe/staging", recursive: true).isEmpty)
     }
 
+    @Test func groupMembershipDecidesWhatAWorkerOwns() async throws {
+        let rig = try await Rig("stream-member")
+        defer { Task { await rig.close() } }
+        var generator = RecordGenerator(seed: 13)
+        let produced = try await LakeTesting.produceLines(
+            rig.bus, topic: "logs.raw", ndjson: generator.logs(count: 3000, start: startSeconds, spacing: 0.1))
+        var configuration = quickConfiguration(rollAge: 0.1)
+        configuration.group = "spark-streaming-group"
+        let worker = StreamWorker(bus: rig.bus, store: rig.store, configuration: configuration,
+                                  membership: SingleMemberAssignmentSource(bus: rig.bus))
+        let running = Task { try await worker.run() }
+        let deadline = Date().addingTimeInterval(10)
+        while try await rig.committedRows() < Int64(produced), Date() < deadline {
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        #expect(worker.runningPartitions.count == 6)
+        worker.requestStop()
+        try await running.value
+        #expect(try await rig.committedRows() == Int64(produced))
+        // Progress was published through the member, after the lake commits.
+        let offsets = try await rig.bus.committedOffsets(group: "spark-streaming-group", topic: "logs.raw")
+        #expect(offsets.values.reduce(0, +) == Int64(produced))
+    }
+
     @Test func workersSplitAndTradePartitionsWithoutLosingOrDoublingRows() async throws {
         let rig = try await Rig("stream-assign")
         defer { Task { await rig.close() } }
