@@ -91,13 +91,13 @@ let package = Package(
         // Bench: the measurements behind `logpipe bench`, each against a peer run in the same run.
         .target(
             name: "LogpipeBench",
-            dependencies: ["LogpipeRecords", "LogpipeBus", "LogpipeKafka", "LogpipeParquet", "LogpipeGenerator", "LogpipeLake", "LogpipeStream"]
+            dependencies: ["LogpipeRecords", "LogpipeBus", "LogpipeKafka", "LogpipeParquet", "LogpipeGenerator", "LogpipeLake", "LogpipeStream", "LogpipeAnalytics"]
         ),
         // Servers: the HTTP roles (collector, generator) and their metrics.
         .target(
             name: "LogpipeServers",
             dependencies: [
-                "LogpipeRecords", "LogpipeBus", "LogpipeGenerator",
+                "LogpipeRecords", "LogpipeBus", "LogpipeGenerator", "LogpipeAnalytics",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -22,8 +22,17 @@ public struct AnalyticsOutput: Sendable, Equatable {
     /// The late rows counted per window and service (logs) or event type (activities).
     public var lateCounts: [LateCount] = []
 
-    /// An empty output.
-    public init() {}
+    /// An output; everything defaults to empty.
+    public init(services: [ServiceMetrics] = [], clients: [ClientMetrics] = [], system: [SystemMetrics] = [],
+                activities: [ActivityMetrics] = [], alerts: [Alert] = [], lateRows: [Int] = [], lateCounts: [LateCount] = []) {
+        self.services = services
+        self.clients = clients
+        self.system = system
+        self.activities = activities
+        self.alerts = alerts
+        self.lateRows = lateRows
+        self.lateCounts = lateCounts
+    }
 
     /// Whether there is nothing to write.
     public var isEmpty: Bool {

@@ -1,0 +1,130 @@
+import Synchronization
+
+/// Recent windowed metrics, late counts and alerts in memory, for the live API and
+/// dashboard, with time-range queries. Thread-safe: the stream task records while HTTP
+/// handlers query.
+///
+/// Windows are keyed by (window, key): in update mode a newer row for the same window
+/// replaces the older one. Anything whose window started more than `retentionMicros`
+/// before the newest window seen is dropped, and at most `maxAlerts` alerts are kept.
+public final class AnalyticsStore: Sendable {
+    private struct Key: Hashable {
+        var start: Int64
+        var end: Int64
+        var name: String
+    }
+
+    private struct State {
+        var services: [Key: ServiceMetrics] = [:]
+        var system: [Key: SystemMetrics] = [:]
+        var activities: [Key: ActivityMetrics] = [:]
+        var late: [Key: LateCount] = [:]
+        var alerts: [Alert] = []
+        var newestStart: Int64 = .min
+        var subscribers: [Int: AsyncStream<Alert>.Continuation] = [:]
+        var nextSubscriber = 0
+    }
+
+    private let state = Mutex(State())
+    /// How far back windows are kept, by event time.
+    public let retentionMicros: Int64
+    /// How many alerts are kept.
+    public let maxAlerts: Int
+
+    /// A store keeping `retentionMicros` of event time (24 hours by default).
+    public init(retentionMicros: Int64 = 24 * 3_600_000_000, maxAlerts: Int = 10_000) {
+        self.retentionMicros = retentionMicros
+        self.maxAlerts = max(1, maxAlerts)
+    }
+
+    /// Adds what the analytics produced, and hands its alerts to every alert subscriber.
+    public func record(_ output: AnalyticsOutput) {
+        let subscribers = state.withLock { s -> [AsyncStream<Alert>.Continuation] in
+            for m in output.services { s.services[Key(start: m.window.startMicros, end: m.window.endMicros, name: m.service)] = m }
+            for m in output.system { s.system[Key(start: m.window.startMicros, end: m.window.endMicros, name: "")] = m }
+            for m in output.activities {
+                s.activities[Key(start: m.window.startMicros, end: m.window.endMicros, name: m.eventType)] = m
+            }
+            for l in output.lateCounts {
+                let key = Key(start: l.window.startMicros, end: l.window.endMicros, name: "\(l.stream.rawValue)/\(l.key)")
+                if var existing = s.late[key] {
+                    existing.count += l.count
+                    s.late[key] = existing
+                } else {
+                    s.late[key] = l
+                }
+            }
+            s.alerts += output.alerts
+            if s.alerts.count > maxAlerts { s.alerts.removeFirst(s.alerts.count - maxAlerts) }
+            let newest = (output.services.map(\.window.startMicros) + output.system.map(\.window.startMicros)
+                + output.activities.map(\.window.startMicros)).max() ?? .min
+            if newest > s.newestStart {
+                s.newestStart = newest
+                let cutoff = newest - retentionMicros
+                s.services = s.services.filter { $0.key.start >= cutoff }
+                s.system = s.system.filter { $0.key.start >= cutoff }
+                s.activities = s.activities.filter { $0.key.start >= cutoff }
+                s.late = s.late.filter { $0.key.start >= cutoff }
+            }
+            return output.alerts.isEmpty ? [] : Array(s.subscribers.values)
+        }
+        for continuation in subscribers {
+            for alert in output.alerts { continuation.yield(alert) }
+        }
+    }
+
+    /// Per-service windows starting in `[from, to)` (microseconds; `nil` = unbounded),
+    /// optionally of one service, ordered by window then service.
+    public func services(from: Int64? = nil, to: Int64? = nil, service: String? = nil) -> [ServiceMetrics] {
+        state.withLock { s in
+            s.services.values.filter { m in
+                Self.contains(m.window, from, to) && (service == nil || m.service == service)
+            }
+        }.sorted { ($0.window, $0.service) < ($1.window, $1.service) }
+    }
+
+    /// System-wide windows starting in `[from, to)`, ordered by window.
+    public func system(from: Int64? = nil, to: Int64? = nil) -> [SystemMetrics] {
+        state.withLock { s in s.system.values.filter { Self.contains($0.window, from, to) } }.sorted { $0.window < $1.window }
+    }
+
+    /// Activity windows starting in `[from, to)`, optionally of one event type.
+    public func activities(from: Int64? = nil, to: Int64? = nil, eventType: String? = nil) -> [ActivityMetrics] {
+        state.withLock { s in
+            s.activities.values.filter { Self.contains($0.window, from, to) && (eventType == nil || $0.eventType == eventType) }
+        }.sorted { ($0.window, $0.eventType) < ($1.window, $1.eventType) }
+    }
+
+    /// Late rows per window and key, for windows starting in `[from, to)`.
+    public func lateCounts(from: Int64? = nil, to: Int64? = nil) -> [LateCount] {
+        state.withLock { s in s.late.values.filter { Self.contains($0.window, from, to) } }
+            .sorted { ($0.window, $0.stream.rawValue, $0.key) < ($1.window, $1.stream.rawValue, $1.key) }
+    }
+
+    /// Alerts whose window starts in `[from, to)`, optionally of one type, oldest first.
+    public func alerts(from: Int64? = nil, to: Int64? = nil, type: AlertType? = nil) -> [Alert] {
+        state.withLock { s in
+            s.alerts.filter { Self.contains($0.window, from, to) && (type == nil || $0.type == type) }
+        }
+    }
+
+    /// Alerts as they are recorded from now on (a webhook forwarder, the alerts topic
+    /// writer). Buffers up to `bufferLimit` alerts for a slow reader, dropping the oldest.
+    public func alertStream(bufferLimit: Int = 1_000) -> AsyncStream<Alert> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Alert.self, bufferingPolicy: .bufferingNewest(bufferLimit))
+        let id = state.withLock { s in
+            let id = s.nextSubscriber
+            s.nextSubscriber += 1
+            s.subscribers[id] = continuation
+            return id
+        }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    private static func contains(_ w: TimeWindow, _ from: Int64?, _ to: Int64?) -> Bool {
+        (from.map { w.startMicros >= $0 } ?? true) && (to.map { w.startMicros < $0 } ?? true)
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import Hummingbird
+import LogpipeAnalytics
+import NIOCore
+
+/// The live analytics API over an `AnalyticsStore`, served by `logpipe run` and
+/// `logpipe stream`:
+/// - `GET /api/metrics/services?from=&to=&service=`
+/// - `GET /api/metrics/system?from=&to=`
+/// - `GET /api/alerts?from=&to=&type=`
+///
+/// `from` and `to` are epoch seconds of event time (decimals allowed) and select the
+/// windows that start in `[from, to)`; both are optional. Bodies are JSON arrays with
+/// snake_case keys, windows as `{"start_micros": …, "end_micros": …}`.
+public struct AnalyticsRoutes: Sendable {
+    let store: AnalyticsStore
+
+    /// Routes over a store.
+    public init(store: AnalyticsStore) {
+        self.store = store
+    }
+
+    /// Adds the three routes to `router`.
+    public func add<Context: RequestContext>(to router: Router<Context>) {
+        router.get("api/metrics/services") { request, _ -> Response in
+            let query = request.uri.queryParameters
+            guard let range = Self.timeRange(query) else { return Self.badRange }
+            let service = query["service"].map { String($0) }
+            return Self.json(self.store.services(from: range.from, to: range.to, service: service))
+        }
+        router.get("api/metrics/system") { request, _ -> Response in
+            guard let range = Self.timeRange(request.uri.queryParameters) else { return Self.badRange }
+            return Self.json(self.store.system(from: range.from, to: range.to))
+        }
+        router.get("api/alerts") { request, _ -> Response in
+            let query = request.uri.queryParameters
+            guard let range = Self.timeRange(query) else { return Self.badRange }
+            var type: AlertType?
+            if let name = query["type"] {
+                guard let t = AlertType(rawValue: String(name)) else {
+                    let known = AlertType.allCases.map(\.rawValue).joined(separator: ", ")
+                    return errorResponse(.badRequest, "unknown alert type '\(name)'; use one of \(known)")
+                }
+                type = t
+            }
+            return Self.json(self.store.alerts(from: range.from, to: range.to, type: type))
+        }
+    }
+
+    private static var badRange: Response { errorResponse(.badRequest, "from and to must be epoch seconds, from before to") }
+
+    /// `from`/`to` in microseconds, or `nil` when either is not a number or they are out of order.
+    static func timeRange(_ query: Parameters) -> (from: Int64?, to: Int64?)? {
+        func micros(_ key: String) -> Int64?? {
+            guard let text = query[Substring(key)] else { return .some(nil) }
+            guard let seconds = Double(String(text)), seconds.isFinite, abs(seconds) < 9e12 else { return nil }
+            return .some(Int64((seconds * 1_000_000).rounded()))
+        }
+        guard let from = micros("from"), let to = micros("to") else { return nil }
+        if let f = from, let t = to, f > t { return nil }
+        return (from, to)
+    }
+
+    static func json<T: Encodable>(_ value: T) -> Response {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        do {
+            let body = try encoder.encode(value)
+            return Response(status: .ok, headers: [.contentType: "application/json"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        } catch {
+            return errorResponse(.internalServerError, "could not encode the response: \(error)")
+        }
+    }
+}
