@@ -110,51 +110,73 @@ public struct ParquetTable: Sendable {
         return result
     }
 
-    /// Appends another table's rows; both must have the same schema.
-    public mutating func append(_ other: ParquetTable) throws(ParquetError) {
-        guard other.schema == schema else { throw .invalidArgument("appending a table with a different schema") }
-        // Appending to an empty table (the first row group of a read) takes the buffers as they are.
-        if rowCount == 0 {
-            columns = other.columns
-            rowCount = other.rowCount
-            return
+    /// Concatenates tables with the same schema (such as a file's row groups) in one pass,
+    /// copying each buffer once.
+    public static func concatenate(_ tables: [ParquetTable]) throws(ParquetError) -> ParquetTable {
+        guard let first = tables.first else { throw .invalidArgument("concatenating no tables") }
+        guard tables.allSatisfy({ $0.schema == first.schema }) else { throw .invalidArgument("concatenating tables with different schemas") }
+        if tables.count == 1 { return first }
+        var columns: [ParquetColumn] = []
+        for i in first.columns.indices {
+            columns.append(try ParquetColumn.concatenate(tables.map { ($0.columns[i], $0.rowCount) }))
         }
-        for i in columns.indices { try columns[i].append(other.columns[i], existingRows: rowCount, newRows: other.rowCount) }
-        rowCount += other.rowCount
+        return ParquetTable(schema: first.schema, rowCount: tables.reduce(0) { $0 + $1.rowCount }, columns: columns)
     }
 }
 
 extension ParquetColumn {
-    mutating func append(_ other: ParquetColumn, existingRows: Int, newRows: Int) throws(ParquetError) {
-        switch (validity, other.validity) {
-        case (nil, nil): break
-        case (var v?, let o):
-            v.append(contentsOf: o ?? Array(repeating: true, count: newRows))
+    /// One column from pieces of the same type, each with its row count.
+    static func concatenate(_ parts: [(column: ParquetColumn, rows: Int)]) throws(ParquetError) -> ParquetColumn {
+        let total = parts.reduce(0) { $0 + $1.rows }
+        var validity: [Bool]?
+        if parts.contains(where: { $0.column.validity != nil }) {
+            var v: [Bool] = []
+            v.reserveCapacity(total)
+            for (c, rows) in parts { v.append(contentsOf: c.validity ?? Array(repeating: true, count: rows)) }
             validity = v
-        case (nil, let o?):
-            validity = Array(repeating: true, count: existingRows) + o
         }
-        switch (values, other.values) {
-        case (.boolean(var a), .boolean(let b)): a.append(contentsOf: b); values = .boolean(a)
-        case (.int32(var a), .int32(let b)): a.append(contentsOf: b); values = .int32(a)
-        case (.int64(var a), .int64(let b)): a.append(contentsOf: b); values = .int64(a)
-        case (.float(var a), .float(let b)): a.append(contentsOf: b); values = .float(a)
-        case (.double(var a), .double(let b)): a.append(contentsOf: b); values = .double(a)
-        case (.byteArray(var bytes, var offsets), .byteArray(let ob, let oo)):
-            let base = Int32(bytes.count)
-            guard Int64(bytes.count) + Int64(ob.count) <= Int64(Int32.max) else {
-                throw .invalidArgument("a byte-array column above 2 GiB does not fit Int32 offsets")
+        func joined<T>(_ extract: (ParquetValues) -> [T]?) throws(ParquetError) -> [T] {
+            var out: [T] = []
+            out.reserveCapacity(total)
+            for (c, _) in parts {
+                guard let a = extract(c.values) else { throw .invalidArgument("concatenating columns of different types") }
+                out.append(contentsOf: a)
             }
-            bytes.append(contentsOf: ob)
-            offsets.reserveCapacity(offsets.count + oo.count - 1)
-            for o in oo.dropFirst() { offsets.append(o + base) }
-            values = .byteArray(bytes: bytes, offsets: offsets)
-        case (.group(var a), .group(let b)):
-            values = .boolean([])
-            for i in a.indices { try a[i].append(b[i], existingRows: existingRows, newRows: newRows) }
-            values = .group(a)
-        default:
-            throw .invalidArgument("appending columns of different types")
+            return out
         }
+        let values: ParquetValues
+        switch parts[0].column.values {
+        case .boolean: values = .boolean(try joined { if case .boolean(let a) = $0 { a } else { nil } })
+        case .int32: values = .int32(try joined { if case .int32(let a) = $0 { a } else { nil } })
+        case .int64: values = .int64(try joined { if case .int64(let a) = $0 { a } else { nil } })
+        case .float: values = .float(try joined { if case .float(let a) = $0 { a } else { nil } })
+        case .double: values = .double(try joined { if case .double(let a) = $0 { a } else { nil } })
+        case .byteArray:
+            var bytes: [UInt8] = []
+            var offsets: [Int32] = [0]
+            offsets.reserveCapacity(total + 1)
+            for (c, _) in parts {
+                guard case .byteArray(let b, let o) = c.values else { throw .invalidArgument("concatenating columns of different types") }
+                guard bytes.count + b.count <= Int(Int32.max) else {
+                    throw .invalidArgument("a byte-array column above 2 GiB does not fit Int32 offsets")
+                }
+                let base = Int32(bytes.count)
+                bytes.append(contentsOf: b)
+                for k in o.indices.dropFirst() { offsets.append(o[k] + base) }
+            }
+            values = .byteArray(bytes: bytes, offsets: offsets)
+        case .group(let first):
+            var children: [ParquetColumn] = []
+            for i in first.indices {
+                var childParts: [(column: ParquetColumn, rows: Int)] = []
+                for (c, rows) in parts {
+                    guard case .group(let cs) = c.values, i < cs.count else { throw .invalidArgument("concatenating columns of different types") }
+                    childParts.append((cs[i], rows))
+                }
+                children.append(try concatenate(childParts))
+            }
+            values = .group(children)
+        }
+        return ParquetColumn(values, validity: validity)
     }
 }

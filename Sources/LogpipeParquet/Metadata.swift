@@ -43,7 +43,7 @@ enum ConvertedTypeID {
     static let json: Int32 = 19, bson: Int32 = 20, interval: Int32 = 21
 }
 
-struct StatisticsT: Equatable {
+struct StatisticsT: Equatable, Sendable {
     var max: [UInt8]?
     var min: [UInt8]?
     var nullCount: Int64?
@@ -208,7 +208,7 @@ extension ParquetLogicalType {
     }
 }
 
-struct SchemaElementT {
+struct SchemaElementT: Sendable {
     var type: Int32?
     var typeLength: Int32?
     var repetition: Int32?
@@ -264,7 +264,7 @@ struct SchemaElementT {
     }
 }
 
-struct KeyValueT {
+struct KeyValueT: Sendable {
     var key: String
     var value: String?
 
@@ -292,13 +292,13 @@ struct KeyValueT {
     }
 }
 
-struct PageEncodingStatsT {
+struct PageEncodingStatsT: Sendable {
     var pageType: Int32
     var encoding: Int32
     var count: Int32
 }
 
-struct ColumnMetaDataT {
+struct ColumnMetaDataT: Sendable {
     var type: Int32 = 0
     var encodings: [Int32] = []
     var pathInSchema: [String] = []
@@ -396,7 +396,7 @@ struct ColumnMetaDataT {
     }
 }
 
-struct ColumnChunkT {
+struct ColumnChunkT: Sendable {
     var filePath: String?
     var fileOffset: Int64 = 0
     var metaData: ColumnMetaDataT?
@@ -430,7 +430,7 @@ struct ColumnChunkT {
     }
 }
 
-struct RowGroupT {
+struct RowGroupT: Sendable {
     var columns: [ColumnChunkT] = []
     var totalByteSize: Int64 = 0
     var numRows: Int64 = 0
@@ -476,7 +476,7 @@ struct RowGroupT {
     }
 }
 
-struct FileMetaDataT {
+struct FileMetaDataT: Sendable {
     var version: Int32 = 2
     var schema: [SchemaElementT] = []
     var numRows: Int64 = 0

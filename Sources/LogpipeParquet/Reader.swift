@@ -155,8 +155,8 @@ private final class MemoryByteSource: ByteSource {
 /// uncompressed, snappy and zstd). Repeated fields (lists, maps) are reported as unsupported
 /// when projected. Every failure on bad input is a thrown `ParquetError`.
 ///
-/// Not thread-safe: use one reader per task (opening is cheap: one footer read).
-public final class ParquetFileReader {
+/// Thread-safe: a reader holds only immutable state, so tasks may read row groups concurrently.
+public final class ParquetFileReader: Sendable {
     /// The file's full schema.
     public let schema: ParquetSchema
     /// The footer in report form.
@@ -276,9 +276,10 @@ public final class ParquetFileReader {
     /// only skips row groups: rows of a kept group are all returned.
     public func read(columns: [String]? = nil, where predicate: ParquetPredicate? = nil) throws(ParquetError) -> ParquetTable {
         let groups = try rowGroups(matching: predicate)
-        var table = try emptyTable(columns: columns)
-        for g in groups { try table.append(readRowGroup(g, columns: columns)) }
-        return table
+        if groups.isEmpty { return try emptyTable(columns: columns) }
+        var tables: [ParquetTable] = []
+        for g in groups { tables.append(try readRowGroup(g, columns: columns)) }
+        return try ParquetTable.concatenate(tables)
     }
 
     /// A table with the projected schema and no rows.
