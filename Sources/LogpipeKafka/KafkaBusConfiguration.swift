@@ -88,6 +88,9 @@ public struct KafkaBusConfiguration: Sendable, Equatable {
         "fetch.message.max.bytes": "1048576",
         "fetch.wait.max.ms": "100",
         "fetch.error.backoff.ms": "50",
+        // When a partition's queue is full, re-check after 10 ms rather than
+        // librdkafka's 1 s, so a reader that catches up is not left idle.
+        "fetch.queue.backoff.ms": "10",
         "enable.partition.eof": "true",
         "enable.auto.commit": "false",
         "enable.auto.offset.store": "false",
