@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import LogpipeBench
+import LogpipeTesting
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Run the benchmarks behind BENCHMARKS.md, each against a peer in the same run.",
+        discussion: "Build with -c release first (scripts/bench does). Python peers run with $LOGPIPE_PYTHON (pyarrow, duckdb)."
+    )
+
+    enum Name: String, ExpressibleByArgument, CaseIterable {
+        case json, bus, parquet, collector, lake, all
+    }
+
+    @Argument(help: "Which benchmark: \(Name.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var name: Name = .all
+
+    @Option(help: "Records (or rows) to use; each benchmark has its own default.")
+    var records: Int?
+
+    @Option(help: "Seconds per wrk run for the collector benchmark.")
+    var seconds: Int = 10
+
+    @Option(help: "Where benchmarks write their files (default: a temporary directory).")
+    var workDir: String?
+
+    func run() async throws {
+        let selected: [Name] = name == .all ? [.json, .bus, .parquet, .collector, .lake] : [name]
+        let work = try workDir ?? TemporaryDirectory(prefix: "logpipe-bench").path
+        let python = TestEnvironment.python == "/usr/bin/env" ? "python3" : TestEnvironment.python
+        for bench in selected {
+            let report: String
+            switch bench {
+            case .json:
+                report = JSONBench.run(records: records ?? 1_000_000)
+            case .bus:
+                report = try await BusBench.run(directory: work, records: records ?? 1_000_000)
+            case .parquet:
+                report = try await ParquetBench.run(rows: records ?? 1_000_000, workDir: work + "/parquet", python: python)
+            case .collector:
+                report = try await CollectorBench.run(seconds: seconds, connections: 64, threads: 2, recordsPerRequest: 100)
+            case .lake:
+                report = try await LakeBench.run(records: records ?? 1_000_000, workDir: work + "/lake", python: python)
+            case .all:
+                continue
+            }
+            print(report)
+            print("")
+        }
+        if workDir == nil { try? FileManager.default.removeItem(atPath: work) }
+    }
+}
+
+/// A child process for the bus crash test: produces until killed, printing every acknowledgement.
+struct BusCrashChildCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "_bus-crash-child",
+        abstract: "Test helper: produce to a local bus until killed (used by the crash tests).",
+        shouldDisplay: false
+    )
+
+    @Argument var directory: String
+
+    func run() async throws {
+        try await BusCrashChild.run(directory: directory)
+    }
+}

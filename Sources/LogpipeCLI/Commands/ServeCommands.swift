@@ -1,0 +1,202 @@
+import ArgumentParser
+import Configuration
+import Logging
+import LogpipeBus
+import LogpipeGenerator
+import LogpipeServers
+import ServiceLifecycle
+
+/// Keeps the bus open while the servers run and closes it last, after every
+/// acknowledged record has been flushed.
+struct BusService: Service {
+    let bus: any Bus
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await bus.close()
+        logger.info("bus closed")
+    }
+}
+
+/// Collector flags shared by `run` and `collect`.
+struct CollectorOptions: ParsableArguments {
+    @Option(help: "Address the collector binds (default 127.0.0.1; anything else needs an API key).")
+    var host: String?
+
+    @Option(help: "Collector port (default 8081).")
+    var port: Int?
+
+    @Option(help: "Bearer token required on ingest paths (or LOGPIPE_COLLECTOR_API_KEY).")
+    var apiKey: String?
+
+    @Option(help: "Largest request body in bytes (default 16 MiB).")
+    var maxBodyBytes: Int?
+
+    var flags: [String: ConfigValue?] {
+        ["collector.host": flag(host), "collector.port": flag(port), "collector.apiKey": secret(apiKey),
+         "collector.maxBodyBytes": flag(maxBodyBytes)]
+    }
+
+    static func configuration(_ settings: Settings) throws -> CollectorConfiguration {
+        var limits = IngestLimits()
+        limits.maxBodyBytes = settings.int("collector.maxBodyBytes", default: limits.maxBodyBytes)
+        let configuration = CollectorConfiguration(
+            host: settings.string("collector.host", default: "127.0.0.1"),
+            port: settings.int("collector.port", default: 8081),
+            apiKey: settings.optionalString("collector.apiKey") ?? settings.optionalString("apiKey"),
+            limits: limits
+        )
+        do { try configuration.validate() } catch { throw ValidationError(error.description) }
+        return configuration
+    }
+}
+
+/// Generator flags shared by `run` and `generate`.
+struct GeneratorOptions: ParsableArguments {
+    @Option(name: .customLong("generator-port"), help: "Generator API port (default 8000).")
+    var generatorPort: Int?
+
+    @Option(help: "Records per second in total instead of the seed's schedule (100 logs/5 s, 100 events/10 s).")
+    var rate: Double?
+
+    @Option(help: "Records per request in --rate mode (default 100).")
+    var batchSize: Int?
+
+    @Option(help: "Random seed; the same seed gives the same records (default 42).")
+    var seed: Int?
+
+    @Option(help: "An incident KIND:SUBJECT[:AFTER_S[:DURATION_S]], KIND one of error_burst, latency_spike, ip_flood. Repeatable.")
+    var incident: [String] = []
+
+    @Option(help: "Start a random incident every this many seconds.")
+    var incidentEvery: Double?
+
+    var flags: [String: ConfigValue?] {
+        ["generator.port": flag(generatorPort), "generator.rate": flag(rate), "generator.batchSize": flag(batchSize),
+         "generator.seed": flag(seed), "generator.incidentEvery": flag(incidentEvery)]
+    }
+
+    func configuration(_ settings: Settings, collectorURL: String, apiKey: String?) throws -> GeneratorConfiguration {
+        let planned = try incident.map { argument in
+            guard let parsed = PlannedIncident(argument: argument) else {
+                throw ValidationError("--incident \(argument): expected KIND:SUBJECT[:AFTER_S[:DURATION_S]] with KIND one of \(IncidentKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return parsed
+        }
+        return GeneratorConfiguration(
+            host: settings.string("generator.host", default: "127.0.0.1"),
+            port: settings.int("generator.port", default: 8000),
+            collectorURL: collectorURL,
+            apiKey: apiKey,
+            rate: settings.optionalDouble("generator.rate"),
+            batchSize: settings.int("generator.batchSize", default: 100),
+            seed: UInt64(truncatingIfNeeded: settings.int("generator.seed", default: 42)),
+            plannedIncidents: planned,
+            incidentEvery: settings.optionalDouble("generator.incidentEvery")
+        )
+    }
+}
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Start the whole pipeline on this machine: generator, collector and the embedded bus."
+    )
+
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var collector: CollectorOptions
+    @OptionGroup var generator: GeneratorOptions
+
+    @Flag(help: "Do not start the generator (collect only what clients send).")
+    var noGenerator = false
+
+    func run() async throws {
+        let settings = try await Settings.load(common, flags: collector.flags.merging(generator.flags) { a, _ in a })
+        let logger = settings.logger("logpipe")
+        LogpipeMetrics.bootstrap()
+        let collectorConfiguration = try CollectorOptions.configuration(settings)
+        let bus = try await settings.openBus()
+        let collectorApp = LogpipeApplications.collector(bus: bus, configuration: collectorConfiguration, logger: logger) { port in
+            logger.info("collector listening", metadata: ["address": "http://\(collectorConfiguration.host):\(port)"])
+        }
+        try await Ingestor(bus: bus).prepareTopics()
+        var services: [any Service] = [BusService(bus: bus, logger: logger), collectorApp]
+        if !noGenerator {
+            let host = isLoopback(collectorConfiguration.host) || collectorConfiguration.host == "0.0.0.0" ? "127.0.0.1" : collectorConfiguration.host
+            let generatorConfiguration = try generator.configuration(
+                settings, collectorURL: "http://\(host):\(collectorConfiguration.port)", apiKey: collectorConfiguration.apiKey)
+            let generatorService = Generator(configuration: generatorConfiguration, logger: logger)
+            services.append(LogpipeApplications.generator(generatorService, configuration: generatorConfiguration, logger: logger) { port in
+                logger.info("generator listening", metadata: ["address": "http://\(generatorConfiguration.host):\(port)"])
+            })
+            services.append(generatorService)
+        }
+        logger.info("logpipe running", metadata: ["data": "\(settings.dataDir)"])
+        // Services stop in reverse order: the generator first, the collector drains, the bus closes last.
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+struct CollectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "collect",
+        abstract: "Run the collector: POST /api/collect/logs and /api/collect/activities onto the bus."
+    )
+
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var collector: CollectorOptions
+
+    func run() async throws {
+        let settings = try await Settings.load(common, flags: collector.flags)
+        let logger = settings.logger("logpipe.collector")
+        LogpipeMetrics.bootstrap()
+        let configuration = try CollectorOptions.configuration(settings)
+        let bus = try await settings.openBus()
+        try await Ingestor(bus: bus).prepareTopics()
+        let app = LogpipeApplications.collector(bus: bus, configuration: configuration, logger: logger) { port in
+            logger.info("collector listening", metadata: ["address": "http://\(configuration.host):\(port)"])
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: BusService(bus: bus, logger: logger)), .init(service: app)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+struct GenerateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Run the generator: post synthetic logs and events to a collector, serve /sample/log and /sample/event."
+    )
+
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var generator: GeneratorOptions
+
+    @Option(help: "The collector to post to (default http://127.0.0.1:8081).")
+    var collectorUrl: String?
+
+    @Option(help: "The collector's API key (or LOGPIPE_COLLECTOR_API_KEY).")
+    var apiKey: String?
+
+    func run() async throws {
+        let settings = try await Settings.load(common, flags: generator.flags.merging([
+            "generator.collectorUrl": flag(collectorUrl), "collector.apiKey": secret(apiKey),
+        ]) { a, _ in a })
+        let logger = settings.logger("logpipe.generator")
+        LogpipeMetrics.bootstrap()
+        let configuration = try generator.configuration(
+            settings,
+            collectorURL: settings.string("generator.collectorUrl", default: "http://127.0.0.1:8081"),
+            apiKey: settings.optionalString("collector.apiKey"))
+        let service = Generator(configuration: configuration, logger: logger)
+        let app = LogpipeApplications.generator(service, configuration: configuration, logger: logger) { port in
+            logger.info("generator listening", metadata: ["address": "http://\(configuration.host):\(port)", "collector": "\(configuration.collectorURL)"])
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: app), .init(service: service)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
