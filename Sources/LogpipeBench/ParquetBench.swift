@@ -15,7 +15,7 @@ public enum ParquetBench {
     /// `python` must have pyarrow installed.
     public static func run(rows: Int = 1_000_000, repeats: Int = 3, workDir: String, python: String = "python3") async throws -> String {
         try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
-        let batch = LogBatch.make(rows: rows, seed: 20_260_112)
+        let batch = ParquetLogBatch.make(rows: rows, seed: 20_260_112)
         let ours = workDir + "/logpipe.snappy.parquet"
         let theirs = workDir + "/pyarrow.snappy.parquet"
         var options = ParquetWriterOptions()
@@ -25,7 +25,7 @@ public enum ParquetBench {
         var writeBest = Double.infinity
         for _ in 0..<max(1, repeats) {
             let start = ContinuousClock.now
-            let writer = try ParquetWriter(path: ours, schema: LogBatch.schema, options: options)
+            let writer = try ParquetWriter(path: ours, schema: ParquetLogBatch.schema, options: options)
             try writer.write(batch.batch)
             try writer.finish()
             writeBest = min(writeBest, seconds(since: start))
@@ -114,7 +114,7 @@ print(json.dumps({'write': write, 'read': read, 'rows': n, 'version': pa.__versi
 }
 
 /// The benchmark's log batch, built straight into column buffers.
-struct LogBatch {
+private struct ParquetLogBatch {
     static let schema = ParquetSchema([
         .timestampMicros("timestamp", nullable: false),
         .string("level", nullable: false),
@@ -166,7 +166,7 @@ struct LogBatch {
         mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
     }
 
-    static func make(rows: Int, seed: UInt64) -> LogBatch {
+    static func make(rows: Int, seed: UInt64) -> ParquetLogBatch {
         var rng = Random(s: seed | 1)
         let services = ["api-gateway", "user-service", "order-service", "payment-service", "inventory-service",
                         "notification-service", "auth-service", "search-service", "recommendation-service", "cart-service",
@@ -258,6 +258,6 @@ struct LogBatch {
         ]), validity: metaValid)
         let columns = [ParquetColumn(.int64(timestamp)), level.column, service.column, host.column, message.column, metadata, extra.column]
         let stringBytes = [level, service, host, message, extra, requestID, endpoint, method, clientIP, userID].map(\.bytes.count).reduce(0, +)
-        return LogBatch(batch: ParquetColumnBatch(rowCount: rows, columns: columns), rawBytes: stringBytes + rows * (8 + 8 + 4))
+        return ParquetLogBatch(batch: ParquetColumnBatch(rowCount: rows, columns: columns), rawBytes: stringBytes + rows * (8 + 8 + 4))
     }
 }

@@ -462,9 +462,7 @@ func decodeColumnChunk(_ data: UnsafeRawBufferPointer, leaf: LeafDescriptor, cod
                 valuesStart = body.count
                 body.append(contentsOf: values)
                 levelsPrefixed = false
-                if maxDef > 0 {
-                    levelData = nil
-                } else if defLength != 0 {
+                if maxDef == 0 && defLength != 0 {
                     throw .corruptPage("\(place): definition levels on a required column")
                 }
             } else {
