@@ -398,6 +398,12 @@ func exactPowerOfTen(_ e: Int) -> Double {
     return v
 }
 
+/// Appends a string as a JSON string literal.
+public func appendJSONString(_ string: String, to out: inout [UInt8]) {
+    var string = string
+    string.withUTF8 { appendJSONString(UnsafeRawBufferPointer($0), to: &out) }
+}
+
 /// Appends the UTF-8 encoding of a scalar value (not a surrogate).
 @inline(__always)
 func appendUTF8(_ s: UInt32, to out: inout [UInt8]) {
@@ -420,7 +426,7 @@ func appendUTF8(_ s: UInt32, to out: inout [UInt8]) {
 
 /// Appends `bytes` (valid UTF-8) as a JSON string: quotes, with `"`, `\` and control
 /// characters escaped and everything else as it is.
-func appendJSONString(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+public func appendJSONString(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
     out.append(0x22)
     var run = 0
     var i = 0

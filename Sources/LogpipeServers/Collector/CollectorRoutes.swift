@@ -137,9 +137,9 @@ public struct CollectorRoutes: Sendable {
             out.append(contentsOf: #"{"index":"#.utf8)
             out.append(contentsOf: String(rejection.index).utf8)
             out.append(contentsOf: #","field":"#.utf8)
-            appendJSONString(rejection.field.utf8, to: &out)
+            appendJSONString(rejection.field, to: &out)
             out.append(contentsOf: #","error":"#.utf8)
-            appendJSONString(rejection.message.utf8, to: &out)
+            appendJSONString(rejection.message, to: &out)
             out.append(UInt8(ascii: "}"))
         }
         out.append(contentsOf: "]}".utf8)
@@ -183,7 +183,7 @@ func jsonResponse(_ status: HTTPResponse.Status, _ body: String) -> Response {
 /// `{"error": "..."}` with the given status.
 func errorResponse(_ status: HTTPResponse.Status, _ message: String) -> Response {
     var out: [UInt8] = Array(#"{"error":"#.utf8)
-    appendJSONString(message.utf8, to: &out)
+    appendJSONString(message, to: &out)
     out.append(UInt8(ascii: "}"))
     return Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: out)))
 }

@@ -224,35 +224,14 @@ func deadLetterEnvelope(error: RecordError, raw: UnsafeRawBufferPointer, receive
     out.append(contentsOf: #","index":"#.utf8)
     out.append(contentsOf: String(error.index).utf8)
     out.append(contentsOf: #","field":"#.utf8)
-    appendJSONString(error.field.utf8, to: &out)
+    appendJSONString(error.field, to: &out)
     out.append(contentsOf: #","error":"#.utf8)
-    appendJSONString(error.message.utf8, to: &out)
+    appendJSONString(error.message, to: &out)
     out.append(contentsOf: #","record":"#.utf8)
     // The record may be invalid UTF-8; repair it so the envelope stays valid JSON.
-    appendJSONString(String(decoding: raw, as: UTF8.self).utf8, to: &out)
+    appendJSONString(String(decoding: raw, as: UTF8.self), to: &out)
     out.append(UInt8(ascii: "}"))
     return out
-}
-
-/// Appends `bytes` (valid UTF-8) as a JSON string literal.
-func appendJSONString<S: Sequence>(_ bytes: S, to out: inout [UInt8]) where S.Element == UInt8 {
-    let hex: [UInt8] = Array("0123456789abcdef".utf8)
-    out.append(UInt8(ascii: "\""))
-    for byte in bytes {
-        switch byte {
-        case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-        case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-        case UInt8(ascii: "\n"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-        case UInt8(ascii: "\r"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-        case UInt8(ascii: "\t"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-        case 0..<0x20:
-            out.append(contentsOf: Array(#"\u00"#.utf8))
-            out.append(hex[Int(byte >> 4)])
-            out.append(hex[Int(byte & 0xF)])
-        default: out.append(byte)
-        }
-    }
-    out.append(UInt8(ascii: "\""))
 }
 
 extension Duration {

@@ -198,6 +198,7 @@ public final class Generator: Sendable {
         do {
             try await postUntilShutdown()
         } catch is CancellationError {}
+        logger.info("generator stopped", metadata: ["sent": "\(counts.sent)", "failed_requests": "\(counts.failed)"])
         try await client.shutdown()
     }
 
@@ -219,7 +220,6 @@ public final class Generator: Sendable {
                 group.cancelAll()
             }
         }
-        logger.info("generator stopped", metadata: ["sent": "\(counts.sent)"])
     }
 
     private func runIncidents() async throws {
