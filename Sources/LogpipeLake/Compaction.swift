@@ -28,9 +28,10 @@ public struct CompactionRecord: Codable, Sendable, Equatable {
 /// got there first), then outputs are renamed into place and inputs deleted. Recovery
 /// finishes the newest record and deletes unreferenced staging outputs.
 ///
-/// Between the first rename and the last delete of a swap (milliseconds), a reader that
-/// lists the directory can see an input and its output together; a store with an atomic
-/// multi-file swap would close that window without changing the log.
+/// The swap itself uses `FileStore.replaceAtomically` where the store has it (a local
+/// directory: `renameat2(RENAME_EXCHANGE)`), so a reader listing the hour sees the old files
+/// or the new ones, never both. Where it does not (S3, WebHDFS), outputs are renamed and
+/// inputs deleted one by one: for those milliseconds a lister can see both.
 public struct LakeCompactor: Sendable {
     /// When and what to compact.
     public struct Options: Sendable, Equatable {
@@ -105,6 +106,7 @@ public struct LakeCompactor: Sendable {
     /// Finishes the newest compaction of `dataset` and removes unreferenced outputs; returns its sequence.
     @discardableResult
     public func recover(_ dataset: LakeDataset) async throws -> Int64 {
+        try await store.recoverReplacements()
         let dir = LakeLayout.compactionDirectory(dataset)
         let listing = try await store.list(dir, recursive: false)
         for leftover in listing where leftover.name.hasPrefix(".") { try await store.delete(leftover.path) }
@@ -135,16 +137,30 @@ public struct LakeCompactor: Sendable {
         }
     }
 
-    /// Renames outputs into place (a missing staging file was renamed already) and deletes inputs.
+    /// Swaps the outputs in for the inputs: in one step where the store can (a lister sees
+    /// the old or the new files), else renames (a missing staging file was renamed already)
+    /// then deletes. Idempotent, so recovery runs it again on the newest record.
     private func finish(_ record: CompactionRecord) async throws {
-        for output in record.outputs {
-            do {
-                try await store.rename(output.staging, to: output.final)
-            } catch FileStoreError.notFound {
-                continue
+        var placed = true
+        for output in record.outputs where try await store.stat(output.final) == nil {
+            placed = false
+            break
+        }
+        if !placed {
+            let adding = record.outputs.map { (source: $0.staging, name: String($0.final.split(separator: "/").last!)) }
+            if try await store.replaceAtomically(in: record.directory, adding: adding, removing: record.inputs) {
+                return
+            }
+            for output in record.outputs {
+                do {
+                    try await store.rename(output.staging, to: output.final)
+                } catch FileStoreError.notFound {
+                    continue
+                }
             }
         }
         for input in record.inputs { try await store.delete(input) }
+        for output in record.outputs { try await store.delete(output.staging) }
     }
 
     private func compact(dataset: LakeDataset, hour: HourPartition, files: [FileStatus], after last: Int64) async throws -> CompactionRecord? {

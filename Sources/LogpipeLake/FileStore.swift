@@ -49,6 +49,24 @@ public protocol FileStore: Sendable {
 
     /// The file's status, or `nil` when nothing is at `path`.
     func stat(_ path: String) async throws -> FileStatus?
+
+    /// Moves each `adding` file (by its store path) into `directory` under its name and removes
+    /// the files named `removing` from it, such that a reader listing `directory` sees the old
+    /// set or the new one, never a mix. Returns `false`, changing nothing, when the store
+    /// cannot do that (the caller then renames and deletes one by one).
+    func replaceAtomically(in directory: String, adding: [(source: String, name: String)], removing: [String]) async throws -> Bool
+
+    /// Finishes or undoes replacements a crash interrupted (a store without atomic
+    /// replacement has none).
+    func recoverReplacements() async throws
+}
+
+extension FileStore {
+    public func replaceAtomically(in directory: String, adding: [(source: String, name: String)], removing: [String]) async throws -> Bool {
+        false
+    }
+
+    public func recoverReplacements() async throws {}
 }
 
 /// A file being written in pieces, invisible under its final name until renamed there.

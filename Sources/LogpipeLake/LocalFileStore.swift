@@ -162,6 +162,106 @@ public struct LocalFileStore: FileStore {
         }
     }
 
+    /// Where replacements build the next version of a directory: hidden, at the root, on the
+    /// same file system (so links and the exchange work), outside every dataset.
+    var swapRoot: String { root + "/.swap" }
+
+    /// Replaces files with `renameat2(RENAME_EXCHANGE)`: the directory's next version is built
+    /// beside it from hard links (kept files and the new ones), then the two directories
+    /// are exchanged in one step, so a lister sees the old or the new set. Files renamed into
+    /// the old version meanwhile (a concurrent commit) are linked into the new one after the
+    /// exchange. A manifest beside the build directory lets `recoverReplacements` finish or
+    /// undo it after a crash. Returns `false` where the kernel or file system lacks the exchange.
+    public func replaceAtomically(in directory: String, adding: [(source: String, name: String)], removing: [String]) async throws -> Bool {
+        guard let exchange = Posix.renameExchange else { return false }
+        let target = try absolutePath(directory)
+        let sources = try adding.map { try absolutePath($0.source) }
+        let addedNames = adding.map(\.name)
+        let removed = Set(removing.map { String($0.split(separator: "/").last ?? Substring($0)) })
+        let swapRoot = swapRoot
+        return try await blocking {
+            let id = UUID().uuidString
+            let build = swapRoot + "/" + id
+            let manifest = swapRoot + "/" + id + ".manifest"
+            try Posix.makeDirectories(build)
+            try Posix.makeDirectories(target)
+            let manifestText = [directory, removed.sorted().joined(separator: "/"), addedNames.joined(separator: "/")].joined(separator: "\n")
+            let fd = try Posix.open(manifest, flags: O_WRONLY | O_CREAT | O_TRUNC)
+            do {
+                try Posix.writeAll(fd, Array(manifestText.utf8), manifest)
+                try Posix.syncData(fd, manifest)
+                _ = close(fd)
+            } catch {
+                _ = close(fd)
+                throw error
+            }
+            for name in try Posix.names(target) ?? [] where !removed.contains(name) {
+                try Posix.link(target + "/" + name, build + "/" + name)
+            }
+            for (source, name) in zip(sources, addedNames) {
+                try Posix.link(source, build + "/" + name)
+            }
+            try Posix.syncDirectory(build)
+            try Posix.syncDirectory(swapRoot)
+            if exchange(AT_FDCWD, build, AT_FDCWD, target, Posix.renameExchangeFlag) != 0 {
+                let code = errno
+                Posix.removeTree(build)
+                _ = unlink(manifest)
+                if code == EINVAL || code == ENOSYS || code == ENOTSUP { return false }
+                throw Posix.error("renameat2(RENAME_EXCHANGE)", "\(build) <-> \(target)", code)
+            }
+            try Posix.syncDirectory(Posix.parent(target))
+            try Posix.syncDirectory(swapRoot)
+            try Self.finishReplacement(old: build, target: target, removed: removed)
+            for source in sources { _ = unlink(source) }
+            if let first = sources.first { try Posix.syncDirectory(Posix.parent(first)) }
+            _ = unlink(manifest)
+            return true
+        }
+    }
+
+    /// After the exchange `old` holds the previous version: links what arrived in it since
+    /// the build (and is not being removed) into `target`, then deletes it.
+    private static func finishReplacement(old: String, target: String, removed: Set<String>) throws {
+        var linked = false
+        for name in try Posix.names(old) ?? [] where !removed.contains(name) && !Posix.exists(target + "/" + name) {
+            try Posix.link(old + "/" + name, target + "/" + name)
+            linked = true
+        }
+        if linked { try Posix.syncDirectory(target) }
+        Posix.removeTree(old)
+    }
+
+    public func recoverReplacements() async throws {
+        let swapRoot = swapRoot
+        let root = root
+        try await blocking {
+            for entry in try Posix.names(swapRoot) ?? [] where entry.hasSuffix(".manifest") {
+                let manifest = swapRoot + "/" + entry
+                let build = String(manifest.dropLast(".manifest".count))
+                let fd = try Posix.openForReading(manifest, storePath: entry)
+                let bytes = try Posix.readFully(fd, offset: 0, length: Int(try Posix.size(fd, manifest)), manifest)
+                _ = close(fd)
+                let lines = String(decoding: bytes, as: UTF8.self)
+                    .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+                guard lines.count == 3 else { throw FileStoreError.io("bad replacement manifest \(manifest)") }
+                let target = root + "/" + lines[0]
+                let removed = Set(lines[1].split(separator: "/").map(String.init))
+                let added = lines[2].split(separator: "/").map(String.init)
+                if Posix.exists(build) {
+                    if added.allSatisfy({ Posix.exists(target + "/" + $0) }) {
+                        // Exchanged before the crash: the build directory holds the old version.
+                        try Self.finishReplacement(old: build, target: target, removed: removed)
+                    } else {
+                        Posix.removeTree(build)
+                    }
+                }
+                _ = unlink(manifest)
+            }
+            try? Posix.syncDirectory(swapRoot)
+        }
+    }
+
     /// Removes empty directories under `prefix` (left behind by deletes), keeping `prefix` itself.
     public func removeEmptyDirectories(under prefix: String) async throws {
         let full = try absolutePath(prefix)
@@ -239,6 +339,34 @@ enum Posix {
             throw error("open", path)
         }
         return fd
+    }
+
+    /// `renameat2`, looked up at run time: Glibc's module map does not export it (it is a GNU extension).
+    nonisolated(unsafe) static let renameExchange: (@convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32)? = {
+        #if os(Linux)
+        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "renameat2") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32).self)
+        #else
+        return nil
+        #endif
+    }()
+
+    /// `RENAME_EXCHANGE` of `<linux/fs.h>`.
+    static let renameExchangeFlag: UInt32 = 1 << 1
+
+    /// `link(2)`; an existing destination is an error.
+    static func link(_ from: String, _ to: String) throws {
+        if hardLink(from, to) != 0 { throw error("link", "\(from) -> \(to)") }
+    }
+
+    /// Deletes a directory tree (best effort: what remains is retried by recovery).
+    static func removeTree(_ path: String) {
+        for name in (try? names(path)) ?? nil ?? [] {
+            let child = path + "/" + name
+            var st = stat()
+            if lstat(child, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { removeTree(child) } else { _ = unlink(child) }
+        }
+        _ = rmdir(path)
     }
 
     /// `rename(2)`; false with `errno` set on failure.
@@ -384,4 +512,5 @@ enum Posix {
 
 // Free functions so the `Posix` helpers named like the calls they wrap can reach them.
 private func openFile(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 { open(path, flags, mode) }
+private func hardLink(_ from: String, _ to: String) -> Int32 { link(from, to) }
 private func writeBytes(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int { write(fd, buffer, count) }

@@ -3,6 +3,7 @@ import LogpipeLake
 import LogpipeParquet
 import LogpipeRecords
 import LogpipeTesting
+import Synchronization
 import Testing
 
 @Suite struct CompactionTests {
@@ -85,4 +86,63 @@ import Testing
         }
         #expect(budget > 4)
     }
+
+    @Test func aListerSeesTheOldFilesOrTheNewOnesNeverBoth() async throws {
+        let dir = try TemporaryDirectory(prefix: "lake-swap")
+        defer { dir.remove() }
+        let store = try LocalFileStore(root: dir.path)
+        try await smallFiles(30, store: store)
+        let hourDirectory = store.root + "/logs/raw/year=2026/month=1/day=12/hour=2"
+        let inputs = Set(try FileManager.default.contentsOfDirectory(atPath: hourDirectory))
+        #expect(inputs.count == 30)
+        let watch = SwapWatch()
+        let lister = Thread {
+            while !watch.stop.load(ordering: .relaxed) {
+                guard let names = try? FileManager.default.contentsOfDirectory(atPath: hourDirectory) else { continue }
+                let old = names.filter { inputs.contains($0) }.count
+                if !(old == inputs.count && names.count == inputs.count) && !(old == 0 && names.count == 1) {
+                    watch.mixed.add(1, ordering: .relaxed)
+                }
+                watch.listings.add(1, ordering: .relaxed)
+            }
+        }
+        lister.start()
+        while watch.listings.load(ordering: .relaxed) < 10 { try await Task.sleep(nanoseconds: 1_000_000) }
+        let records = try await LakeCompactor(store: store, options: .init(minFiles: 4, closedAfterSeconds: 0)).compactClosedHours()
+        let seen = watch.listings.load(ordering: .relaxed)
+        while watch.listings.load(ordering: .relaxed) < seen + 10 { try await Task.sleep(nanoseconds: 1_000_000) }
+        watch.stop.store(true, ordering: .relaxed)
+        #expect(records.count == 1)
+        #expect(watch.mixed.load(ordering: .relaxed) == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: hourDirectory).count == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: store.root + "/.swap").isEmpty)
+    }
+
+    @Test func anExchangeInterruptedAfterTheSwapIsFinishedOnRecovery() async throws {
+        let dir = try TemporaryDirectory(prefix: "lake-swap-recover")
+        defer { dir.remove() }
+        let store = try LocalFileStore(root: dir.path)
+        // The state a crash right after the exchange leaves: the hour holds the new file, the
+        // build directory holds the old version, including a file committed during the build.
+        try await store.write("d/new.parquet", contents: [1])
+        try await store.write(".swap/x/old1.parquet", contents: [2])
+        try await store.write(".swap/x/late.parquet", contents: [3])
+        try await store.write(".swap/x/new.parquet", contents: [1])
+        try await store.write(".swap/x.manifest", contents: Array("d\nold1.parquet\nnew.parquet".utf8))
+        // And one interrupted before its exchange: undone.
+        try await store.write("e/keep.parquet", contents: [4])
+        try await store.write(".swap/y/keep.parquet", contents: [4])
+        try await store.write(".swap/y/out.parquet", contents: [5])
+        try await store.write(".swap/y.manifest", contents: Array("e\nin.parquet\nout.parquet".utf8))
+        try await store.recoverReplacements()
+        #expect(try await store.list("d", recursive: false).map(\.path) == ["d/late.parquet", "d/new.parquet"])
+        #expect(try await store.list("e", recursive: false).map(\.path) == ["e/keep.parquet"])
+        #expect(try await store.list(".swap", recursive: true).isEmpty)
+    }
+}
+
+final class SwapWatch: Sendable {
+    let stop = Atomic<Bool>(false)
+    let mixed = Atomic<Int>(0)
+    let listings = Atomic<Int>(0)
 }
