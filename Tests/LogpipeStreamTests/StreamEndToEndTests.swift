@@ -161,6 +161,32 @@ func quickConfiguration(rollBytes: Int64 = 512 << 10, rollAge: Double = 60, fetc
         #expect(try await rig.store.list("_logpipe/staging", recursive: true).isEmpty)
     }
 
+    @Test func intervalTriggerRunsRoundsAndCatchesUp() async throws {
+        let rig = try await Rig("stream-interval")
+        defer { Task { await rig.close() } }
+        var configuration = quickConfiguration(rollAge: 0.1, fetchBytes: 32 << 10)
+        configuration.trigger = .interval(seconds: 0.05)
+        let worker = StreamWorker(bus: rig.bus, store: rig.store, configuration: configuration)
+        let running = Task { try await worker.run() }
+        var generator = RecordGenerator(seed: 17)
+        var produced = 0
+        for round in 0..<3 {
+            // Each round is many fetches' worth: a round reads until it has caught up.
+            produced += try await LakeTesting.produceLines(
+                rig.bus, topic: "events.activity", ndjson: generator.events(count: 2000, start: startSeconds + Double(round) * 300, spacing: 0.1))
+            try await Task.sleep(nanoseconds: 30_000_000)
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while try await rig.committedRows() < Int64(produced), Date() < deadline {
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        worker.requestStop()
+        try await running.value
+        #expect(try await rig.committedRows() == Int64(produced))
+        let check = try await rig.check("events/activity", id: "event_id")
+        #expect(check["distinct_ids"] as? Int == produced)
+    }
+
     @Test func groupMembershipDecidesWhatAWorkerOwns() async throws {
         let rig = try await Rig("stream-member")
         defer { Task { await rig.close() } }
