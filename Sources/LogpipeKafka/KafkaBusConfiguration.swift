@@ -59,7 +59,7 @@ public struct KafkaBusConfiguration: Sendable, Equatable {
 
     /// What every client gets before `properties`: topics are created only by
     /// `createTopic` (never by a metadata lookup), and the broker list.
-    var commonProperties: [String: String] {
+    public var commonProperties: [String: String] {
         ["bootstrap.servers": bootstrapServers, "allow.auto.create.topics": "false"]
     }
 
