@@ -67,6 +67,7 @@ struct LogWindows: Sendable {
     private var ipEncoder = BatchEncoder()
     private var userHashes: [UInt64] = []
     private var admitted: [Bool] = []
+    private var slots: [Int32] = []
 
     init(configuration c: AnalyticsConfiguration) {
         configuration = c
@@ -100,70 +101,82 @@ struct LogWindows: Sendable {
         let accuracy = c.quantileAccuracy
         let userPrecision = c.distinctPrecision
         let clientPrecision = c.clientDistinctPrecision
-        let rtValid = batch.responseTimeMs.validity
-        let statusValid = batch.statusCode.validity
-        let userValid = batch.userId.validity
-        let serviceSpec = services.spec, systemSpec = system.spec, clientSpec = clients.spec, floodSpec = floods.spec
+        let ts = batch.timestampMicros.values
+        let rts = batch.responseTimeMs.values
+        let codes = batch.statusCode.values
+        let rtValid = batch.responseTimeMs.validity ?? Array(repeating: true, count: n)
+        let statusValid = batch.statusCode.validity ?? Array(repeating: true, count: n)
+        let userValid = batch.userId.validity ?? Array(repeating: true, count: n)
+        let serviceIDs = serviceEncoder.ids
+        let ipIDs = ipEncoder.ids
+        let users = userHashes
 
-        batch.timestampMicros.values.withUnsafeBufferPointer { ts in
-        batch.responseTimeMs.values.withUnsafeBufferPointer { rts in
-        batch.statusCode.values.withUnsafeBufferPointer { codes in
-            for row in 0..<n where admitted[row] {
-                let t = ts[row]
-                let service = serviceEncoder.ids[row]
-                let hasRT = rtValid?[row] ?? true
-                let rt = rts[row]
-                let hasStatus = statusValid?[row] ?? true
-                let status = codes[row]
-                let isError = hasStatus && status >= 400
-                let hasUser = userValid?[row] ?? true
-                let user = userHashes[row]
-
-                var start = serviceSpec.lastStart(t)
-                while start > t - serviceSpec.sizeMicros {
-                    let s = services.slot(start: start, id: service, batch: batchNumber) { ServiceState(accuracy: accuracy) }
-                    services.states[s].requests += 1
-                    if isError { services.states[s].errors += 1 }
-                    if hasStatus, status >= 200, status < 300 { services.states[s].successes += 1 }
-                    if hasRT {
-                        services.states[s].responseTime.add(rt)
-                        services.states[s].sketch.add(rt)
-                        if rt < fastBelow { services.states[s].fast += 1 }
+        // Each family in two passes: group (the slot of every row's k-th window), then
+        // aggregate over the columns with the states' buffer borrowed once per batch.
+        for k in 0..<services.spec.windowsPerRecord {
+            services.assignSlots(ts, ids: serviceIDs, admitted: admitted, k: k, batch: batchNumber, into: &slots) {
+                ServiceState(accuracy: accuracy)
+            }
+            services.states.withUnsafeMutableBufferPointer { states in
+                for row in 0..<n {
+                    let s = Int(slots[row])
+                    if s < 0 { continue }
+                    states[s].requests += 1
+                    if statusValid[row] {
+                        let status = codes[row]
+                        if status >= 400 { states[s].errors += 1 } else if status >= 200, status < 300 { states[s].successes += 1 }
                     }
-                    start -= serviceSpec.slideMicros
-                }
-
-                start = systemSpec.lastStart(t)
-                while start > t - systemSpec.sizeMicros {
-                    let s = system.slot(start: start, id: 0, batch: batchNumber) { SystemState(precision: userPrecision) }
-                    system.states[s].requests += 1
-                    if isError { system.states[s].errors += 1 }
-                    if hasRT { system.states[s].responseTime.add(rt) }
-                    system.states[s].services.insert(service)
-                    if hasUser { system.states[s].users.add(hash: user) }
-                    start -= systemSpec.slideMicros
-                }
-
-                let ip = ipEncoder.ids[row]
-                guard ip != .max else { continue }
-                start = clientSpec.lastStart(t)
-                while start > t - clientSpec.sizeMicros {
-                    let s = clients.slot(start: start, id: ip, batch: batchNumber) { ClientState(precision: clientPrecision) }
-                    clients.states[s].requests += 1
-                    clients.states[s].services.insert(service)
-                    if hasUser { clients.states[s].users.add(hash: user) }
-                    start -= clientSpec.slideMicros
-                }
-                start = floodSpec.lastStart(t)
-                while start > t - floodSpec.sizeMicros {
-                    let s = floods.slot(start: start, id: ip, batch: batchNumber) { ClientState(precision: clientPrecision) }
-                    floods.states[s].requests += 1
-                    if hasUser { floods.states[s].users.add(hash: user) }
-                    start -= floodSpec.slideMicros
+                    if rtValid[row] {
+                        let rt = rts[row]
+                        states[s].responseTime.add(rt)
+                        states[s].sketch.add(rt)
+                        if rt < fastBelow { states[s].fast += 1 }
+                    }
                 }
             }
         }
+        for k in 0..<system.spec.windowsPerRecord {
+            system.assignSlots(ts, ids: nil, admitted: admitted, k: k, batch: batchNumber, into: &slots) {
+                SystemState(precision: userPrecision)
+            }
+            system.states.withUnsafeMutableBufferPointer { states in
+                for row in 0..<n {
+                    let s = Int(slots[row])
+                    if s < 0 { continue }
+                    states[s].requests += 1
+                    if statusValid[row], codes[row] >= 400 { states[s].errors += 1 }
+                    if rtValid[row] { states[s].responseTime.add(rts[row]) }
+                    states[s].services.insert(serviceIDs[row])
+                    if userValid[row] { states[s].users.add(hash: users[row]) }
+                }
+            }
         }
+        for k in 0..<clients.spec.windowsPerRecord {
+            clients.assignSlots(ts, ids: ipIDs, admitted: admitted, k: k, batch: batchNumber, into: &slots) {
+                ClientState(precision: clientPrecision)
+            }
+            clients.states.withUnsafeMutableBufferPointer { states in
+                for row in 0..<n {
+                    let s = Int(slots[row])
+                    if s < 0 { continue }
+                    states[s].requests += 1
+                    states[s].services.insert(serviceIDs[row])
+                    if userValid[row] { states[s].users.add(hash: users[row]) }
+                }
+            }
+        }
+        for k in 0..<floods.spec.windowsPerRecord {
+            floods.assignSlots(ts, ids: ipIDs, admitted: admitted, k: k, batch: batchNumber, into: &slots) {
+                ClientState(precision: clientPrecision)
+            }
+            floods.states.withUnsafeMutableBufferPointer { states in
+                for row in 0..<n {
+                    let s = Int(slots[row])
+                    if s < 0 { continue }
+                    states[s].requests += 1
+                    if userValid[row] { states[s].users.add(hash: users[row]) }
+                }
+            }
         }
     }
 

@@ -35,6 +35,41 @@ struct WindowTable<State: Sendable>: Sendable {
         return s
     }
 
+    /// Sets `slots[row]` to the slot of row `row`'s `k`-th window (counting back from the
+    /// latest window covering its time), or -1 when the row is not admitted, has no key
+    /// (`UInt32.max`) or has fewer windows. `ids == nil` keys every row by 0.
+    mutating func assignSlots(_ times: [Int64], ids: [UInt32]?, admitted: [Bool], k: Int, batch: UInt64,
+                              into slots: inout [Int32], make: () -> State) {
+        let n = times.count
+        slots.removeAll(keepingCapacity: true)
+        slots.reserveCapacity(n)
+        let back = Int64(k) * spec.slideMicros
+        // Rows come in time order, mostly within one window: remember the last key's slot.
+        var lastStart = Int64.min, lastID = UInt32.max, lastSlot: Int32 = -1
+        for row in 0..<n {
+            let id = ids?[row] ?? 0
+            guard admitted[row], id != .max else {
+                slots.append(-1)
+                continue
+            }
+            let t = times[row]
+            let start = spec.lastStart(t) - back
+            guard start > t - spec.sizeMicros else {
+                slots.append(-1)
+                continue
+            }
+            if start == lastStart, id == lastID {
+                slots.append(lastSlot)
+                continue
+            }
+            let s = Int32(slot(start: start, id: id, batch: batch, make: make))
+            lastStart = start
+            lastID = id
+            lastSlot = s
+            slots.append(s)
+        }
+    }
+
     /// The window of a slot.
     func window(_ slot: Int) -> TimeWindow {
         TimeWindow(startMicros: starts[slot], endMicros: starts[slot] + spec.sizeMicros)

@@ -1,0 +1,208 @@
+import Foundation
+import Logging
+import LogpipeAnalytics
+import LogpipeGenerator
+import LogpipeRecords
+
+/// `logpipe bench analytics`: windowed-metrics throughput of the stream analytics
+/// against DuckDB (and Spark Structured Streaming when asked) on the same records in
+/// the same run.
+///
+/// `records` generated log records (1000 per second of event time) are written as
+/// NDJSON. Timed:
+/// - Logpipe, aggregation: the records parsed once into `LogBatch`es of 64 Ki rows (not
+///   timed), then `StreamAnalytics` over them: every family of the seed (per service
+///   and minute with p50/p95/p99, per client IP and 5 minutes, per IP and minute for
+///   DDoS, system-wide per minute), watermarks, the detectors, and closing all windows;
+/// - Logpipe, parse + aggregation: the same from the NDJSON bytes;
+/// - DuckDB, read + aggregate: `read_json` of the NDJSON and the per-service-minute
+///   aggregation (count, avg, min, max, stddev, errors, successes, fast requests,
+///   `approx_quantile` p50/p95/p99) in one query;
+/// - DuckDB, aggregate only: the same query over a table loaded beforehand (not timed);
+/// - Spark Structured Streaming (`spark: true`, pyspark, `local[2]`): file source of the
+///   NDJSON, `withWatermark("ts", "5 minutes")`, the same aggregation per 1-minute window
+///   and service, append mode into the `noop` sink, trigger `availableNow` (JVM start excluded).
+/// Logpipe computes more than the peers (four window families and detectors, against
+/// one), so the ratios understate it.
+public enum AnalyticsBench {
+    /// Runs the benchmark in `workDir` (emptied first) and returns a text report.
+    public static func run(records: Int = 1_000_000, workDir: String, python: String = "python3",
+                           spark: Bool = false) throws -> String {
+        try? FileManager.default.removeItem(atPath: workDir)
+        try FileManager.default.createDirectory(atPath: workDir + "/input", withIntermediateDirectories: true)
+        var generator = RecordGenerator(seed: 20_260_112)
+        let ndjson = generator.logs(count: records, start: 1_768_183_100, spacing: 0.001)
+        let input = workDir + "/input/logs.ndjson"
+        try Data(ndjson).write(to: URL(fileURLWithPath: input))
+
+        var reader = JSONBodyReader()
+        let batches = try parseBatches(ndjson, reader: &reader)
+        guard batches.reduce(0, { $0 + $1.count }) == records else { throw AnalyticsBenchError.mismatch("parsed row count") }
+
+        let logger = Logger(label: "logpipe.bench.analytics", factory: { _ in SwiftLogNoOpLogHandler() })
+        // Best of three: the machine is shared.
+        var aggregateSeconds = Double.infinity
+        var windows = 0
+        for _ in 0..<3 {
+            var analytics = StreamAnalytics(logger: logger)
+            let began = ContinuousClock.now
+            var emitted = 0
+            for batch in batches { emitted += analytics.process(logs: batch).services.count }
+            emitted += analytics.finish().services.count
+            aggregateSeconds = min(aggregateSeconds, seconds(since: began))
+            windows = emitted
+        }
+        var parseSeconds = Double.infinity
+        for _ in 0..<2 {
+            var analytics = StreamAnalytics(logger: logger)
+            let began = ContinuousClock.now
+            for batch in try parseBatches(ndjson, reader: &reader) { _ = analytics.process(logs: batch) }
+            _ = analytics.finish()
+            parseSeconds = min(parseSeconds, seconds(since: began))
+        }
+
+        var peers: [(String, Double, String)] = []
+        let result = try runPython(python, script: peerScript, arguments: [input, workDir, spark ? "1" : "0"])
+        for line in result.split(separator: "\n") where line.hasPrefix("{") {
+            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let name = object["name"] as? String else { continue }
+            peers.append((name, object["seconds"] as? Double ?? .nan, object["error"] as? String ?? object["note"] as? String ?? ""))
+        }
+
+        var out = "analytics bench: \(records) log records (\(ndjson.count / 1_000_000) MB NDJSON, \(records / 60_000) min of event time), "
+        out += "\(windows) service-minute windows\n"
+        out += "  \("run".padding(toLength: 44, withPad: " ", startingAt: 0))  seconds   records/s  peer time / logpipe aggregation time\n"
+        func line(_ name: String, _ s: Double, _ note: String = "") {
+            if s.isNaN {
+                out += "  \(name.padding(toLength: 44, withPad: " ", startingAt: 0))  not run: \(note)\n"
+                return
+            }
+            out += "  " + name.padding(toLength: 44, withPad: " ", startingAt: 0)
+            out += String(format: "  %7.3f  %10.0f  %7.2fx", s, Double(records) / s, s / aggregateSeconds)
+            out += note.isEmpty ? "\n" : "  (\(note))\n"
+        }
+        line("logpipe analytics (parsed batches)", aggregateSeconds)
+        line("logpipe parse + analytics (from NDJSON)", parseSeconds)
+        for (name, s, note) in peers { line(name, s, note) }
+        return out
+    }
+
+    static func parseBatches(_ ndjson: [UInt8], reader: inout JSONBodyReader) throws -> [LogBatch] {
+        var batches: [LogBatch] = []
+        var start = 0
+        let rowsPerBatch = 65_536
+        var lines = 0
+        var batchStart = 0
+        while start < ndjson.count {
+            let end = ndjson[start...].firstIndex(of: UInt8(ascii: "\n")) ?? ndjson.count
+            lines += 1
+            start = end + 1
+            if lines == rowsPerBatch || start >= ndjson.count {
+                var batch = LogBatch()
+                let result = try ndjson.withUnsafeBytes { bytes in
+                    try reader.readLogs(body: UnsafeRawBufferPointer(rebasing: bytes[batchStart..<min(start, ndjson.count)]),
+                                        into: &batch)
+                }
+                guard result.errors.isEmpty else { throw AnalyticsBenchError.mismatch("invalid generated records") }
+                batches.append(batch)
+                lines = 0
+                batchStart = start
+            }
+        }
+        return batches
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let d = start.duration(to: .now)
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    private static func runPython(_ python: String, script: String, arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [python, "-c", script] + arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.standardError
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw AnalyticsBenchError.peerFailed("python exited with \(process.terminationStatus)")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Prints one JSON line per peer: name, seconds (best of three for DuckDB), note or error.
+    static let peerScript = #"""
+import json, sys, time
+src, work, spark = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+AGG = """count(*) as n, avg(rt) as avg_rt, min(rt) as min_rt, max(rt) as max_rt, stddev_samp(rt) as sd_rt,
+  count(*) filter (where status >= 400) as errors, count(*) filter (where status between 200 and 299) as ok,
+  count(*) filter (where rt < 1000) as fast, approx_quantile(rt, [0.5, 0.95, 0.99]) as q"""
+try:
+    import duckdb
+    con = duckdb.connect()
+    con.execute("SET threads TO 2")
+    read = f"""select floor(timestamp / 60)::BIGINT as w, service, metadata.response_time_ms as rt, metadata.status_code as status
+      from read_json('{src}', format='newline_delimited', columns={{'timestamp': 'DOUBLE', 'service': 'VARCHAR',
+      'metadata': 'STRUCT(response_time_ms DOUBLE, status_code INTEGER)'}})"""
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        rows = con.execute(f"select w, service, {AGG} from ({read}) group by all").fetchall()
+        best = min(best, time.perf_counter() - t)
+    print(json.dumps({"name": "duckdb read_json + aggregate", "seconds": best, "note": f"{len(rows)} windows, duckdb {duckdb.__version__}"}), flush=True)
+    con.execute(f"create table logs as {read}")
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        con.execute(f"select w, service, {AGG} from logs group by all").fetchall()
+        best = min(best, time.perf_counter() - t)
+    print(json.dumps({"name": "duckdb aggregate (table in memory)", "seconds": best}), flush=True)
+except Exception as e:
+    print(json.dumps({"name": "duckdb", "error": str(e)[:200]}), flush=True)
+if spark:
+    try:
+        import os
+        from pyspark.sql import SparkSession, functions as F, types as T
+        s = SparkSession.builder.master("local[2]").appName("logpipe-analytics-bench") \
+            .config("spark.sql.shuffle.partitions", "2").config("spark.ui.enabled", "false").getOrCreate()
+        s.sparkContext.setLogLevel("ERROR")
+        schema = T.StructType([T.StructField("timestamp", T.DoubleType()), T.StructField("service", T.StringType()),
+            T.StructField("metadata", T.StructType([T.StructField("response_time_ms", T.DoubleType()),
+                                                    T.StructField("status_code", T.IntegerType())]))])
+        df = s.readStream.schema(schema).json(os.path.dirname(src)) \
+            .select(F.col("timestamp").cast("timestamp").alias("ts"), "service",
+                    F.col("metadata.response_time_ms").alias("rt"), F.col("metadata.status_code").alias("status"))
+        agg = df.withWatermark("ts", "5 minutes").groupBy(F.window("ts", "1 minute"), "service").agg(
+            F.count("*").alias("n"), F.avg("rt"), F.min("rt"), F.max("rt"), F.stddev("rt"),
+            F.sum(F.when(F.col("status") >= 400, 1).otherwise(0)), F.sum(F.when(F.col("status").between(200, 299), 1).otherwise(0)),
+            F.sum(F.when(F.col("rt") < 1000, 1).otherwise(0)), F.percentile_approx("rt", [0.5, 0.95, 0.99]))
+        t = time.perf_counter()
+        q = agg.writeStream.outputMode("append").format("noop").option("checkpointLocation", work + "/spark-checkpoint") \
+            .trigger(availableNow=True).start()
+        q.awaitTermination()
+        print(json.dumps({"name": "spark structured streaming (local[2])", "seconds": time.perf_counter() - t,
+                          "note": "pyspark " + s.version}), flush=True)
+        s.stop()
+    except Exception as e:
+        print(json.dumps({"name": "spark structured streaming", "error": str(e)[:200]}), flush=True)
+"""#
+}
+
+/// Why the analytics benchmark stopped.
+public enum AnalyticsBenchError: Error, CustomStringConvertible {
+    /// The run did not process what it should have.
+    case mismatch(String)
+    /// A peer failed to run.
+    case peerFailed(String)
+
+    /// A readable explanation.
+    public var description: String {
+        switch self {
+        case .mismatch(let why): "analytics bench: \(why)"
+        case .peerFailed(let why): "analytics bench peer: \(why)"
+        }
+    }
+}
