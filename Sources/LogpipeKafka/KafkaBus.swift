@@ -30,6 +30,7 @@ public final class KafkaBus: Bus {
     private let groupClients = Mutex<[String: RDKafkaClient]>([:])
     private let partitionCounts = Mutex<[String: Int32]>([:])
     private let closed = Atomic<Bool>(false)
+    private let janitor: Task<Void, Never>
 
     /// Connects lazily (librdkafka connects on first use); throws for a refused
     /// property or a librdkafka older than 2.2.
@@ -68,6 +69,12 @@ public final class KafkaBus: Bus {
             client: fetchClient, probe: probeClient,
             requestTimeoutMillis: configuration.requestTimeoutMillis, dataTimeoutMillis: configuration.dataTimeoutMillis)
         poller = PollThread(name: "logpipe.kafka.poll", main: producer, others: [fetchClient, probeClient])
+        let fetcher = self.fetcher
+        janitor = Task {
+            while (try? await Task.sleep(for: .seconds(5))) != nil {
+                _ = try? await BlockingExecutor.run { fetcher.stopIdleReaders(idle: .seconds(30)) }
+            }
+        }
     }
 
     /// Opens a bus from a `kafka://host:port[,…]` URL and `kafka.*` settings.
@@ -359,6 +366,8 @@ public final class KafkaBus: Bus {
     /// poll thread and destroys every client. Call after other calls returned.
     public func close() async throws {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        janitor.cancel()
+        _ = await janitor.value
         let producer = self.producer
         let timeout = configuration.requestTimeoutMillis
         let unflushed = try await BlockingExecutor.run { rd_kafka_flush(producer.handle, timeout) }

@@ -39,7 +39,7 @@ public struct KafkaBusConfiguration: Sendable, Equatable {
     public init(url: String, settings: [String: String] = [:]) throws(KafkaConfigurationError) {
         let scheme = "kafka://"
         guard url.hasPrefix(scheme) else { throw .invalidURL(url) }
-        let hosts = url.dropFirst(scheme.count).split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: " /")) }
+        let hosts = url.dropFirst(scheme.count).split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: CharacterSet(charactersIn: " /")) }
         guard !hosts.isEmpty, hosts.allSatisfy({ !$0.isEmpty && !$0.contains("/") }) else { throw .invalidURL(url) }
         self.init(bootstrapServers: hosts.joined(separator: ","))
         for (key, value) in settings where key.hasPrefix("kafka.") {

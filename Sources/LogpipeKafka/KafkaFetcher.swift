@@ -75,6 +75,15 @@ final class KafkaFetcher: Sendable {
         return (low, max(listed, fetched ?? listed))
     }
 
+    /// Stops prefetching partitions nobody fetched for `idle`, so a worker that
+    /// no longer reads a partition (it moved to another worker) does not keep
+    /// its queue full and its fetch requests going. A later fetch restarts it.
+    func stopIdleReaders(idle: Duration) {
+        let all = readers.withLock { Array($0.values) }
+        let now = ContinuousClock.now
+        for reader in all { reader.stopIfIdle(since: now - idle) }
+    }
+
     /// Stops every reader and destroys topic handles and clients; call once, after every fetch returned.
     func close() {
         let all = readers.withLock { readers in
@@ -103,6 +112,7 @@ final class PartitionReader: @unchecked Sendable {
     private var position: Int64 = 0
     private var knownHigh: Int64 = 0
     private var leftovers: [UnsafeMutablePointer<rd_kafka_message_t>] = []
+    private var lastFetch = ContinuousClock.now
 
     init(tp: TopicPartition, topic: OpaquePointer, fetcher: KafkaFetcher) {
         self.tp = tp
@@ -115,7 +125,10 @@ final class PartitionReader: @unchecked Sendable {
     /// has records there that have not reached the prefetch queue yet.
     func fetch(from offset: Int64, maxBytes: Int, maxWaitMillis: Int) throws -> FetchedBatch {
         lock.lock()
-        defer { lock.unlock() }
+        defer {
+            lastFetch = ContinuousClock.now
+            lock.unlock()
+        }
         if !started || offset != position { try restart(at: offset) }
 
         var messages: [UnsafeMutablePointer<rd_kafka_message_t>] = []
@@ -243,6 +256,13 @@ final class PartitionReader: @unchecked Sendable {
         }
         knownHigh = max(knownHigh, fetcher.client.fetchedHighWatermark(tp) ?? 0, position)
         return FetchedBatch(buffer: buffer, records: records, highWatermark: knownHigh)
+    }
+
+    /// Stops prefetching if no fetch ran since `cutoff`; skips a reader a fetch is using.
+    func stopIfIdle(since cutoff: ContinuousClock.Instant) {
+        guard lock.try() else { return }
+        defer { lock.unlock() }
+        if started && lastFetch < cutoff { stopLocked() }
     }
 
     /// Stops prefetching and drops queued records; used when the bus closes.
