@@ -14,5 +14,18 @@ import Testing
             try await check.run { try KafkaBus(configuration: KafkaBusConfiguration(bootstrapServers: broker.bootstrapServers)) }
         }
     }
+
+    /// Closing a bus and opening another on the same cluster keeps topics, records and group offsets.
+    @Test func reopenKeepsEverything() async throws {
+        try await TansuBroker.with { broker in
+            let configuration = KafkaBusConfiguration(bootstrapServers: broker.bootstrapServers)
+            try await BusContract.reopenKeepsEverything(
+                makeBus: { try KafkaBus(configuration: configuration) },
+                reopen: { bus in
+                    try await bus.close()
+                    return try KafkaBus(configuration: configuration)
+                })
+        }
+    }
 }
 #endif
