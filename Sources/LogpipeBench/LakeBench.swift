@@ -84,16 +84,16 @@ public enum LakeBench {
         }
 
         var out = "lake bench: \(records) log records (\(ndjson.count / 1_000_000) MB NDJSON, ~5 h of event time) → hourly snappy Parquet\n"
-        out += "  \("peer".padding(toLength: 34, withPad: " ", startingAt: 0))  seconds   records/s  files  files/hour  mean file MB  vs logpipe\n"
+        out += "  \("peer".padding(toLength: 36, withPad: " ", startingAt: 0))  seconds   records/s  files  files/hour  mean file MB  vs logpipe\n"
         for p in peers {
             if p.seconds.isNaN {
-                out += "  \(p.name.padding(toLength: 34, withPad: " ", startingAt: 0))  not run: \(p.note)\n"
+                out += "  \(p.name.padding(toLength: 36, withPad: " ", startingAt: 0))  not run: \(p.note)\n"
                 continue
             }
             let rate = Double(records) / p.seconds
             let perHour = p.hours > 0 ? Double(p.files) / Double(p.hours) : 0
             let mean = p.files > 0 ? Double(p.bytes) / Double(p.files) / 1e6 : 0
-            out += "  " + p.name.padding(toLength: 34, withPad: " ", startingAt: 0)
+            out += "  " + p.name.padding(toLength: 36, withPad: " ", startingAt: 0)
             out += String(format: "  %7.2f  %10.0f  %5d  %10.1f  %12.2f  %8.2fx", p.seconds, rate, p.files, perHour, mean,
                           ours.seconds / p.seconds)
             out += p.note.isEmpty ? "\n" : "  (\(p.note))\n"

@@ -108,9 +108,12 @@ public final class StagedParquetFile<Rows: LakeRows> {
 
     private func encodePending() async throws {
         guard pending.count > 0 else { return }
-        let batch = pending
-        pending = Rows()
-        try await encode(batch)
+        // Encoded in place and emptied keeping capacity: the next rows reuse the same
+        // buffers instead of fresh pages (page faults dominate otherwise).
+        try writer.write(pending.parquetColumns())
+        encodedRows += pending.count
+        pending.removeAll(keepingCapacity: true)
+        try await drain()
     }
 
     private func encode(_ batch: Rows) async throws {
@@ -120,11 +123,10 @@ public final class StagedParquetFile<Rows: LakeRows> {
     }
 
     private func drain() async throws {
-        let chunk = sink.take()
-        if !chunk.isEmpty {
-            try await file.write(chunk)
-            writtenBytes += Int64(chunk.count)
-        }
+        guard !sink.bytes.isEmpty else { return }
+        try await file.write(sink.bytes)
+        writtenBytes += Int64(sink.bytes.count)
+        sink.bytes.removeAll(keepingCapacity: true)
     }
 
     /// Encodes what is buffered, writes the footer and makes the file durable.
@@ -145,15 +147,10 @@ public final class StagedParquetFile<Rows: LakeRows> {
 
 /// Collects the Parquet writer's output between two writes to the store.
 final class ChunkSink: ParquetSink {
-    private var bytes: [UInt8] = []
+    var bytes: [UInt8] = []
 
     func write(_ bytes: UnsafeRawBufferPointer) throws(ParquetError) { self.bytes.append(contentsOf: bytes) }
     func close(sync: Bool) throws(ParquetError) {}
-
-    func take() -> [UInt8] {
-        defer { bytes = [] }
-        return bytes
-    }
 }
 
 /// A monotonic clock for ages and intervals.

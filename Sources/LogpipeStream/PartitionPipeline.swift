@@ -22,6 +22,11 @@ final class PartitionPipeline {
     /// The next offset to read.
     private(set) var position: Int64
     private var reader = JSONBodyReader()
+    /// Parse targets reused batch after batch (emptied keeping capacity): once the sinks
+    /// have consumed a batch nothing else holds its buffers, so no fresh memory is touched.
+    private var logRows = LogBatch()
+    private var activityRows = ActivityBatch()
+    private var busTimestamps: [Int64] = []
     private var lastCommitNanos = DispatchClock.nanos()
     private var deadLettersLogged = 0
     private let recordsCounter: Counter
@@ -114,14 +119,18 @@ final class PartitionPipeline {
     }
 
     private func parse(_ fetched: FetchedBatch) -> (rows: StreamBatch.Rows, timestamps: [Int64], dead: Int) {
-        var timestamps: [Int64] = []
-        timestamps.reserveCapacity(fetched.records.count)
+        var timestamps = busTimestamps
+        busTimestamps = []
+        timestamps.removeAll(keepingCapacity: true)
+        defer { busTimestamps = timestamps }
         var dead = 0
         let limits = configuration.limits
         switch kind {
         case .logs:
-            var batch = LogBatch()
-            batch.reserveCapacity(rows: fetched.records.count)
+            var batch = logRows
+            logRows = LogBatch()
+            batch.removeAll(keepingCapacity: true)
+            defer { logRows = batch }
             fetched.buffer.withUnsafeBytes { buffer in
                 for record in fetched.records {
                     let json = UnsafeRawBufferPointer(rebasing: buffer[Int(record.value.lowerBound)..<Int(record.value.upperBound)])
@@ -135,7 +144,10 @@ final class PartitionPipeline {
             }
             return (.logs(batch), timestamps, dead)
         case .activity:
-            var batch = ActivityBatch()
+            var batch = activityRows
+            activityRows = ActivityBatch()
+            batch.removeAll(keepingCapacity: true)
+            defer { activityRows = batch }
             fetched.buffer.withUnsafeBytes { buffer in
                 for record in fetched.records {
                     let json = UnsafeRawBufferPointer(rebasing: buffer[Int(record.value.lowerBound)..<Int(record.value.upperBound)])
