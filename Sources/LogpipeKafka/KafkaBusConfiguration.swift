@@ -71,7 +71,9 @@ public struct KafkaBusConfiguration: Sendable, Equatable {
         "acks": "all",
         "enable.idempotence": "true",
         "partitioner": "murmur2_random",
-        "linger.ms": "5",
+        // Each produce call waits for its acknowledgements, so the wait to fill
+        // a batch is paid per request; concurrent requests still share batches.
+        "linger.ms": "1",
         "compression.type": "lz4",
         "queue.buffering.max.kbytes": "65536",
         "queue.buffering.max.messages": "200000",

@@ -75,9 +75,12 @@ final class RDKafkaClient: @unchecked Sendable {
         rd_kafka_conf_set_opaque(conf, contextRetain.toOpaque())
         rd_kafka_conf_set_log_cb(conf) { rk, level, facility, message in
             guard let context = ClientContext.of(rk) else { return }
-            let text = "\(facility.map { String(cString: $0) } ?? ""): \(message.map { String(cString: $0) } ?? "")"
+            let body = message.map { String(cString: $0) } ?? ""
+            let text = "\(facility.map { String(cString: $0) } ?? ""): \(body)"
             // syslog levels: 0-3 errors, 4 warning, 5-6 notice/info, 7 debug.
-            let swiftLevel: Logger.Level = level <= 3 ? .error : level == 4 ? .warning : level <= 6 ? .info : .debug
+            var swiftLevel: Logger.Level = level <= 3 ? .error : level == 4 ? .warning : level <= 6 ? .info : .debug
+            // `kafka.*` settings go to producer and consumers alike; each ignoring the other's is expected.
+            if body.contains("property and will be ignored by this") { swiftLevel = .debug }
             context.logger.log(level: swiftLevel, "\(text)", metadata: ["kafka.client": "\(context.name)"])
         }
         rd_kafka_conf_set_error_cb(conf) { rk, err, reason, _ in
