@@ -83,7 +83,7 @@ let package = Package(
         .target(
             name: "LogpipeAnalytics",
             dependencies: [
-                "LogpipeRecords", "LogpipeStream",
+                "LogpipeRecords", "LogpipeStream", "LogpipeBus", "LogpipeLake",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -128,7 +128,7 @@ let package = Package(
         .testTarget(name: "LogpipeBusTests", dependencies: ["LogpipeBus", "LogpipeTesting"]),
         .testTarget(
             name: "LogpipeAnalyticsTests",
-            dependencies: ["LogpipeAnalytics", "LogpipeRecords", "LogpipeGenerator", "LogpipeTesting"]
+            dependencies: ["LogpipeAnalytics", "LogpipeRecords", "LogpipeGenerator", "LogpipeTesting", "LogpipeStream", "LogpipeLake", "LogpipeBus"]
         ),
         .testTarget(name: "LogpipeGeneratorTests", dependencies: ["LogpipeGenerator", "LogpipeRecords"]),
         .testTarget(name: "LogpipeLakeTests", dependencies: ["LogpipeLake", "LogpipeParquet", "LogpipeRecords", "LogpipeTesting"]),

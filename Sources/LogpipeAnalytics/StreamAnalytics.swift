@@ -5,7 +5,7 @@ import Metrics
 /// What one call to `StreamAnalytics` produced, for the engine to write out (lake
 /// `metrics/` and `alerts/`, the `alerts` topic, the in-memory store) in the same
 /// commit as the batch's offsets and the analytics snapshot.
-public struct AnalyticsOutput: Sendable, Equatable {
+public struct AnalyticsOutput: Sendable, Equatable, Codable {
     /// Per-service windows: closed ones (append), or changed ones (update).
     public var services: [ServiceMetrics] = []
     /// Per-client-IP windows.

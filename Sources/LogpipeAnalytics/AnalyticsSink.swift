@@ -1,0 +1,180 @@
+import Foundation
+import LogpipeBus
+import LogpipeLake
+import LogpipeRecords
+import LogpipeStream
+
+/// What one partition's analytics produced up to one of its commits, handed out after
+/// that commit is durable.
+public struct AnalyticsPublication: Sendable, Equatable, Codable {
+    /// The topic.
+    public var topic: String
+    /// The partition.
+    public var partition: Int32
+    /// The partition's publication number, increasing from 1: a replay after a restart repeats a
+    /// number with the same content, so (topic, partition, sequence) names it idempotently.
+    public var sequence: Int64
+    /// Windows, alerts and late counts since the previous publication (`lateRows` empty:
+    /// the late rows themselves are below).
+    public var output: AnalyticsOutput
+    /// Late log records, as NDJSON in the contract's form (the late-records output).
+    public var lateLogs: [UInt8]
+    /// Late activity events, as NDJSON.
+    public var lateActivities: [UInt8]
+}
+
+/// The analytics as a stream sink: each partition the worker owns gets its own
+/// `StreamAnalytics`, fed the same parsed batches as the raw sink, and its state
+/// (windows, watermarks, detector history) is checkpointed in that partition's commits.
+///
+/// Delivery: a partition's outputs since its previous commit travel in the commit's
+/// state and are handed to `publish` once the commit is durable, and again when the
+/// partition is next opened from that commit (the sink cannot know whether the first
+/// delivery finished). A restart therefore never loses or double-counts a window, and a
+/// repeated publication has the same (topic, partition, sequence): `publish` must write
+/// idempotently by that name (e.g. `createExclusive` of a lake file named after it, an
+/// alerts-topic key). The store replaces by window, so repeats do not change it. The
+/// sink never asks for a commit itself.
+///
+/// Partitions: logs are keyed by service, so per-service metrics and their detectors are
+/// complete in one partition. Client-IP, system-wide and activity windows of a partition
+/// cover that partition's rows only; combining them across partitions (their states
+/// are mergeable) is not done here.
+public struct AnalyticsSink: StreamSink {
+    /// The analytics configuration of every partition.
+    public let configuration: AnalyticsConfiguration
+    /// Receives each publication (lake `metrics/` and `alerts/` writer, alerts topic, webhook).
+    public let publish: @Sendable (AnalyticsPublication) async -> Void
+    /// Also records every publication here, when given (the live API).
+    public let store: AnalyticsStore?
+
+    /// A sink publishing to `publish` and `store`.
+    public init(configuration: AnalyticsConfiguration = AnalyticsConfiguration(), store: AnalyticsStore? = nil,
+                publish: @escaping @Sendable (AnalyticsPublication) async -> Void = { _ in }) {
+        self.configuration = configuration
+        self.store = store
+        self.publish = publish
+    }
+
+    public var name: String { "analytics" }
+
+    public func openPartition(_ context: SinkPartitionContext) async throws -> any PartitionSink {
+        let sink = AnalyticsPartitionSink(source: context.source, configuration: configuration)
+        let deliver: @Sendable (AnalyticsPublication) async -> Void = { [store, publish] publication in
+            store?.record(publication.output)
+            await publish(publication)
+        }
+        if let checkpoint = context.checkpoint {
+            let replay = try sink.restore(Array(checkpoint))
+            if let replay { await deliver(replay) }
+        }
+        return AnalyticsPartitionSinkHandle(sink: sink, deliver: deliver)
+    }
+}
+
+/// Why a checkpoint could not be read.
+public struct AnalyticsCheckpointError: Error, CustomStringConvertible {
+    /// What is wrong.
+    public var description: String
+}
+
+/// One partition's analytics state and its outputs not yet published.
+final class AnalyticsPartitionSink: @unchecked Sendable {
+    // @unchecked: driven by the partition's task alone (the `PartitionSink` contract).
+    let source: TopicPartition
+    var analytics: StreamAnalytics
+    /// Produced since the last `prepareCommit`.
+    var pending: AnalyticsPublication
+    /// Included in the commit being made, published by `didCommit`.
+    var inFlight: AnalyticsPublication?
+    /// The sequence number of the last commit's publication.
+    var sequence: Int64 = 0
+
+    init(source: TopicPartition, configuration: AnalyticsConfiguration) {
+        self.source = source
+        analytics = StreamAnalytics(configuration: configuration)
+        pending = Self.empty(source)
+    }
+
+    static func empty(_ source: TopicPartition) -> AnalyticsPublication {
+        AnalyticsPublication(topic: source.topic, partition: source.partition, sequence: 0, output: AnalyticsOutput(),
+                             lateLogs: [], lateActivities: [])
+    }
+
+    func consume(_ rows: StreamBatch.Rows) {
+        var output: AnalyticsOutput
+        switch rows {
+        case .logs(let batch):
+            output = analytics.process(logs: batch)
+            for row in output.lateRows {
+                JSONRecordWriter.appendLog(batch, row: row, to: &pending.lateLogs)
+                pending.lateLogs.append(UInt8(ascii: "\n"))
+            }
+        case .activity(let batch):
+            output = analytics.process(activities: batch)
+            for row in output.lateRows {
+                JSONRecordWriter.appendActivity(batch, row: row, to: &pending.lateActivities)
+                pending.lateActivities.append(UInt8(ascii: "\n"))
+            }
+        }
+        output.lateRows = []
+        pending.output.append(output)
+    }
+
+    /// The state to commit: the analytics snapshot and the publication the commit carries.
+    func prepare() throws -> Data {
+        var publication = pending
+        sequence += 1
+        publication.sequence = sequence
+        inFlight = publication
+        pending = Self.empty(source)
+        let snapshot = analytics.snapshot()
+        var out = Data("LPAS".utf8)
+        var length = UInt32(snapshot.count).littleEndian
+        withUnsafeBytes(of: &length) { out.append(contentsOf: $0) }
+        out.append(contentsOf: snapshot)
+        out.append(try JSONEncoder().encode(publication))
+        return out
+    }
+
+    /// Restores from a commit's state; returns its publication when it has anything to replay.
+    func restore(_ bytes: [UInt8]) throws -> AnalyticsPublication? {
+        guard bytes.count >= 8, bytes[0..<4].elementsEqual("LPAS".utf8) else {
+            throw AnalyticsCheckpointError(description: "not an analytics checkpoint")
+        }
+        let length = Int(bytes[4]) | Int(bytes[5]) << 8 | Int(bytes[6]) << 16 | Int(bytes[7]) << 24
+        guard bytes.count >= 8 + length else { throw AnalyticsCheckpointError(description: "truncated analytics checkpoint") }
+        try analytics.restore(Array(bytes[8..<8 + length]))
+        let publication = try JSONDecoder().decode(AnalyticsPublication.self, from: Data(bytes[(8 + length)...]))
+        sequence = publication.sequence
+        let empty = publication.output.isEmpty && publication.lateLogs.isEmpty && publication.lateActivities.isEmpty
+        return empty ? nil : publication
+    }
+}
+
+/// The `PartitionSink` face of `AnalyticsPartitionSink`.
+final class AnalyticsPartitionSinkHandle: PartitionSink, @unchecked Sendable {
+    // @unchecked: see `AnalyticsPartitionSink`.
+    let sink: AnalyticsPartitionSink
+    let deliver: @Sendable (AnalyticsPublication) async -> Void
+
+    init(sink: AnalyticsPartitionSink, deliver: @escaping @Sendable (AnalyticsPublication) async -> Void) {
+        self.sink = sink
+        self.deliver = deliver
+    }
+
+    func consume(_ batch: StreamBatch) async throws { sink.consume(batch.rows) }
+
+    func commitDue(nowNanos: UInt64) -> Bool { false }
+
+    func prepareCommit() async throws -> SinkCommit { SinkCommit(state: try sink.prepare()) }
+
+    func didCommit(_ record: CommitRecord) async {
+        guard let publication = sink.inFlight else { return }
+        sink.inFlight = nil
+        let empty = publication.output.isEmpty && publication.lateLogs.isEmpty && publication.lateActivities.isEmpty
+        if !empty { await deliver(publication) }
+    }
+
+    func abandon() async {}
+}
