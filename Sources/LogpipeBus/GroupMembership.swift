@@ -11,8 +11,8 @@
 ///
 /// Ownership is advisory: a worker that has not yet seen a revocation may still
 /// finish a batch for a partition that has moved. The lake's per-partition
-/// commit log fences that (a commit that does not continue from the last
-/// committed offset is refused), which is what keeps the lake exactly-once.
+/// commit log fences that (the older owner's next commit fails), which is what
+/// keeps the lake exactly-once.
 
 /// The complete set of partitions one group member owns after a (re)assignment.
 public struct PartitionAssignment: Sendable, Equatable, CustomStringConvertible {
