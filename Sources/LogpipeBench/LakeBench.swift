@@ -18,8 +18,8 @@ import LogpipeStream
 /// - pyarrow: `pyarrow.json.read_json` with the same schema, partition columns computed,
 ///   `pyarrow.dataset.write_dataset` with hive partitioning;
 /// - Spark Structured Streaming, when `pyspark` imports: the seed's job (file source of
-///   JSON lines → `partitionBy` parquet sink with a checkpoint, `local[2]`, trigger
-///   `availableNow`).
+///   JSON lines, 100k records per file and one file per micro-batch → `partitionBy` parquet
+///   sink with a checkpoint, `local[2]`, trigger `availableNow`).
 /// Each reports records/s, files, files per hour and mean file size.
 public enum LakeBench {
     /// Runs the benchmark in `workDir` (emptied first) and returns a text report.
@@ -129,7 +129,7 @@ public enum LakeBench {
 
     /// Prints one JSON line per peer: name, seconds, files, hours, bytes.
     static let peerScript = #"""
-import json, os, sys, time, glob, shutil
+import json, os, sys, time, glob
 src, work, n, spark = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
 
 def summary(name, root, seconds, note=""):
@@ -179,8 +179,18 @@ if spark:
     s = SparkSession.builder.master("local[2]").appName("raw_to_lake").config("spark.ui.enabled", "false") \
         .config("spark.sql.session.timeZone", "UTC").getOrCreate()
     s.sparkContext.setLogLevel("ERROR")
+    # The input arrives as a stream: files of 100k records, one micro-batch each (maxFilesPerTrigger=1),
+    # like the seed's job consuming Kafka batch after batch.
     indir = os.path.join(work, "spark-in"); os.makedirs(indir, exist_ok=True)
-    shutil.copy(src, os.path.join(indir, "input.json"))
+    with open(src, "rb") as f:
+        part, lines = 0, []
+        for line in f:
+            lines.append(line)
+            if len(lines) == 100_000:
+                with open(os.path.join(indir, f"part-{part:05d}.json"), "wb") as o: o.writelines(lines)
+                part, lines = part + 1, []
+        if lines:
+            with open(os.path.join(indir, f"part-{part:05d}.json"), "wb") as o: o.writelines(lines)
     meta = T.StructType([T.StructField("request_id", T.StringType()), T.StructField("response_time_ms", T.DoubleType()),
         T.StructField("status_code", T.IntegerType()), T.StructField("endpoint", T.StringType()), T.StructField("method", T.StringType()),
         T.StructField("client_ip", T.StringType()), T.StructField("user_id", T.StringType())])
@@ -189,13 +199,14 @@ if spark:
         T.StructField("metadata", meta)])
     out = os.path.join(work, "spark")
     t = time.perf_counter()
-    df = s.readStream.schema(sch).json(indir).withColumn("timestamp", F.col("timestamp").cast("timestamp")) \
+    df = s.readStream.schema(sch).option("maxFilesPerTrigger", 1).json(indir).withColumn("timestamp", F.col("timestamp").cast("timestamp")) \
         .withColumn("year", F.year("timestamp")).withColumn("month", F.month("timestamp")) \
         .withColumn("day", F.dayofmonth("timestamp")).withColumn("hour", F.hour("timestamp"))
     q = df.writeStream.format("parquet").option("path", out).option("checkpointLocation", os.path.join(work, "spark-ckpt")) \
         .partitionBy("year", "month", "day", "hour").trigger(availableNow=True).start()
     q.awaitTermination()
-    summary("spark structured streaming local[2]", out, time.perf_counter() - t, "pyspark " + pyspark.__version__)
+    summary("spark structured streaming local[2]", out, time.perf_counter() - t,
+            f"pyspark {pyspark.__version__}, {q.lastProgress and q.lastProgress['batchId'] + 1} micro-batches of 100k")
     s.stop()
 """#
 }
