@@ -125,7 +125,10 @@ let package = Package(
             dependencies: ["LogpipeBus", "LogpipeRecords"]
         ),
         .testTarget(name: "LogpipeRecordsTests", dependencies: ["LogpipeRecords", "LogpipeTesting"]),
-        .testTarget(name: "LogpipeBusTests", dependencies: ["LogpipeBus", "LogpipeTesting"]),
+        .testTarget(
+            name: "LogpipeBusTests",
+            dependencies: ["LogpipeBus", "LogpipeTesting", .product(name: "MetricsTestKit", package: "swift-metrics")]
+        ),
         .testTarget(
             name: "LogpipeAnalyticsTests",
             dependencies: ["LogpipeAnalytics", "LogpipeRecords", "LogpipeGenerator", "LogpipeTesting", "LogpipeStream", "LogpipeLake", "LogpipeBus"]
@@ -140,8 +143,11 @@ let package = Package(
         .testTarget(
             name: "LogpipeServersTests",
             dependencies: [
-                "LogpipeServers", "LogpipeTesting",
+                "LogpipeServers", "LogpipeTesting", "LogpipeGenerator", "LogpipeBus", "LogpipeRecords",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "CompressNIO", package: "compress-nio"),
             ]
         ),
         .testTarget(name: "LogpipeKafkaTests", dependencies: ["LogpipeKafka", "LogpipeBus", "LogpipeTesting"]),

@@ -181,7 +181,7 @@ public struct RecordGenerator: Sendable {
         } else {
             level = "INFO"; message = "Request processed successfully"
         }
-        let user = skewed(userCount, 1.1)
+        let user = skewed(userCount, 0.5)
         // Most users come from one address of their own; a flood comes from one IP with few users.
         var ipIndex = user % ipCount
         let flooding = floodIP != nil && rng.below(2) == 0
@@ -297,7 +297,7 @@ public struct RecordGenerator: Sendable {
 
     /// Appends one activity event (a JSON object, no newline) with event time `timestamp`.
     public mutating func appendEvent(to out: inout [UInt8], timestamp: Double) {
-        let user = skewed(userCount, 1.1)
+        let user = skewed(userCount, 0.5)
         var pick = rng.below(100)
         var typeIndex = 0
         while pick >= Self.eventTypes[typeIndex].1 {
