@@ -267,6 +267,7 @@ public final class StreamWorker: Service, Sendable {
         control.withLock { _ = $0.running.insert(tp) }
         defer {
             control.withLock { _ = $0.running.remove(tp) }
+            retiring.withLock { if $0[tp] === c { $0[tp] = nil } }
             c.markFinished()
         }
         guard let kind = configuration.kind(of: tp.topic) else {
