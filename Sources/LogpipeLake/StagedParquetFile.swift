@@ -8,13 +8,15 @@ import LogpipeRecords
 
 /// How data files are written.
 public struct LakeFileOptions: Sendable, Equatable {
-    /// Rows buffered before they are encoded, so pages stay large however small micro-batches are.
+    /// Batches smaller than this are buffered until this many rows are waiting, so tiny
+    /// micro-batches do not each pay the encoder's per-call cost; larger ones are encoded
+    /// straight from the batch's buffers (pages span calls either way).
     public var encodeRows: Int
     /// The target size of a row group (the writer's memory per open file is about this).
     public var rowGroupBytes: Int
 
     /// Options; the defaults keep an open file's memory near 16 MiB.
-    public init(encodeRows: Int = 65_536, rowGroupBytes: Int = 16 << 20) {
+    public init(encodeRows: Int = 8192, rowGroupBytes: Int = 16 << 20) {
         self.encodeRows = max(1, encodeRows)
         self.rowGroupBytes = max(1 << 16, rowGroupBytes)
     }
@@ -80,11 +82,13 @@ public final class StagedParquetFile<Rows: LakeRows> {
     /// Appends rows `range` of `batch`.
     public func append(_ batch: Rows, rows range: Range<Int>) async throws {
         guard !range.isEmpty else { return }
-        if pending.count == 0 && range.count >= options.encodeRows {
-            rows += range.count
+        rows += range.count
+        if range.count >= options.encodeRows {
+            try await encodePending()
             if range == 0..<batch.count {
                 try await encode(batch)
             } else {
+                // A batch crossing hours: only the slice for this file is copied.
                 var slice = Rows()
                 slice.append(contentsOf: batch, rows: range)
                 try await encode(slice)
@@ -92,7 +96,6 @@ public final class StagedParquetFile<Rows: LakeRows> {
             return
         }
         pending.append(contentsOf: batch, rows: range)
-        rows += range.count
         if pending.count >= options.encodeRows { try await encodePending() }
     }
 
