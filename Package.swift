@@ -97,7 +97,7 @@ let package = Package(
         .target(
             name: "LogpipeServers",
             dependencies: [
-                "LogpipeRecords", "LogpipeBus", "LogpipeGenerator", "LogpipeAnalytics",
+                "LogpipeRecords", "LogpipeBus", "LogpipeGenerator", "LogpipeAnalytics", "LogpipeLake",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -112,7 +112,7 @@ let package = Package(
             name: "LogpipeCLI",
             dependencies: [
                 "LogpipeRecords", "LogpipeBus", "LogpipeParquet", "LogpipeGenerator", "LogpipeServers",
-                "LogpipeBench", "LogpipeTesting",
+                "LogpipeLake", "LogpipeStream", "LogpipeAnalytics", "LogpipeBench", "LogpipeTesting", "LogpipeKafka",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),

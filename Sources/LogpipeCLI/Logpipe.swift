@@ -14,8 +14,8 @@ struct Logpipe: AsyncParsableCommand {
             then a JSON file given with --config, then defaults.
             """,
         subcommands: [
-            RunCommand.self, CollectCommand.self, GenerateCommand.self, TopicsCommand.self,
-            ParquetCommand.self, BenchCommand.self, BusCrashChildCommand.self,
+            RunCommand.self, CollectCommand.self, GenerateCommand.self, StreamCommandLine.self, TopicsCommand.self,
+            LakeCommand.self, ParquetCommand.self, BenchCommand.self, BusCrashChildCommand.self,
         ]
     )
 }

@@ -1,8 +1,14 @@
 import ArgumentParser
 import Configuration
+import Foundation
 import Logging
 import LogpipeBus
+import LogpipeKafka
 import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Options every command that touches state shares.
 struct CommonOptions: ParsableArguments {
@@ -17,6 +23,9 @@ struct CommonOptions: ParsableArguments {
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String?
+
+    @Option(name: .customLong("kafka-property"), help: "A librdkafka property for --bus kafka://…, KEY=VALUE (repeatable), e.g. security.protocol=SASL_SSL. LOGPIPE_KAFKA_SECURITY_PROTOCOL=… works too.")
+    var kafkaProperties: [String] = []
 }
 
 /// Resolved settings: flags first, then LOGPIPE_* environment variables, then the
@@ -24,7 +33,21 @@ struct CommonOptions: ParsableArguments {
 struct Settings {
     let reader: ConfigReader
 
+    /// librdkafka properties as `kafka.<property>` keys: LOGPIPE_KAFKA_* variables
+    /// (`LOGPIPE_KAFKA_SASL_MECHANISM` → `sasl.mechanism`), then `--kafka-property` flags.
+    let kafkaSettings: [String: String]
+
     static func load(_ common: CommonOptions, flags: [String: ConfigValue?] = [:]) async throws -> Settings {
+        var kafka: [String: String] = [:]
+        for (name, value) in ProcessInfo.processInfo.environment where name.hasPrefix("LOGPIPE_KAFKA_") {
+            kafka["kafka." + name.dropFirst("LOGPIPE_KAFKA_".count).lowercased().replacingOccurrences(of: "_", with: ".")] = value
+        }
+        for property in common.kafkaProperties {
+            guard let equals = property.firstIndex(of: "="), equals != property.startIndex else {
+                throw ValidationError("--kafka-property \(property): expected KEY=VALUE")
+            }
+            kafka["kafka." + property[..<equals]] = String(property[property.index(after: equals)...])
+        }
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
         let all = flags.merging([
             "data.dir": common.dataDir.map { ConfigValue(.string($0), isSecret: false) },
@@ -47,7 +70,7 @@ struct Settings {
                 throw ValidationError("cannot read the configuration file \(file): \(error)")
             }
         }
-        return Settings(reader: ConfigReader(providers: providers))
+        return Settings(reader: ConfigReader(providers: providers), kafkaSettings: kafka)
     }
 
     func string(_ key: String, default value: String) -> String {
@@ -87,11 +110,37 @@ struct Settings {
     func openBus() async throws -> any Bus {
         let location = string("bus", default: "local:\(dataDir)/bus")
         if location.hasPrefix("kafka://") {
-            throw ValidationError("this build of logpipe has no Kafka support; rebuild with `swift build --traits Kafka`")
+            #if Kafka
+            return try KafkaBus(configuration: kafkaConfiguration(location), logger: logger("logpipe.kafka"))
+            #else
+            throw ValidationError("this build of logpipe has no Kafka support; rebuild with `swift build --traits Kafka` (docs/kafka.md)")
+            #endif
         }
         let path = location.hasPrefix("local:") ? String(location.dropFirst("local:".count)) : location
         guard !path.isEmpty else { throw ValidationError("--bus local:PATH needs a directory") }
         return try LocalBus(directory: path, options: LocalBusOptions())
+    }
+}
+
+extension Settings {
+    /// Where a stream worker's partitions come from: a Kafka consumer group on a Kafka
+    /// bus, every partition on the embedded one.
+    func assignmentSource(bus: any Bus) throws -> (any PartitionAssignmentSource)? {
+        let location = string("bus", default: "local:\(dataDir)/bus")
+        guard location.hasPrefix("kafka://") else { return nil }
+        #if Kafka
+        return KafkaAssignmentSource(configuration: try kafkaConfiguration(location), logger: logger("logpipe.kafka.group"))
+        #else
+        throw ValidationError("this build of logpipe has no Kafka support; rebuild with `swift build --traits Kafka` (docs/kafka.md)")
+        #endif
+    }
+
+    private func kafkaConfiguration(_ location: String) throws -> KafkaBusConfiguration {
+        do {
+            return try KafkaBusConfiguration(url: location, settings: kafkaSettings)
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 }
 

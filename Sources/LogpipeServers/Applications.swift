@@ -1,23 +1,44 @@
 import Hummingbird
 import Logging
+import LogpipeAnalytics
 import LogpipeBus
 
 /// The HTTP applications of each role, ready to run in a `ServiceGroup`.
 public enum LogpipeApplications {
     /// The collector on its configured address, with `/metrics`.
+    /// With `analytics`, it also serves the live analytics API (as `logpipe run` does).
     public static func collector(
-        bus: any Bus, configuration: CollectorConfiguration, logger: Logger,
+        bus: any Bus, configuration: CollectorConfiguration, analytics: AnalyticsStore? = nil, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router()
         router.add(middleware: MetricsMiddleware())
         let ingestor = Ingestor(bus: bus, limits: configuration.limits, logger: logger)
         CollectorRoutes(ingestor: ingestor, bus: bus, configuration: configuration).add(to: router)
+        if let analytics { AnalyticsRoutes(store: analytics).add(to: router) }
         LogpipeMetrics.addRoute(to: router)
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "logpipe-collector", backlog: 1024),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+            logger: logger
+        )
+    }
+
+    /// The live analytics API and `/metrics`, for a stream worker on its own.
+    public static func api(
+        store: AnalyticsStore, host: String, port: Int, logger: Logger,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = Router()
+        router.add(middleware: MetricsMiddleware())
+        AnalyticsRoutes(store: store).add(to: router)
+        router.get("health") { _, _ in jsonResponse(.ok, #"{"status":"ok"}"#) }
+        LogpipeMetrics.addRoute(to: router)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "logpipe-stream"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
             logger: logger
         )
     }

@@ -101,27 +101,34 @@ struct GeneratorOptions: ParsableArguments {
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Start the whole pipeline on this machine: generator, collector and the embedded bus."
+        abstract: "Start the whole pipeline on this machine: generator → collector → embedded bus → stream → lake and analytics."
     )
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var collector: CollectorOptions
     @OptionGroup var generator: GeneratorOptions
+    @OptionGroup var stream: StreamOptions
 
     @Flag(help: "Do not start the generator (collect only what clients send).")
     var noGenerator = false
 
     func run() async throws {
-        let settings = try await Settings.load(common, flags: collector.flags.merging(generator.flags) { a, _ in a })
+        let settings = try await Settings.load(
+            common, flags: collector.flags.merging(generator.flags) { a, _ in a }.merging(stream.flags) { a, _ in a })
         let logger = settings.logger("logpipe")
         LogpipeMetrics.bootstrap()
         let collectorConfiguration = try CollectorOptions.configuration(settings)
         let bus = try await settings.openBus()
-        let collectorApp = LogpipeApplications.collector(bus: bus, configuration: collectorConfiguration, logger: logger) { port in
+        try await Ingestor(bus: bus).prepareTopics()
+        let streamRole = try await StreamRole.make(settings: settings, bus: bus, logger: logger)
+        let collectorApp = LogpipeApplications.collector(
+            bus: bus, configuration: collectorConfiguration, analytics: streamRole.store, logger: logger
+        ) { port in
             logger.info("collector listening", metadata: ["address": "http://\(collectorConfiguration.host):\(port)"])
         }
-        try await Ingestor(bus: bus).prepareTopics()
-        var services: [any Service] = [BusService(bus: bus, logger: logger), collectorApp]
+        // Services stop in reverse order: the generator first, then the collector drains,
+        // the stream commits what it holds, and the bus closes last.
+        var services: [any Service] = [BusService(bus: bus, logger: logger), streamRole.worker, collectorApp]
         if !noGenerator {
             let host = isLoopback(collectorConfiguration.host) || collectorConfiguration.host == "0.0.0.0" ? "127.0.0.1" : collectorConfiguration.host
             let generatorConfiguration = try generator.configuration(
@@ -133,9 +140,9 @@ struct RunCommand: AsyncParsableCommand {
             services.append(generatorService)
         }
         logger.info("logpipe running", metadata: ["data": "\(settings.dataDir)"])
-        // Services stop in reverse order: the generator first, the collector drains, the bus closes last.
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+        await streamRole.publisher.shutdown()
     }
 }
 

@@ -1,0 +1,146 @@
+import ArgumentParser
+import Configuration
+import Foundation
+import Logging
+import LogpipeAnalytics
+import LogpipeBus
+import LogpipeLake
+import LogpipeServers
+import LogpipeStream
+import ServiceLifecycle
+
+/// Stream flags shared by `run` and `stream`.
+struct StreamOptions: ParsableArguments {
+    @Option(help: "The lake directory (default <data-dir>/lake).")
+    var lake: String?
+
+    @Option(help: "Micro-batch trigger in seconds; 0 runs batches back to back as data comes (default 0).")
+    var trigger: Double?
+
+    @Option(help: "Roll a lake file at about this many MiB (default 128).")
+    var rollMib: Int?
+
+    @Option(help: "Roll open lake files after this many seconds, so data becomes visible (default 60).")
+    var rollSeconds: Double?
+
+    @Option(help: "Allowed lateness of event time in seconds before records count as late (default 300).")
+    var lateness: Double?
+
+    @Option(help: "POST each alert as JSON to this URL.")
+    var alertWebhook: String?
+
+    var flags: [String: ConfigValue?] {
+        ["lake.dir": flag(lake), "stream.trigger": flag(trigger), "stream.rollMib": flag(rollMib),
+         "stream.rollSeconds": flag(rollSeconds), "analytics.lateness": flag(lateness), "analytics.webhook": flag(alertWebhook)]
+    }
+}
+
+/// A stream worker with the raw sink and the analytics, and what it publishes to.
+struct StreamRole {
+    let worker: StreamWorker
+    let store: AnalyticsStore
+    let publisher: AnalyticsPublisher
+
+    static func make(settings: Settings, bus: any Bus, logger: Logger) async throws -> StreamRole {
+        let lakeDirectory = settings.string("lake.dir", default: "\(settings.dataDir)/lake")
+        let lake = try LocalFileStore(root: lakeDirectory)
+        var configuration = StreamConfiguration()
+        let trigger = settings.double("stream.trigger", default: 0)
+        configuration.trigger = trigger > 0 ? .interval(seconds: trigger) : .continuous
+        configuration.raw = RawLakeSink.Options(
+            rollBytes: Int64(settings.int("stream.rollMib", default: 128)) << 20,
+            rollAgeSeconds: settings.double("stream.rollSeconds", default: 60))
+        var analytics = AnalyticsConfiguration()
+        analytics.allowedLatenessMicros = Int64(settings.double("analytics.lateness", default: 300) * 1_000_000)
+        let store = AnalyticsStore()
+        let publisher = AnalyticsPublisher(
+            store: lake, bus: bus, webhook: settings.optionalString("analytics.webhook"), logger: logger)
+        try await publisher.prepare()
+        let sink = AnalyticsSink(configuration: analytics, store: store) { await publisher.publish($0) }
+        let worker = StreamWorker(
+            bus: bus, store: lake, configuration: configuration, extraSinks: [sink],
+            membership: try settings.assignmentSource(bus: bus), logger: logger)
+        logger.info("stream configured", metadata: ["lake": "\(lakeDirectory)", "worker": "\(configuration.workerId)"])
+        return StreamRole(worker: worker, store: store, publisher: publisher)
+    }
+}
+
+struct StreamCommandLine: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stream",
+        abstract: "Run a stream worker: bus → exactly-once hourly Parquet lake, windowed metrics and alerts.",
+        discussion: """
+            On a Kafka bus several workers form one consumer group and split the partitions. The live
+            analytics API (/api/metrics/services, /api/metrics/system, /api/alerts) and /metrics are
+            served on --api-port.
+            """
+    )
+
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var stream: StreamOptions
+
+    @Option(help: "Port of the analytics API and /metrics (default 8082; 0 turns it off).")
+    var apiPort: Int?
+
+    @Flag(help: "Read to the end the bus has now, commit, and exit (a backfill).")
+    var once = false
+
+    func run() async throws {
+        let settings = try await Settings.load(common, flags: stream.flags.merging(["stream.apiPort": flag(apiPort)]) { a, _ in a })
+        let logger = settings.logger("logpipe.stream")
+        LogpipeMetrics.bootstrap()
+        let bus = try await settings.openBus()
+        let role = try await StreamRole.make(settings: settings, bus: bus, logger: logger)
+        if once {
+            let statistics = try await role.worker.runUntilCaughtUp()
+            await role.publisher.shutdown()
+            try await bus.close()
+            print("records \(statistics.records), files \(statistics.files), commits \(statistics.commits), dead letters \(statistics.deadLetters)")
+            return
+        }
+        var services: [any Service] = [BusService(bus: bus, logger: logger), role.worker]
+        let port = settings.int("stream.apiPort", default: 8082)
+        if port != 0 {
+            services.append(LogpipeApplications.api(store: role.store, host: "127.0.0.1", port: port, logger: logger) { port in
+                logger.info("stream API listening", metadata: ["address": "http://127.0.0.1:\(port)"])
+            })
+        }
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        await role.publisher.shutdown()
+    }
+}
+
+struct LakeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lake",
+        abstract: "Look at the lake.",
+        subcommands: [List.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "Partitions with their files, rows and bytes.")
+
+        @OptionGroup var common: CommonOptions
+
+        @Option(help: "The lake directory (default <data-dir>/lake).")
+        var lake: String?
+
+        func run() async throws {
+            let settings = try await Settings.load(common, flags: ["lake.dir": flag(lake)])
+            let directory = settings.string("lake.dir", default: "\(settings.dataDir)/lake")
+            guard FileManager.default.fileExists(atPath: directory) else {
+                throw ValidationError("no lake at \(directory)")
+            }
+            let partitions = try await LakeListing.partitions(store: LocalFileStore(root: directory))
+            var rows: [[String]] = [["DATASET", "PARTITION", "FILES", "ROWS", "BYTES"]]
+            for p in partitions {
+                rows.append([p.dataset.path, p.hour.path, String(p.files), String(p.rows), formatBytes(p.bytes)])
+            }
+            let files = partitions.reduce(0) { $0 + $1.files }
+            let total = partitions.reduce(Int64(0)) { $0 + $1.rows }
+            print(table(rows))
+            print("\n\(partitions.count) partitions, \(files) files, \(total) rows")
+        }
+    }
+}

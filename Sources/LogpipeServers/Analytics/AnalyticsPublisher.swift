@@ -1,0 +1,114 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import LogpipeAnalytics
+import LogpipeBus
+import LogpipeLake
+import NIOCore
+
+/// Delivers what the analytics sink publishes after each lake commit: windowed metrics
+/// and alerts as JSON lines in the lake (`metrics/<family>/…`, `alerts/…`, `late/…`,
+/// hour-partitioned by window start), alerts on the `alerts` topic, and alerts to an
+/// optional webhook.
+///
+/// A publication replayed after a restart has the same (topic, partition, sequence), so
+/// every lake file is named by them and created exclusively: a replay writes nothing
+/// twice. The alerts topic and the webhook are at-least-once; each alert carries its
+/// window and subject so a receiver can drop repeats.
+public final class AnalyticsPublisher: Sendable {
+    /// The topic alerts are produced to.
+    public static let alertsTopic = "alerts"
+
+    private let store: any FileStore
+    private let bus: (any Bus)?
+    private let webhook: String?
+    private let client: HTTPClient?
+    private let logger: Logger
+
+    /// A publisher into the lake in `store`, the `alerts` topic of `bus` (when given) and
+    /// `webhook` (an http(s) URL receiving each alert as a JSON POST, when given).
+    public init(store: any FileStore, bus: (any Bus)?, webhook: String?, logger: Logger) {
+        self.store = store
+        self.bus = bus
+        self.webhook = webhook
+        client = webhook == nil ? nil : HTTPClient(eventLoopGroupProvider: .singleton)
+        self.logger = logger
+    }
+
+    /// Creates the alerts topic when missing.
+    public func prepare() async throws {
+        try await bus?.createTopic(TopicSpec(name: Self.alertsTopic, partitions: 1))
+    }
+
+    /// Releases the webhook client.
+    public func shutdown() async {
+        try? await client?.shutdown()
+    }
+
+    /// Delivers one publication; failures are logged, never thrown, so analytics output
+    /// never stops the raw lake.
+    public func publish(_ publication: AnalyticsPublication) async {
+        let name = "part-\(publication.topic)-\(publication.partition)-\(String(format: "%012lld", publication.sequence)).json"
+        let output = publication.output
+        do {
+            try await writeRows(output.services, family: "metrics/services", name: name) { $0.window.startMicros }
+            try await writeRows(output.clients, family: "metrics/clients", name: name) { $0.window.startMicros }
+            try await writeRows(output.system, family: "metrics/system", name: name) { $0.window.startMicros }
+            try await writeRows(output.activities, family: "metrics/activities", name: name) { $0.window.startMicros }
+            try await writeRows(output.lateCounts, family: "metrics/late", name: name) { $0.window.startMicros }
+            try await writeRows(output.alerts, family: "alerts", name: name) { $0.window.startMicros }
+            if !publication.lateLogs.isEmpty {
+                _ = try await store.createExclusive("late/logs/\(name)", contents: publication.lateLogs)
+            }
+            if !publication.lateActivities.isEmpty {
+                _ = try await store.createExclusive("late/activity/\(name)", contents: publication.lateActivities)
+            }
+        } catch {
+            logger.error("writing analytics to the lake failed", metadata: ["error": "\(error)", "publication": "\(name)"])
+        }
+        guard !output.alerts.isEmpty else { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let alerts = output.alerts.compactMap { try? encoder.encode($0) }
+        if let bus {
+            var batch = ProduceBatch()
+            for (alert, json) in zip(output.alerts, alerts) { batch.append(key: Array(alert.subject.utf8), value: json) }
+            do {
+                _ = try await bus.produce(topic: Self.alertsTopic, batch: batch)
+            } catch {
+                logger.error("producing alerts failed", metadata: ["error": "\(error)"])
+            }
+        }
+        if let webhook, let client {
+            for json in alerts {
+                var request = HTTPClientRequest(url: webhook)
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(ByteBuffer(bytes: json))
+                do {
+                    let response = try await client.execute(request, timeout: .seconds(10))
+                    _ = try await response.body.collect(upTo: 1 << 16)
+                    if response.status.code >= 300 {
+                        logger.warning("the alert webhook refused an alert", metadata: ["status": "\(response.status.code)"])
+                    }
+                } catch {
+                    logger.warning("the alert webhook failed", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// Writes `rows` as JSON lines, one file per hour of window start.
+    private func writeRows<Row: Encodable>(_ rows: [Row], family: String, name: String, start: (Row) -> Int64) async throws {
+        guard !rows.isEmpty else { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var byHour: [HourPartition: [UInt8]] = [:]
+        for row in rows {
+            byHour[HourPartition(timestampMicros: start(row)), default: []].append(contentsOf: try encoder.encode(row) + [UInt8(ascii: "\n")])
+        }
+        for (hour, bytes) in byHour {
+            _ = try await store.createExclusive("\(family)/\(hour.path)/\(name)", contents: bytes)
+        }
+    }
+}
