@@ -52,7 +52,7 @@ public final class TansuBroker: Sendable {
         var lastError: any Error = TansuBrokerError.notReady("no attempt made")
         // A port found free can be taken before tansu binds it; try a few.
         for _ in 0..<3 {
-            let port = try freeLoopbackPort()
+            let port = try LoopbackPort.free()
             let listener = "tcp://127.0.0.1:\(port)"
             let process = try ChildProcess(executable: binary, arguments: [
                 "broker", "--listener-url", listener, "--advertised-listener-url", listener,
@@ -60,7 +60,9 @@ public final class TansuBroker: Sendable {
             ])
             let broker = TansuBroker(port: port, process: process)
             do {
-                try await broker.waitUntilListening(timeout: timeout)
+                try await LoopbackPort.waitUntilListening(port, timeout: timeout) {
+                    "tansu: \(String(decoding: process.standardError, as: UTF8.self))"
+                }
                 return broker
             } catch {
                 lastError = error
@@ -87,52 +89,6 @@ public final class TansuBroker: Sendable {
     public func stop() async {
         process.kill(SIGKILL)
         await process.waitForExit()
-    }
-
-    private func waitUntilListening(timeout: Duration) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if Self.accepts(port: port) { return }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        throw TansuBrokerError.notReady(
-            "tansu did not listen on \(port) within \(timeout): \(String(decoding: process.standardError, as: UTF8.self))")
-    }
-
-    private static func accepts(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = loopback(port: port)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-    }
-
-    private static func loopback(port: Int) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = in_addr_t(0x7f00_0001).bigEndian
-        return address
-    }
-
-    /// A TCP port on 127.0.0.1 that nothing listens on right now.
-    public static func freeLoopbackPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TansuBrokerError.notReady("socket: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var address = loopback(port: 0)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else { throw TansuBrokerError.notReady("bind: \(String(cString: strerror(errno)))") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        guard named == 0 else { throw TansuBrokerError.notReady("getsockname: \(String(cString: strerror(errno)))") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
 

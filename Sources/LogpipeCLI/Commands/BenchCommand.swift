@@ -11,7 +11,7 @@ struct BenchCommand: AsyncParsableCommand {
     )
 
     enum Name: String, ExpressibleByArgument, CaseIterable {
-        case json, bus, parquet, collector, lake, all
+        case json, bus, parquet, collector, lake, analytics, kafka, all
     }
 
     @Argument(help: "Which benchmark: \(Name.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -26,8 +26,11 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Where benchmarks write their files (default: a temporary directory).")
     var workDir: String?
 
+    @Flag(help: "Also run Spark Structured Streaming (pyspark in $LOGPIPE_PYTHON, Java 17) where a benchmark has it.")
+    var spark = false
+
     func run() async throws {
-        let selected: [Name] = name == .all ? [.json, .bus, .parquet, .collector, .lake] : [name]
+        let selected: [Name] = name == .all ? [.json, .bus, .parquet, .collector, .lake, .analytics, .kafka] : [name]
         let work = try workDir ?? TemporaryDirectory(prefix: "logpipe-bench").path
         let python = TestEnvironment.python == "/usr/bin/env" ? "python3" : TestEnvironment.python
         for bench in selected {
@@ -42,7 +45,17 @@ struct BenchCommand: AsyncParsableCommand {
             case .collector:
                 report = try await CollectorBench.run(seconds: seconds, connections: 64, threads: 2, recordsPerRequest: 100)
             case .lake:
-                report = try await LakeBench.run(records: records ?? 1_000_000, workDir: work + "/lake", python: python)
+                report = try await LakeBench.run(records: records ?? 1_000_000, workDir: work + "/lake", python: python, spark: spark)
+            case .analytics:
+                report = try AnalyticsBench.run(records: records ?? 1_000_000, workDir: work + "/analytics", python: python, spark: spark)
+            case .kafka:
+                #if Kafka
+                report = try await TansuBroker.with { broker in
+                    try await KafkaBench.run(bootstrapServers: broker.bootstrapServers, records: records ?? 300_000, directory: work)
+                }
+                #else
+                report = "kafka: skipped; this build has no Kafka support (swift build -c release --traits Kafka)"
+                #endif
             case .all:
                 continue
             }
