@@ -7,6 +7,14 @@ import LogpipeTesting
 import Synchronization
 import Testing
 
+/// Committed data files under the lake's datasets (what a reader would list).
+func dataFiles(_ lake: String) -> Int {
+    ["logs/raw", "events/activity"].reduce(0) { total, dataset in
+        total + ((try? FileManager.default.subpathsOfDirectory(atPath: lake + "/" + dataset)) ?? [])
+            .filter { $0.hasSuffix(".parquet") }.count
+    }
+}
+
 /// Whether the `logpipe` binary has the `stream` command (the CLI wires it).
 func logpipeHasStreamCommand() async -> Bool {
     let binary = TestEnvironment.logpipeBinary
@@ -66,21 +74,29 @@ final class ListingWatch: Sendable {
             clock += Double(logCount) * 0.05
             try await bus.close()
         }
-        try await feed(60_000, 10_000)
+        try await feed(15_000, 3_000)
 
         let watch = ListingWatch()
         watch.start(lake: lakeDir)
         defer { watch.stop.store(true, ordering: .relaxed) }
 
-        let arguments = ["stream", "--bus", "local:\(busDir)", "--lake", lakeDir, "--roll-bytes", "262144",
-                         "--roll-age", "0.05", "--max-fetch-bytes", "65536", "--no-compaction", "--log-level", "error"]
+        // 1 MiB files rolled every 50 ms: many commits per run, so kills land between and inside them.
+        let arguments = ["stream", "--bus", "local:\(busDir)", "--lake", lakeDir, "--roll-mib", "1",
+                         "--roll-seconds", "0.05", "--api-port", "0", "--log-level", "error"]
         var kills = 0
         var killedMidway = 0
         let store = try LocalFileStore(root: lakeDir)
         var random = SystemRandomNumberGenerator()
         while kills < 12 {
+            // Kill at a random moment shortly after the run's first commit, while its other
+            // partitions are still reading, writing and committing.
+            let filesBefore = dataFiles(lakeDir)
             let child = try ChildProcess(executable: TestEnvironment.logpipeBinary, arguments: arguments)
-            try await Task.sleep(nanoseconds: UInt64.random(in: 80_000_000...600_000_000, using: &random))
+            let deadline = Date().addingTimeInterval(15)
+            while dataFiles(lakeDir) <= filesBefore && Date() < deadline {
+                try await Task.sleep(nanoseconds: 2_000_000)
+            }
+            try await Task.sleep(nanoseconds: UInt64.random(in: 0...40_000_000, using: &random))
             child.kill()
             let status = await child.waitForExit()
             #expect(ChildProcess.killedBySignal(status) == SIGKILL, "run \(kills): \(String(decoding: child.standardError, as: UTF8.self))")
@@ -88,13 +104,13 @@ final class ListingWatch: Sendable {
             // Killed with part of what is on the bus committed: data was flowing.
             let committed = try await LakeListing.partitions(store: store).reduce(0) { $0 + $1.rows }
             if committed > 0 && committed < Int64(logs + events) { killedMidway += 1 }
-            try await feed(5_000, 1_000)
+            try await feed(4_000, 1_000)
         }
         let last = try ChildProcess(executable: TestEnvironment.logpipeBinary, arguments: arguments + ["--once"])
         let status = await last.waitForExit()
         #expect(ChildProcess.exitCode(status) == 0, "\(String(decoding: last.standardError, as: UTF8.self))")
         watch.stop.store(true, ordering: .relaxed)
-        #expect(killedMidway >= 10)
+        #expect(killedMidway >= 8, "only \(killedMidway) of \(kills) kills landed with data in flight")
         #expect(watch.listings.load(ordering: .relaxed) > 100)
         #expect(watch.foreign.withLock { $0 }.isEmpty, "listed non-data files: \(watch.foreign.withLock { $0.prefix(5) })")
         #expect(try await store.list("_logpipe/staging", recursive: true).isEmpty)
