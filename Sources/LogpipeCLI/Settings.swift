@@ -38,6 +38,7 @@ struct Settings {
     let kafkaSettings: [String: String]
 
     static func load(_ common: CommonOptions, flags: [String: ConfigValue?] = [:]) async throws -> Settings {
+        try checkLevel(common.logLevel)
         var kafka: [String: String] = [:]
         for (name, value) in ProcessInfo.processInfo.environment where name.hasPrefix("LOGPIPE_KAFKA_") {
             kafka["kafka." + name.dropFirst("LOGPIPE_KAFKA_".count).lowercased().replacingOccurrences(of: "_", with: ".")] = value
@@ -70,7 +71,21 @@ struct Settings {
                 throw ValidationError("cannot read the configuration file \(file): \(error)")
             }
         }
-        return Settings(reader: ConfigReader(providers: providers), kafkaSettings: kafka)
+        let settings = Settings(reader: ConfigReader(providers: providers), kafkaSettings: kafka)
+        // Every module's loggers (the bus's, Hummingbird's) follow the configured level.
+        let level = Logger.Level(rawValue: settings.string("log.level", default: "info")) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return settings
+    }
+
+    /// A level name the logger knows, or a validation error naming the choices.
+    static func checkLevel(_ name: String?) throws {
+        guard let name, Logger.Level(rawValue: name) == nil else { return }
+        throw ValidationError("--log-level \(name): use one of trace, debug, info, notice, warning, error, critical")
     }
 
     func string(_ key: String, default value: String) -> String {
