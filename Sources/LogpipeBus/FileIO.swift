@@ -54,20 +54,24 @@ enum FileIO {
         if rc != 0 { throw error("fsync", path) }
     }
 
-    /// Starts writing a file's dirty pages to disk without waiting (Linux
-    /// `sync_file_range(SYNC_FILE_RANGE_WRITE)`, looked up at run time because
-    /// Glibc's Swift module does not export it); elsewhere it does nothing.
-    static func startWriteback(_ fd: Int32) {
+    /// Reserves disk blocks for `[offset, offset + length)` without changing
+    /// the file's size (Linux `fallocate(FALLOC_FL_KEEP_SIZE)`), so appends into
+    /// them need no block allocation, whose metadata every fsync would
+    /// otherwise write. Best effort: where unsupported it does nothing.
+    static func preallocate(_ fd: Int32, offset: Int64, length: Int64) {
         #if os(Linux)
-        if let start = syncFileRange { _ = start(fd, 0, 0, 2 /* SYNC_FILE_RANGE_WRITE */) }
+        if let allocate = fallocate { _ = allocate(fd, 1 /* FALLOC_FL_KEEP_SIZE */, offset, length) }
         #endif
     }
 
     #if os(Linux)
-    private typealias SyncFileRange = @convention(c) (Int32, Int64, Int64, UInt32) -> Int32
-    nonisolated(unsafe) private static let syncFileRange: SyncFileRange? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sync_file_range") else { return nil }
-        return unsafeBitCast(symbol, to: SyncFileRange.self)
+    private typealias Fallocate = @convention(c) (Int32, Int32, Int64, Int64) -> Int32
+    /// `fallocate(2)` looked up at run time: Glibc's Swift module does not export
+    /// this GNU extension. `nonisolated(unsafe)` because a C function pointer is
+    /// not `Sendable` to the compiler; it is immutable once loaded.
+    nonisolated(unsafe) private static let fallocate: Fallocate? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "fallocate") else { return nil }
+        return unsafeBitCast(symbol, to: Fallocate.self)
     }()
     #endif
 

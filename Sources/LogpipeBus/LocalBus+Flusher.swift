@@ -137,8 +137,6 @@ extension LocalBus {
                     } else {
                         write(item)
                         if let error = item.error { cycle.failed[id] = error }
-                        // Start writeback now so the fsyncs at the end of the cycle find less to do.
-                        else { FileIO.startWriteback(item.segment.fd) }
                     }
                     cycle.segments[id] = item.segment
                     cycle.items.append(item)
@@ -259,11 +257,18 @@ extension LocalBus {
                 } catch {
                     logger.warning("could not write segment index; it will be rebuilt on open", metadata: ["segment": "\(old.path)", "error": "\(error)"])
                 }
+                // Give back the blocks reserved past its end.
+                _ = ftruncate(old.fd, off_t(old.writtenSize))
                 item.segment = fresh
                 item.newSegment = fresh
             }
             let segment = item.segment
             let start = segment.writtenSize
+            if start + Int64(item.byteCount) > segment.preallocatedSize {
+                let step = max(Int64(item.byteCount), min(options.segmentBytes, 8 << 20))
+                FileIO.preallocate(segment.fd, offset: segment.preallocatedSize, length: start + step - segment.preallocatedSize)
+                segment.preallocatedSize = start + step
+            }
             do {
                 try FileIO.writeAll(segment.fd, item.chunks, at: start, segment.path)
             } catch {

@@ -45,6 +45,8 @@ final class Segment: @unchecked Sendable {
     // Flusher-owned.
     var writtenSize: Int64
     var bytesSinceIndexEntry: Int64
+    /// Bytes reserved on disk ahead of appends (`FileIO.preallocate`).
+    var preallocatedSize: Int64 = 0
 
     init(baseOffset: Int64, path: String, indexPath: String, fd: Int32, scan: Scan) {
         self.baseOffset = baseOffset
