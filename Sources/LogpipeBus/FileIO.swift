@@ -66,10 +66,8 @@ enum FileIO {
 
     #if os(Linux)
     private typealias Fallocate = @convention(c) (Int32, Int32, Int64, Int64) -> Int32
-    /// `fallocate(2)` looked up at run time: Glibc's Swift module does not export
-    /// this GNU extension. `nonisolated(unsafe)` because a C function pointer is
-    /// not `Sendable` to the compiler; it is immutable once loaded.
-    nonisolated(unsafe) private static let fallocate: Fallocate? = {
+    /// `fallocate(2)` looked up at run time: Glibc's Swift module does not export this GNU extension.
+    private static let fallocate: Fallocate? = {
         guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "fallocate") else { return nil }
         return unsafeBitCast(symbol, to: Fallocate.self)
     }()
