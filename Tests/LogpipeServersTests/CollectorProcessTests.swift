@@ -37,7 +37,7 @@ struct CollectorProcessTests {
                         request.method = .POST
                         request.headers.add(name: "Content-Type", value: "application/x-ndjson")
                         request.body = .bytes(ByteBuffer(bytes: body))
-                        guard let response = try? await client.execute(request, timeout: .seconds(5)),
+                        guard let response = try? await client.execute(request, timeout: .seconds(2)),
                               response.status == .ok,
                               (try? await response.body.collect(upTo: 1 << 20)) != nil
                         else { continue }
@@ -81,8 +81,8 @@ struct CollectorProcessTests {
             async let acked = load(port: port, clients: 4, round: round, stop: stop)
             try await Task.sleep(for: .milliseconds(400 + round * 300))
             child.kill(SIGKILL)
-            let status = await child.waitForExit()
             stop.set()
+            let status = await child.waitForExit()
             acknowledged.formUnion(await acked)
             #expect(ChildProcess.killedBySignal(status) == SIGKILL)
         }
