@@ -36,6 +36,12 @@ public struct AnalyticsPublication: Sendable, Equatable, Codable {
 /// alerts-topic key). The store replaces by window, so repeats do not change it. The
 /// sink never asks for a commit itself.
 ///
+/// The live store does not wait for commits: each batch's windows and alerts are
+/// recorded there as soon as they are computed (commits follow the raw sink's file
+/// rolls, a minute apart by default, far too late for a live view). A window's content
+/// is fixed by the rows before its close, so a restarted worker computes it again
+/// identically and the store's replace-by-window keeps one row of it.
+///
 /// Partitions: logs are keyed by service, so per-service metrics and their detectors are
 /// complete in one partition. Client-IP, system-wide and activity windows of a partition
 /// cover that partition's rows only; combining them across partitions (their states
@@ -45,7 +51,7 @@ public struct AnalyticsSink: StreamSink {
     public let configuration: AnalyticsConfiguration
     /// Receives each publication (lake `metrics/` and `alerts/` writer, alerts topic, webhook).
     public let publish: @Sendable (AnalyticsPublication) async -> Void
-    /// Also records every publication here, when given (the live API).
+    /// Also records every batch's output here as it is computed, when given (the live API).
     public let store: AnalyticsStore?
 
     /// A sink publishing to `publish` and `store`.
@@ -60,15 +66,11 @@ public struct AnalyticsSink: StreamSink {
 
     public func openPartition(_ context: SinkPartitionContext) async throws -> any PartitionSink {
         let sink = AnalyticsPartitionSink(source: context.source, configuration: configuration)
-        let deliver: @Sendable (AnalyticsPublication) async -> Void = { [store, publish] publication in
-            store?.record(publication.output)
-            await publish(publication)
+        if let checkpoint = context.checkpoint, let replay = try sink.restore(Array(checkpoint)) {
+            store?.record(replay.output)
+            await publish(replay)
         }
-        if let checkpoint = context.checkpoint {
-            let replay = try sink.restore(Array(checkpoint))
-            if let replay { await deliver(replay) }
-        }
-        return AnalyticsPartitionSinkHandle(sink: sink, deliver: deliver)
+        return AnalyticsPartitionSinkHandle(sink: sink, store: store, deliver: publish)
     }
 }
 
@@ -101,7 +103,8 @@ final class AnalyticsPartitionSink: @unchecked Sendable {
                              lateLogs: [], lateActivities: [])
     }
 
-    func consume(_ rows: StreamBatch.Rows) {
+    /// Processes a batch; returns what it produced (without the late row indices).
+    func consume(_ rows: StreamBatch.Rows) -> AnalyticsOutput {
         var output: AnalyticsOutput
         switch rows {
         case .logs(let batch):
@@ -119,6 +122,7 @@ final class AnalyticsPartitionSink: @unchecked Sendable {
         }
         output.lateRows = []
         pending.output.append(output)
+        return output
     }
 
     /// The state to commit: the analytics snapshot and the publication the commit carries.
@@ -156,14 +160,21 @@ final class AnalyticsPartitionSink: @unchecked Sendable {
 final class AnalyticsPartitionSinkHandle: PartitionSink, @unchecked Sendable {
     // @unchecked: see `AnalyticsPartitionSink`.
     let sink: AnalyticsPartitionSink
+    /// The live store, fed each batch's output at once.
+    let store: AnalyticsStore?
+    /// Receives each committed publication.
     let deliver: @Sendable (AnalyticsPublication) async -> Void
 
-    init(sink: AnalyticsPartitionSink, deliver: @escaping @Sendable (AnalyticsPublication) async -> Void) {
+    init(sink: AnalyticsPartitionSink, store: AnalyticsStore?, deliver: @escaping @Sendable (AnalyticsPublication) async -> Void) {
         self.sink = sink
+        self.store = store
         self.deliver = deliver
     }
 
-    func consume(_ batch: StreamBatch) async throws { sink.consume(batch.rows) }
+    func consume(_ batch: StreamBatch) async throws {
+        let output = sink.consume(batch.rows)
+        if !output.isEmpty { store?.record(output) }
+    }
 
     func commitDue(nowNanos: UInt64) -> Bool { false }
 
