@@ -11,7 +11,7 @@ struct BenchCommand: AsyncParsableCommand {
     )
 
     enum Name: String, ExpressibleByArgument, CaseIterable {
-        case json, bus, parquet, collector, lake, analytics, kafka, all
+        case json, bus, parquet, collector, lake, analytics, kafka, kafkaLake = "kafka-lake", latency, all
     }
 
     @Argument(help: "Which benchmark: \(Name.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -23,6 +23,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Seconds per wrk run for the collector benchmark.")
     var seconds: Int = 10
 
+    @Option(help: "Whole 1-minute windows the latency benchmark measures (it runs about this many minutes + 2; not part of 'all').")
+    var windows: Int = 30
+
     @Option(help: "Where benchmarks write their files (default: a temporary directory).")
     var workDir: String?
 
@@ -30,7 +33,7 @@ struct BenchCommand: AsyncParsableCommand {
     var spark = false
 
     func run() async throws {
-        let selected: [Name] = name == .all ? [.json, .bus, .parquet, .collector, .lake, .analytics, .kafka] : [name]
+        let selected: [Name] = name == .all ? [.json, .bus, .parquet, .collector, .lake, .analytics, .kafka, .kafkaLake] : [name]
         let work = try workDir ?? TemporaryDirectory(prefix: "logpipe-bench").path
         let python = TestEnvironment.python == "/usr/bin/env" ? "python3" : TestEnvironment.python
         for bench in selected {
@@ -55,6 +58,19 @@ struct BenchCommand: AsyncParsableCommand {
                 }
                 #else
                 report = "kafka: skipped; this build has no Kafka support (swift build -c release --traits Kafka)"
+                #endif
+            case .latency:
+                report = try await LatencyBench.run(
+                    binary: Bundle.main.executablePath ?? CommandLine.arguments[0], port: LoopbackPort.free(),
+                    windows: windows, workDir: work + "/latency")
+            case .kafkaLake:
+                #if Kafka
+                report = try await TansuBroker.with { broker in
+                    try await KafkaLakeBench.run(bootstrapServers: broker.bootstrapServers, records: records ?? 500_000,
+                                                 workDir: work + "/kafka-lake")
+                }
+                #else
+                report = "kafka-lake: skipped; this build has no Kafka support (swift build -c release --traits Kafka)"
                 #endif
             case .all:
                 continue
