@@ -49,7 +49,7 @@ public enum AnalyticsBench {
             var emitted = 0
             for batch in batches { emitted += analytics.process(logs: batch).services.count }
             emitted += analytics.finish().services.count
-            aggregateSeconds = min(aggregateSeconds, seconds(since: began))
+            aggregateSeconds = min(aggregateSeconds, Peers.seconds(since: began))
             windows = emitted
         }
         var parseSeconds = Double.infinity
@@ -58,11 +58,11 @@ public enum AnalyticsBench {
             let began = ContinuousClock.now
             for batch in try parseBatches(ndjson, reader: &reader) { _ = analytics.process(logs: batch) }
             _ = analytics.finish()
-            parseSeconds = min(parseSeconds, seconds(since: began))
+            parseSeconds = min(parseSeconds, Peers.seconds(since: began))
         }
 
         var peers: [(String, Double, String)] = []
-        let result = try runPython(python, script: peerScript, arguments: [input, workDir, spark ? "1" : "0"])
+        let result = try Peers.runPython(python, script: peerScript, arguments: [input, workDir, spark ? "1" : "0"])
         for line in result.split(separator: "\n") where line.hasPrefix("{") {
             guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   let name = object["name"] as? String else { continue }
@@ -112,26 +112,6 @@ public enum AnalyticsBench {
         return batches
     }
 
-    static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let d = start.duration(to: .now)
-        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
-
-    private static func runPython(_ python: String, script: String, arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, "-c", script] + arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.standardError
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw AnalyticsBenchError.peerFailed("python exited with \(process.terminationStatus)")
-        }
-        return String(decoding: data, as: UTF8.self)
-    }
 
     /// Prints one JSON line per peer: name, seconds (best of three for DuckDB), note or error.
     static let peerScript = #"""
@@ -195,14 +175,11 @@ if spark:
 public enum AnalyticsBenchError: Error, CustomStringConvertible {
     /// The run did not process what it should have.
     case mismatch(String)
-    /// A peer failed to run.
-    case peerFailed(String)
 
     /// A readable explanation.
     public var description: String {
         switch self {
         case .mismatch(let why): "analytics bench: \(why)"
-        case .peerFailed(let why): "analytics bench peer: \(why)"
         }
     }
 }

@@ -70,7 +70,7 @@ public enum LakeBench {
                         hours: partitions.count, bytes: partitions.reduce(Int64(0)) { $0 + $1.bytes }, note: "")
 
         var peers = [ours]
-        let result = try runPython(python, script: peerScript, arguments: [input, workDir, String(records), spark ? "1" : "0"])
+        let result = try Peers.runPython(python, script: peerScript, arguments: [input, workDir, String(records), spark ? "1" : "0"])
         for line in result.split(separator: "\n") where line.hasPrefix("{") {
             guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   let name = object["name"] as? String else { continue }
@@ -109,22 +109,6 @@ public enum LakeBench {
         var hours: Int
         var bytes: Int64
         var note: String
-    }
-
-    private static func runPython(_ python: String, script: String, arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, "-c", script] + arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.standardError
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw LakeBenchError.peerFailed("python exited with \(process.terminationStatus)")
-        }
-        return String(decoding: data, as: UTF8.self)
     }
 
     /// Prints one JSON line per peer: name, seconds, files, hours, bytes.
@@ -215,13 +199,10 @@ if spark:
 public enum LakeBenchError: Error, CustomStringConvertible {
     /// The lake does not hold what was produced.
     case mismatch(String)
-    /// A peer's script failed.
-    case peerFailed(String)
 
     public var description: String {
         switch self {
         case .mismatch(let s): "lake bench: \(s)"
-        case .peerFailed(let s): "lake bench peer failed: \(s)"
         }
     }
 }

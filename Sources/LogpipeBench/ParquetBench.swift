@@ -28,7 +28,7 @@ public enum ParquetBench {
             let writer = try ParquetWriter(path: ours, schema: ParquetLogBatch.schema, options: options)
             try writer.write(batch.batch)
             try writer.finish()
-            writeBest = min(writeBest, seconds(since: start))
+            writeBest = min(writeBest, Peers.seconds(since: start))
         }
         let ourSize = try fileSize(ours)
 
@@ -39,10 +39,10 @@ public enum ParquetBench {
         for _ in 0..<max(1, repeats) {
             var start = ContinuousClock.now
             let a = try ParquetFileReader(path: ours).read()
-            readOursBest = min(readOursBest, seconds(since: start))
+            readOursBest = min(readOursBest, Peers.seconds(since: start))
             start = ContinuousClock.now
             let b = try ParquetFileReader(path: theirs).read()
-            readTheirsBest = min(readTheirsBest, seconds(since: start))
+            readTheirsBest = min(readTheirsBest, Peers.seconds(since: start))
             guard a.rowCount == rows, b.rowCount == rows else {
                 throw ParquetError.invalidArgument("read back \(a.rowCount) and \(b.rowCount) rows, wrote \(rows)")
             }
@@ -62,10 +62,6 @@ public enum ParquetBench {
         return out
     }
 
-    private static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let d = ContinuousClock.now - start
-        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
 
     private static func fileSize(_ path: String) throws -> Int {
         (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0

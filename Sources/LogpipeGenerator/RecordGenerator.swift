@@ -220,24 +220,27 @@ public struct RecordGenerator: Sendable {
 
     /// `count` log records as NDJSON, event times from `start` spaced by `spacing` seconds.
     public mutating func logs(count: Int, start: Double, spacing: Double = 0.001) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(count * 360)
-        for i in 0..<count {
-            appendLog(to: &out, timestamp: start + Double(i) * spacing)
-            out.append(UInt8(ascii: "\n"))
-        }
-        return out
+        body(count: count, start: start, spacing: spacing, asArray: false) { $0.appendLog(to: &$1, timestamp: $2) }
     }
 
     /// `count` log records as one JSON array, the body the seed's generator posts.
     public mutating func logArray(count: Int, start: Double, spacing: Double = 0.001) -> [UInt8] {
-        var out: [UInt8] = [UInt8(ascii: "[")]
+        body(count: count, start: start, spacing: spacing, asArray: true) { $0.appendLog(to: &$1, timestamp: $2) }
+    }
+
+    /// `count` records as NDJSON or one JSON array, event times from `start` spaced by `spacing`.
+    private mutating func body(
+        count: Int, start: Double, spacing: Double, asArray: Bool,
+        _ appendOne: (inout RecordGenerator, inout [UInt8], Double) -> Void
+    ) -> [UInt8] {
+        var out: [UInt8] = asArray ? [UInt8(ascii: "[")] : []
         out.reserveCapacity(count * 360)
         for i in 0..<count {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            appendLog(to: &out, timestamp: start + Double(i) * spacing)
+            if asArray && i > 0 { out.append(UInt8(ascii: ",")) }
+            appendOne(&self, &out, start + Double(i) * spacing)
+            if !asArray { out.append(UInt8(ascii: "\n")) }
         }
-        out.append(UInt8(ascii: "]"))
+        if asArray { out.append(UInt8(ascii: "]")) }
         return out
     }
 
@@ -353,25 +356,12 @@ public struct RecordGenerator: Sendable {
 
     /// `count` events as NDJSON, event times from `start` spaced by `spacing` seconds.
     public mutating func events(count: Int, start: Double, spacing: Double = 0.001) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(count * 330)
-        for i in 0..<count {
-            appendEvent(to: &out, timestamp: start + Double(i) * spacing)
-            out.append(UInt8(ascii: "\n"))
-        }
-        return out
+        body(count: count, start: start, spacing: spacing, asArray: false) { $0.appendEvent(to: &$1, timestamp: $2) }
     }
 
     /// `count` events as one JSON array.
     public mutating func eventArray(count: Int, start: Double, spacing: Double = 0.001) -> [UInt8] {
-        var out: [UInt8] = [UInt8(ascii: "[")]
-        out.reserveCapacity(count * 330)
-        for i in 0..<count {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            appendEvent(to: &out, timestamp: start + Double(i) * spacing)
-        }
-        out.append(UInt8(ascii: "]"))
-        return out
+        body(count: count, start: start, spacing: spacing, asArray: true) { $0.appendEvent(to: &$1, timestamp: $2) }
     }
 
     // MARK: Pieces
