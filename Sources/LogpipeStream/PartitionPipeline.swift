@@ -10,7 +10,7 @@ import Metrics
 /// batch to every sink and commits when a sink asks (or on stop).
 final class PartitionPipeline {
     let source: TopicPartition
-    let kind: StreamConfiguration.RecordKind
+    let kind: RecordKind
     let bus: any Bus
     let configuration: StreamConfiguration
     let logger: Logger
@@ -32,7 +32,7 @@ final class PartitionPipeline {
     private let recordsCounter: Counter
     private let deadLetterCounter: Counter
 
-    private init(source: TopicPartition, kind: StreamConfiguration.RecordKind, bus: any Bus,
+    private init(source: TopicPartition, kind: RecordKind, bus: any Bus,
                  configuration: StreamConfiguration, logger: Logger, statistics: StreamStatisticsBox,
                  publish: @escaping @Sendable ([TopicPartition: Int64]) async throws -> Void, log: PartitionCommitLog, sinks: [(name: String, sink: any PartitionSink)], position: Int64) {
         self.source = source
@@ -52,7 +52,7 @@ final class PartitionPipeline {
 
     /// Takes the partition: recovers its commit log (finishing renames, claiming it, removing
     /// unreferenced staging files) and opens every sink from its checkpoint.
-    static func open(source: TopicPartition, kind: StreamConfiguration.RecordKind, bus: any Bus, store: any FileStore,
+    static func open(source: TopicPartition, kind: RecordKind, bus: any Bus, store: any FileStore,
                      sinks: [any StreamSink], configuration: StreamConfiguration, logger: Logger,
                      statistics: StreamStatisticsBox,
                      publish: @escaping @Sendable ([TopicPartition: Int64]) async throws -> Void) async throws -> PartitionPipeline {
@@ -143,7 +143,7 @@ final class PartitionPipeline {
                 }
             }
             return (.logs(batch), timestamps, dead)
-        case .activity:
+        case .activities:
             var batch = activityRows
             activityRows = ActivityBatch()
             batch.removeAll(keepingCapacity: true)

@@ -14,14 +14,6 @@ public struct StreamConfiguration: Sendable {
         case interval(seconds: Double)
     }
 
-    /// Which record contract a topic carries.
-    public enum RecordKind: String, Sendable, Equatable {
-        /// Log records, into `logs/raw/`.
-        case logs
-        /// Activity events, into `events/activity/`.
-        case activity
-    }
-
     /// A source topic.
     public struct Source: Sendable, Equatable {
         /// The topic.
@@ -67,7 +59,7 @@ public struct StreamConfiguration: Sendable {
 
     /// A configuration with the seed's topics and Logpipe's defaults.
     public init(
-        sources: [Source] = [Source(topic: "logs.raw", kind: .logs), Source(topic: "events.activity", kind: .activity)],
+        sources: [Source] = [Source(topic: RecordKind.logs.topic, kind: .logs), Source(topic: RecordKind.activities.topic, kind: .activities)],
         trigger: Trigger = .continuous,
         maxFetchBytes: Int = 8 << 20,
         idleWaitMillis: Int = 200,

@@ -12,21 +12,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Which stream a request feeds: the two data contracts of DESIGN.md.
-public enum RecordKind: String, Sendable, CaseIterable {
-    /// Application logs, keyed by `service`, on `logs.raw`.
-    case logs
-    /// User-activity events, keyed by `user_id`, on `events.activity`.
-    case activities
-
-    /// The topic accepted records go to.
-    public var topic: String {
-        switch self {
-        case .logs: "logs.raw"
-        case .activities: "events.activity"
-        }
-    }
-
+extension RecordKind {
     /// The topic rejected records go to, with the reason they were rejected.
     public var deadLetterTopic: String { topic + ".dlq" }
 }

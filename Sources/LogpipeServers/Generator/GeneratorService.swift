@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Hummingbird
 import Logging
 import LogpipeGenerator
+import LogpipeRecords
 import Metrics
 import NIOCore
 import ServiceLifecycle
