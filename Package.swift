@@ -150,6 +150,13 @@ let package = Package(
                 .product(name: "CompressNIO", package: "compress-nio"),
             ]
         ),
-        .testTarget(name: "LogpipeKafkaTests", dependencies: ["LogpipeKafka", "LogpipeBus", "LogpipeTesting"]),
+        .testTarget(
+            name: "LogpipeKafkaTests",
+            dependencies: [
+                "LogpipeKafka", "LogpipeBus", "LogpipeTesting", "LogpipeGenerator", "LogpipeLake",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
     ]
 )
