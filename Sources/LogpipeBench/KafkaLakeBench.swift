@@ -19,12 +19,16 @@ import LogpipeStream
 ///   (`runUntilCaughtUp`: fetch, parse, Parquet snappy, fsync, commit log, renames). The
 ///   Kafka side opens a fresh `KafkaBus` per round, so its prefetch starts cold.
 /// - Rounds alternate which side goes first; the best time of each side is compared.
+/// - For reference, each round also times kcat consuming the topic from its start to its
+///   end (`kcat -C -e`, printing offsets to /dev/null): librdkafka's own read rate from
+///   this broker, with no parsing and no lake, an upper bound for the Kafka side.
 public enum KafkaLakeBench {
     /// Runs against the broker at `bootstrapServers`, with lakes and the local bus under
-    /// `workDir` (emptied first), and returns a text report.
+    /// `workDir` (emptied first), and returns a text report. `kcat` must load the same
+    /// librdkafka (≥ 2.2) as Logpipe, see docs/kafka.md.
     public static func run(
         bootstrapServers: String, records: Int = 500_000, partitions: Int32 = 3, rounds: Int = 3,
-        properties: [String: String] = [:], workDir: String
+        properties: [String: String] = [:], kcat: String = "/usr/bin/kcat", workDir: String
     ) async throws -> String {
         try? FileManager.default.removeItem(atPath: workDir)
         try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
@@ -70,7 +74,7 @@ public enum KafkaLakeBench {
         quiet.logLevel = .warning
         var report = ["kafka-lake bench: \(records) log records (\(String(format: "%.1f", Double(payload) / 1e6)) MB of JSON, "
             + "~5 h of event time) keyed by service over \(partitions) partitions → hourly snappy Parquet; broker \(bootstrapServers)"]
-        var best = (local: Double.infinity, kafka: Double.infinity)
+        var best = (local: Double.infinity, kafka: Double.infinity, kcat: Double.infinity)
         var files = (local: 0, kafka: 0)
         do {
             for round in 0..<rounds {
@@ -95,9 +99,10 @@ public enum KafkaLakeBench {
                     }
                     try? FileManager.default.removeItem(atPath: store.location)
                 }
-                best = (min(best.local, seconds.local), min(best.kafka, seconds.kafka))
+                let kcatSeconds = try consumeWithKcat(kcat, bootstrapServers: bootstrapServers, topic: topic)
+                best = (min(best.local, seconds.local), min(best.kafka, seconds.kafka), min(best.kcat, kcatSeconds))
                 report.append("  round \(round + 1): local bus → lake \(String(format: "%.3f", seconds.local)) s, "
-                    + "Kafka → lake \(String(format: "%.3f", seconds.kafka)) s")
+                    + "Kafka → lake \(String(format: "%.3f", seconds.kafka)) s, kcat -C \(String(format: "%.3f", kcatSeconds)) s")
             }
         } catch {
             try? await local.close()
@@ -109,6 +114,7 @@ public enum KafkaLakeBench {
         report.append("local bus → lake: \(Int(localRate)) records/s (\(files.local) files)")
         report.append("Kafka → lake:     \(Int(kafkaRate)) records/s (\(files.kafka) files)")
         report.append("ratio Kafka / local: \(String(format: "%.1f", 100 * kafkaRate / localRate))%")
+        report.append("kcat -C, read only:  \(Int(Double(records) / best.kcat)) records/s (librdkafka's read ceiling from this broker)")
         return report.joined(separator: "\n")
     }
 
@@ -127,6 +133,25 @@ public enum KafkaLakeBench {
         }
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         return (seconds, partitions.reduce(0) { $0 + $1.files })
+    }
+
+    /// Seconds kcat takes to read `topic` from its start to its end (offsets to /dev/null).
+    private static func consumeWithKcat(_ kcat: String, bootstrapServers: String, topic: String) throws -> Double {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: kcat)
+        process.arguments = ["-C", "-b", bootstrapServers, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%o\n"]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        let started = ContinuousClock.now
+        try process.run()
+        let stderr = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let elapsed = started.duration(to: .now)
+        guard process.terminationStatus == 0 else {
+            throw BusError.io("kcat -C failed (\(process.terminationStatus)): \(String(decoding: stderr, as: UTF8.self))")
+        }
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     }
 
     /// The `service` value of a generated log record, its key on the bus.
