@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import LogpipeBench
 import LogpipeTesting
 
@@ -29,10 +30,20 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Where benchmarks write their files (default: a temporary directory).")
     var workDir: String?
 
+    @Option(help: "Log level of the pipeline parts under test (default warning, so reports stay readable).")
+    var logLevel: String = "warning"
+
     @Flag(help: "Also run Spark Structured Streaming (pyspark in $LOGPIPE_PYTHON, Java 17) where a benchmark has it.")
     var spark = false
 
     func run() async throws {
+        try Settings.checkLevel(logLevel)
+        let level = Logger.Level(rawValue: logLevel) ?? .warning
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
         let selected: [Name] = name == .all ? [.json, .bus, .parquet, .collector, .lake, .analytics, .kafka, .kafkaLake] : [name]
         let work = try workDir ?? TemporaryDirectory(prefix: "logpipe-bench").path
         let python = TestEnvironment.python == "/usr/bin/env" ? "python3" : TestEnvironment.python

@@ -55,7 +55,9 @@ enum CollectorBench {
             let ingest = try runWrk(wrk, common + ["-s", script, "\(base)/api/collect/logs"])
             let committed = try await bus.topics().first { $0.name == "logs.raw" }?.partitions.reduce(0) { $0 + $1.highWatermark } ?? 0
 
+            // Requests wrk left in flight finish before the bus closes.
             await group.triggerGracefulShutdown()
+            _ = try await tasks.next()
             try await bus.close()
             let acknowledged = Double(ingest.requests - ingest.non2xx) * Double(recordsPerRequest)
             let recordsPerSecond = ingest.requestsPerSecond * Double(recordsPerRequest) * (acknowledged / Double(max(1, ingest.requests * recordsPerRequest)))
@@ -66,7 +68,6 @@ enum CollectorBench {
                   records on the bus afterwards   \(committed) (acknowledged \(Int(acknowledged)))
                   ratio: ingest requests/s / health requests/s = \(String(format: "%.2f", ingest.requestsPerSecond / max(health.requestsPerSecond, 1)))
                 """
-            tasks.cancelAll()
             return report
         }!
     }
