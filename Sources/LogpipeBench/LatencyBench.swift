@@ -69,14 +69,17 @@ public enum LatencyBench {
 
         let poster = Thread {
             var lastClosedEnd = Int64.min
+            // Varied clients and users, so the probe traffic does not look like a DDoS to the detectors.
+            var sequence = 0
             while !state.value.withLock({ $0.stop }) {
                 let nowMicros = Int64(Date().timeIntervalSince1970 * 1_000_000)
                 // Windows whose end is at or before now − lateness close with this request.
                 let closedEnd = (nowMicros - latenessMicros).floorDivided(by: 60_000_000) * 60
                 let timestamp = String(format: "%.6f", Double(nowMicros) / 1e6)
                 var body = ""
-                for name in names {
-                    body += #"{"timestamp":\#(timestamp),"level":"INFO","service":"\#(name)","message":"latency probe","metadata":{"response_time_ms":12,"status_code":200,"client_ip":"10.1.2.3","user_id":"user_00001"}}"#
+                sequence += 1
+                for (index, name) in names.enumerated() {
+                    body += #"{"timestamp":\#(timestamp),"level":"INFO","service":"\#(name)","message":"latency probe","metadata":{"response_time_ms":12,"status_code":200,"client_ip":"10.1.\#(index).\#(sequence % 250)","user_id":"user_\#(sequence % 1000)"}}"#
                     body += "\n"
                 }
                 let sent = DispatchTime.now().uptimeNanoseconds
@@ -103,7 +106,10 @@ public enum LatencyBench {
         var windowSamples: [Double] = []
         let deadline = Date().addingTimeInterval(Double(lastWindowStart - Int64(Date().timeIntervalSince1970)) + 60 + lateness + 30)
         while seen.filter({ $0.value.count == services && $0.key >= firstWindowStart }).count < windows {
-            guard Date() < deadline, child.isRunning else {
+            guard child.isRunning else {
+                throw Failure(description: "logpipe run ended (\(child.terminationReason == .uncaughtSignal ? "signal" : "exit") \(child.terminationStatus)) after \(windowSamples.count) windows; see \(logPath)")
+            }
+            guard Date() < deadline else {
                 throw Failure(description: "windows did not all appear (\(seen.mapValues(\.count))); see \(logPath); errors: \(state.value.withLock { $0.errors.prefix(3) })")
             }
             let closed = state.value.withLock { $0.closed }
