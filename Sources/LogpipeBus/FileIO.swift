@@ -23,6 +23,13 @@ enum FileIO {
         return fd
     }
 
+    /// Opens a file for reading only.
+    static func openReadOnly(_ path: String) throws -> Int32 {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw error("open", path) }
+        return fd
+    }
+
     /// Closes a file descriptor, ignoring errors: only called on descriptors
     /// whose written data is already fsynced or abandoned.
     static func closeFile(_ fd: Int32) {
@@ -201,8 +208,8 @@ enum FileIO {
     /// Replaces a file atomically: writes a temporary file beside it, fsyncs it,
     /// renames it over the target and fsyncs the directory, so a crash leaves
     /// either the old or the new content, never a mix.
-    static func writeFileAtomically(_ path: String, _ bytes: [UInt8], directory: String) throws {
-        let tmp = path + ".tmp"
+    static func writeFileAtomically(_ path: String, _ bytes: [UInt8], directory: String, temporary: String? = nil) throws {
+        let tmp = temporary ?? path + ".tmp"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         if fd < 0 { throw error("open", tmp) }
         do {

@@ -214,6 +214,7 @@ extension LocalBus {
                 }
                 segment.nextOffset = item.batches.last!.baseOffset + Int64(item.batches.last!.count)
                 log.highWatermark = segment.nextOffset
+                publishDurable(log)
                 fetchWaiters.append(contentsOf: log.fetchWaiters.values)
                 log.fetchWaiters.removeAll()
                 log.metrics.bytesAppended.increment(by: Int64(item.batches.reduce(0) { $0 + $1.length }))

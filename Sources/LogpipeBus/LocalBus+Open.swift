@@ -13,49 +13,50 @@ import Darwin
 extension LocalBus {
     func loadTopics() throws -> [String: TopicState] {
         var topics: [String: TopicState] = [:]
+        // A reader may open before the writer has created anything; the follower adopts topics as they appear.
+        if options.access == .read && !FileIO.exists(topicsDirectory) { return topics }
         for name in try FileIO.list(topicsDirectory).sorted() where name.hasSuffix(".json") {
-            let path = topicsDirectory + "/" + name
-            let spec: TopicSpec
-            do {
-                spec = try Self.decodeTopic(try FileIO.readFile(path))
-            } catch {
-                throw BusError.corrupt("topic metadata \(path): \(error)")
-            }
-            var partitions: [PartitionLog] = []
-            for p in 0..<spec.partitions {
-                partitions.append(try openPartition(TopicPartition(topic: spec.name, partition: p)))
-            }
-            let topic = TopicState(spec: spec, partitions: partitions, metricsFactory: metricsFactory)
-            for p in partitions { p.updateGauges() }
+            let (spec, topic) = try loadTopic(file: name)
             topics[spec.name] = topic
         }
         return topics
     }
 
-    func loadGroups() throws -> [String: [String: [Int32: Int64]]] {
-        var groups: [String: [String: [Int32: Int64]]] = [:]
-        for name in try FileIO.list(groupsDirectory) {
-            let path = groupsDirectory + "/" + name
-            if name.hasSuffix(".tmp") {
-                // A commit that crashed before its rename: the previous file still holds the group's offsets.
-                try FileIO.remove(path)
-                continue
-            }
-            guard name.hasSuffix(".json") else { continue }
-            do {
-                let (group, offsets) = try Self.decodeGroup(try FileIO.readFile(path))
-                groups[group] = offsets
-            } catch {
-                throw BusError.corrupt("group offsets \(path): \(error)")
-            }
+    /// Opens the topic described by `_topics/<file>` and its partitions.
+    func loadTopic(file name: String) throws -> (TopicSpec, TopicState) {
+        let path = topicsDirectory + "/" + name
+        let spec: TopicSpec
+        do {
+            spec = try Self.decodeTopic(try FileIO.readFile(path))
+        } catch {
+            throw BusError.corrupt("topic metadata \(path): \(error)")
         }
-        return groups
+        var partitions: [PartitionLog] = []
+        for p in 0..<spec.partitions {
+            partitions.append(try openPartition(TopicPartition(topic: spec.name, partition: p)))
+        }
+        let topic = TopicState(spec: spec, partitions: partitions, metricsFactory: metricsFactory)
+        for p in partitions { p.updateGauges() }
+        return (spec, topic)
+    }
+
+    /// Removes group-offset files that commits left half-written when they crashed before
+    /// their rename (the previous file still holds the group's offsets). Only old ones:
+    /// a young one may be a commit in flight in another process.
+    func removeStaleGroupTemporaries() throws {
+        let now = time(nil)
+        for name in try FileIO.list(groupsDirectory) where name.hasSuffix(".tmp") {
+            let path = groupsDirectory + "/" + name
+            var st = stat()
+            if stat(path, &st) == 0 && now - st.st_mtim.tv_sec > 60 { try FileIO.remove(path) }
+        }
     }
 
     /// Opens one partition's directory, creating it with an empty first segment
     /// when new, and recovers its segments (see `LocalBus`).
     func openPartition(_ tp: TopicPartition) throws -> PartitionLog {
         let dir = directory + "/" + tp.description
+        if options.access == .read { return try openPartitionForReading(tp, dir: dir) }
         try FileIO.makeDirectories(dir)
         var bases: [Int64] = []
         for name in try FileIO.list(dir) {
@@ -87,7 +88,65 @@ extension LocalBus {
             try FileIO.syncDirectory(dir)
             segments.append(Segment(baseOffset: 0, path: path, indexPath: Self.indexPath(forLog: path), fd: fd, scan: Segment.Scan(baseOffset: 0)))
         }
-        return PartitionLog(tp: tp, directory: dir, segments: segments, metricsFactory: metricsFactory)
+        let markerFD = try FileIO.openReadWrite(DurableMarker.path(partitionDirectory: dir), create: true)
+        let log = PartitionLog(tp: tp, directory: dir, segments: segments, markerFD: markerFD, metricsFactory: metricsFactory)
+        // Recovery decided what is durable; readers in other processes learn it from here.
+        publishDurable(log)
+        return log
+    }
+
+    /// Opens a partition another process writes: its segments up to the writer's
+    /// durable marker, read-only, changing nothing on disk.
+    private func openPartitionForReading(_ tp: TopicPartition, dir: String) throws -> PartitionLog {
+        let markerPath = DurableMarker.path(partitionDirectory: dir)
+        let markerFD: Int32
+        do {
+            markerFD = try FileIO.openReadOnly(markerPath)
+        } catch {
+            throw BusError.io("\(tp) has no durable marker (\(markerPath)): the bus was last written by an older logpipe; open it once with its writer (logpipe collect or run)")
+        }
+        guard let marker = DurableMarker.read(fd: markerFD) else {
+            FileIO.closeFile(markerFD)
+            throw BusError.corrupt("unreadable durable marker \(markerPath)")
+        }
+        do {
+            let bases = try FileIO.list(dir).compactMap(Segment.baseOffset(fileName:)).filter { $0 <= marker.segmentBase }.sorted()
+            var segments: [Segment] = []
+            for base in bases {
+                let path = dir + "/" + Segment.fileName(base: base)
+                let fd: Int32
+                do {
+                    fd = try FileIO.openReadOnly(path)
+                } catch {
+                    // Retention deleted it between the listing and here.
+                    if !FileIO.exists(path) && segments.isEmpty { continue }
+                    throw error
+                }
+                let indexPath = Self.indexPath(forLog: path)
+                let isTail = base == marker.segmentBase
+                let size = isTail ? marker.durableSize : try FileIO.size(fd, path)
+                let scan: Segment.Scan
+                if !isTail, let cached = Segment.readIndexFile(path: indexPath, baseOffset: base, logSize: size) {
+                    scan = cached
+                } else {
+                    scan = try Segment.scan(fd: fd, path: path, from: Segment.Scan(baseOffset: base), upTo: size,
+                                            indexInterval: options.indexIntervalBytes, maxBatchBytes: options.maxBatchBytes)
+                }
+                let segment = Segment(baseOffset: base, path: path, indexPath: indexPath, fd: fd, scan: scan)
+                if let problem = scan.problem {
+                    segment.corruption = problem
+                    logger.error("durable bytes written by the writer do not verify", metadata: ["segment": "\(path)", "problem": "\(problem)"])
+                }
+                segments.append(segment)
+            }
+            guard segments.last?.baseOffset == marker.segmentBase else {
+                throw BusError.corrupt("\(tp): the durable marker names segment \(marker.segmentBase), which is missing")
+            }
+            return PartitionLog(tp: tp, directory: dir, segments: segments, markerFD: markerFD, metricsFactory: metricsFactory)
+        } catch {
+            FileIO.closeFile(markerFD)
+            throw error
+        }
     }
 
     private func openSegment(_ tp: TopicPartition, dir: String, base: Int64, isTail: Bool) throws -> Segment {
@@ -99,7 +158,7 @@ extension LocalBus {
             if !isTail, let cached = Segment.readIndexFile(path: indexPath, baseOffset: base, logSize: size) {
                 return Segment(baseOffset: base, path: path, indexPath: indexPath, fd: fd, scan: cached)
             }
-            let scan = try Segment.scan(fd: fd, path: path, baseOffset: base,
+            let scan = try Segment.scan(fd: fd, path: path, from: Segment.Scan(baseOffset: base),
                                         indexInterval: options.indexIntervalBytes, maxBatchBytes: options.maxBatchBytes)
             let segment = Segment(baseOffset: base, path: path, indexPath: indexPath, fd: fd, scan: scan)
             if let problem = scan.problem {

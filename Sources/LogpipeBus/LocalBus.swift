@@ -76,7 +76,6 @@ public final class LocalBus: Bus {
         var closed = false
         var flusherExited = false
         var flusherExitWaiters: [CheckedContinuation<Void, Never>] = []
-        var groups: [String: [String: [Int32: Int64]]] = [:]
     }
 
     /// A producer waiting for its records to become durable.
@@ -96,6 +95,8 @@ public final class LocalBus: Bus {
     let overloadedCounter: Counter
     /// Bytes recovery cut from torn or corrupt log tails.
     let truncatedBytesCounter: Counter
+    /// Held from open to close by a writer (`LocalBusAccess.write`); nil for a reader.
+    let writerLock: WriterLock?
 
     /// Opens (creating if needed) the bus in `directory`, recovering every
     /// partition and applying retention. Blocking: call it at startup.
@@ -106,20 +107,26 @@ public final class LocalBus: Bus {
         overloadedCounter = Counter(label: "logpipe_bus_overloaded_total", factory: metricsFactory)
         truncatedBytesCounter = Counter(label: "logpipe_bus_recovery_truncated_bytes_total", factory: metricsFactory)
         let topics: [String: TopicState]
-        let groups: [String: [String: [Int32: Int64]]]
         do {
-            try FileIO.makeDirectories(directory)
-            try FileIO.makeDirectories(topicsDirectory)
-            try FileIO.makeDirectories(groupsDirectory)
+            if options.access == .write {
+                try FileIO.makeDirectories(directory)
+                // Before anything is written: recovery truncates tails, which only the one writer may do.
+                writerLock = try WriterLock(directory: directory)
+                try FileIO.makeDirectories(topicsDirectory)
+                try FileIO.makeDirectories(groupsDirectory)
+                try removeStaleGroupTemporaries()
+            } else {
+                writerLock = nil
+            }
             topics = try loadTopics()
-            groups = try loadGroups()
         } catch {
             fsyncPool.stop()
             throw error
         }
-        state.withLock {
-            $0.topics = topics
-            $0.groups = groups
+        state.withLock { $0.topics = topics }
+        if options.access == .read {
+            startFollower()
+            return
         }
         _ = retainSegments(nowMillis: Self.nowMillis())
         let thread = Thread { [self] in flushLoop() }
@@ -153,6 +160,7 @@ public final class LocalBus: Bus {
         guard spec.partitions >= 1 && spec.partitions <= 10_000 else {
             throw BusError.io("topic '\(spec.name)' needs 1 to 10000 partitions, not \(spec.partitions)")
         }
+        if options.access == .read { return try await awaitTopic(spec.name) }
         try await onAdminQueue { [self] in
             try state.withLock { s in
                 if s.closing { throw BusError.closed }
@@ -207,6 +215,7 @@ public final class LocalBus: Bus {
     // MARK: Produce
 
     public func produce(topic: String, batch: ProduceBatch) async throws -> ProduceResult {
+        guard options.access == .write else { throw BusError.readOnly(directory) }
         let start = DispatchTime.now().uptimeNanoseconds
         let t = try topicState(topic)
         let n = batch.entries.count
@@ -331,29 +340,36 @@ public final class LocalBus: Bus {
             if offset < 0 { throw BusError.io("cannot commit negative offset \(offset) for \(tp)") }
         }
         try await onAdminQueue { [self] in
-            // The admin queue is serial, so commits of one group cannot interleave between read and write.
-            var merged = try state.withLock { s in
-                if s.closing { throw BusError.closed }
-                return s.groups[group] ?? [:]
+            try state.withLock { s in if s.closing { throw BusError.closed } }
+            // Other processes (stream workers reading this bus) commit too: read, merge and replace under the group's lock.
+            try withGroupLock(group) {
+                var merged = try readGroupFile(group)
+                for (tp, offset) in offsets { merged[tp.topic, default: [:]][tp.partition] = offset }
+                try FileIO.writeFileAtomically(groupFilePath(group), Self.encodeGroup(group, merged), directory: groupsDirectory,
+                                               temporary: groupFilePath(group) + ".\(getpid()).tmp")
             }
-            for (tp, offset) in offsets { merged[tp.topic, default: [:]][tp.partition] = offset }
-            try FileIO.writeFileAtomically(groupsDirectory + "/" + Self.fileName(forGroup: group) + ".json",
-                                           Self.encodeGroup(group, merged), directory: groupsDirectory)
-            state.withLock { $0.groups[group] = merged }
         }
     }
 
     public func committedOffsets(group: String, topic: String) async throws -> [Int32: Int64] {
-        try state.withLock { s in
-            if s.closed { throw BusError.closed }
-            return s.groups[group]?[topic] ?? [:]
-        }
+        try state.withLock { s in if s.closed { throw BusError.closed } }
+        return try await onAdminQueue { [self] in try readGroupFile(group)[topic] ?? [:] }
     }
 
     public func groups() async throws -> [String] {
-        try state.withLock { s in
-            if s.closed { throw BusError.closed }
-            return s.groups.keys.sorted()
+        try state.withLock { s in if s.closed { throw BusError.closed } }
+        return try await onAdminQueue { [self] in
+            guard FileIO.exists(groupsDirectory) else { return [] }
+            var names: [String] = []
+            for name in try FileIO.list(groupsDirectory) where name.hasSuffix(".json") {
+                let path = groupsDirectory + "/" + name
+                do {
+                    names.append(try Self.decodeGroup(try FileIO.readFile(path)).0)
+                } catch {
+                    throw BusError.corrupt("group offsets \(path): \(error)")
+                }
+            }
+            return names.sorted()
         }
     }
 
@@ -366,6 +382,8 @@ public final class LocalBus: Bus {
     /// Returns the number of segments deleted.
     @discardableResult
     public func enforceRetention(now: Date = Date()) async throws -> Int {
+        // Retention deletes files: the writer's job. A reader notices what it deleted.
+        guard options.access == .write else { return 0 }
         let millis = Int64((now.timeIntervalSince1970 * 1000).rounded())
         return try await onAdminQueue { [self] in retainSegments(nowMillis: millis) }
     }
@@ -444,6 +462,7 @@ public final class LocalBus: Bus {
                 s.topics.removeAll()
             }
         }
+        writerLock?.release()
     }
 
     // MARK: Helpers

@@ -23,6 +23,10 @@ public struct LocalBusOptions: Sendable {
     public var logger: Logger
     /// Where metrics go; `nil` uses `MetricsSystem.factory` as bootstrapped when the bus opens.
     public var metricsFactory: (any MetricsFactory)?
+    /// Writer (the default: one process per directory) or reader of another process's bus.
+    public var access: LocalBusAccess
+    /// How often a reader checks the writer's durable ends; new topics and deleted segments about once a second.
+    public var followIntervalMillis: Int
 
     /// Options; the defaults suit a collector on one machine.
     public init(
@@ -34,8 +38,12 @@ public struct LocalBusOptions: Sendable {
         retentionCheckIntervalSeconds: Double? = 300,
         overloadedRetryAfterSeconds: Int = 1,
         logger: Logger = Logger(label: "logpipe.bus"),
-        metricsFactory: (any MetricsFactory)? = nil
+        metricsFactory: (any MetricsFactory)? = nil,
+        access: LocalBusAccess = .write,
+        followIntervalMillis: Int = 10
     ) {
+        self.access = access
+        self.followIntervalMillis = max(1, followIntervalMillis)
         self.segmentBytes = segmentBytes
         self.segmentMaxAgeSeconds = segmentMaxAgeSeconds
         self.maxPendingBytes = maxPendingBytes
@@ -108,14 +116,21 @@ final class PartitionLog: @unchecked Sendable {
     var failure: String?
     /// Fetches waiting for the high watermark to move.
     var fetchWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    /// The durable marker (`DurableMarker`): the writer rewrites it, readers poll it; nil when a reader found none yet.
+    let markerFD: Int32?
 
-    init(tp: TopicPartition, directory: String, segments: [Segment], metricsFactory: any MetricsFactory) {
+    init(tp: TopicPartition, directory: String, segments: [Segment], markerFD: Int32?, metricsFactory: any MetricsFactory) {
         self.tp = tp
         self.directory = directory
         self.segments = segments
+        self.markerFD = markerFD
         self.metrics = PartitionMetrics(tp, factory: metricsFactory)
         nextOffset = segments.last!.nextOffset
         highWatermark = nextOffset
+    }
+
+    deinit {
+        if let markerFD { FileIO.closeFile(markerFD) }
     }
 
     var active: Segment { segments[segments.count - 1] }

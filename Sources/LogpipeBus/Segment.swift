@@ -119,14 +119,18 @@ final class Segment: @unchecked Sendable {
         }
     }
 
-    /// Reads a segment file from the start, checking every batch's framing,
-    /// offsets and CRC, and stops at the first bad or incomplete batch.
-    static func scan(fd: Int32, path: String, baseOffset: Int64, indexInterval: Int64, maxBatchBytes: Int) throws -> Scan {
-        let fileSize = try FileIO.size(fd, path)
-        var scan = Scan(baseOffset: baseOffset)
+    /// Reads a segment file from where `start` ended (`Scan(baseOffset:)`: the
+    /// start of the file) up to `limit` bytes (default: the file's size), checking
+    /// every batch's framing, offsets and CRC, and stops at the first bad or
+    /// incomplete batch. The returned scan's index holds only entries it found.
+    static func scan(fd: Int32, path: String, from start: Scan, upTo limit: Int64? = nil,
+                     indexInterval: Int64, maxBatchBytes: Int) throws -> Scan {
+        let fileSize = try limit ?? FileIO.size(fd, path)
+        var scan = start
+        scan.index = []
         var window = [UInt8]()
         var windowStart: Int64 = 0
-        var position: Int64 = 0
+        var position: Int64 = start.validSize
         let chunk = 1 << 20
 
         // Makes `window` cover [position, position + count); false if the file is shorter.

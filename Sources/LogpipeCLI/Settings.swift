@@ -122,7 +122,9 @@ struct Settings {
     }
 
     /// Opens the configured bus; the embedded log lives under the data directory by default.
-    func openBus() async throws -> any Bus {
+    /// An embedded bus has one writer (the collector or `run`); stream workers and
+    /// `topics` open it with `.read` and follow it from their own processes.
+    func openBus(access: LocalBusAccess = .write) async throws -> any Bus {
         let location = string("bus", default: "local:\(dataDir)/bus")
         if location.hasPrefix("kafka://") {
             #if Kafka
@@ -131,18 +133,30 @@ struct Settings {
             throw ValidationError("this build of logpipe has no Kafka support; rebuild with `swift build --traits Kafka` (docs/kafka.md)")
             #endif
         }
+        let path = try localBusPath(location)
+        do {
+            return try LocalBus(directory: path, options: LocalBusOptions(access: access))
+        } catch let error as BusError {
+            if case .writerLocked = error { throw ValidationError("\(error)") }
+            throw error
+        }
+    }
+
+    private func localBusPath(_ location: String) throws -> String {
         let path = location.hasPrefix("local:") ? String(location.dropFirst("local:".count)) : location
         guard !path.isEmpty else { throw ValidationError("--bus local:PATH needs a directory") }
-        return try LocalBus(directory: path, options: LocalBusOptions())
+        return path
     }
 }
 
 extension Settings {
     /// Where a stream worker's partitions come from: a Kafka consumer group on a Kafka
-    /// bus, every partition on the embedded one.
+    /// bus, leases shared by the workers on this machine on the embedded one.
     func assignmentSource(bus: any Bus) throws -> (any PartitionAssignmentSource)? {
         let location = string("bus", default: "local:\(dataDir)/bus")
-        guard location.hasPrefix("kafka://") else { return nil }
+        guard location.hasPrefix("kafka://") else {
+            return LocalLeaseAssignmentSource(bus: bus, directory: try localBusPath(location), logger: logger("logpipe.bus.leases"))
+        }
         #if Kafka
         return KafkaAssignmentSource(configuration: try kafkaConfiguration(location), logger: logger("logpipe.kafka.group"))
         #else

@@ -323,8 +323,9 @@ import Testing
         try await bus.createTopic(TopicSpec(name: "t", partitions: 3))
         try await bus.commit(group: "spark-streaming-group", offsets: [TopicPartition(topic: "t", partition: 2): 42])
         try await bus.commit(group: "odd/name..", offsets: [TopicPartition(topic: "t", partition: 0): 1])
+        // Beside each group's file, the lock that serialises commits from several processes.
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.appending("_groups")).sorted()
-        #expect(files == ["odd%2Fname%2E%2E.json", "spark-streaming-group.json"])
+        #expect(files == ["odd%2Fname%2E%2E.json", "odd%2Fname%2E%2E.lock", "spark-streaming-group.json", "spark-streaming-group.lock"])
         try await bus.close()
         // A temporary file a crash left behind is ignored.
         try Data("{not json".utf8).write(to: URL(fileURLWithPath: dir.appending("_groups/spark-streaming-group.json.tmp")))

@@ -53,8 +53,10 @@ struct StreamRole {
         var analytics = AnalyticsConfiguration()
         analytics.allowedLatenessMicros = Int64(settings.double("analytics.lateness", default: 300) * 1_000_000)
         let store = AnalyticsStore()
+        // A stream process reading another process's embedded bus cannot append to it: its alerts go to the lake and the webhook.
+        let alertsBus: (any Bus)? = (bus as? LocalBus)?.acceptsWrites == false ? nil : bus
         let publisher = AnalyticsPublisher(
-            store: lake, bus: bus, webhook: settings.optionalString("analytics.webhook"), logger: logger)
+            store: lake, bus: alertsBus, webhook: settings.optionalString("analytics.webhook"), logger: logger)
         try await publisher.prepare()
         let sink = AnalyticsSink(configuration: analytics, store: store) { await publisher.publish($0) }
         let worker = StreamWorker(
@@ -89,7 +91,7 @@ struct StreamCommandLine: AsyncParsableCommand {
         let settings = try await Settings.load(common, flags: stream.flags.merging(["stream.apiPort": flag(apiPort)]) { a, _ in a })
         let logger = settings.logger("logpipe.stream")
         LogpipeMetrics.bootstrap()
-        let bus = try await settings.openBus()
+        let bus = try await settings.openBus(access: .read)
         let role = try await StreamRole.make(settings: settings, bus: bus, logger: logger)
         if once {
             let statistics = try await role.worker.runUntilCaughtUp()
