@@ -134,12 +134,7 @@ struct Settings {
             #endif
         }
         let path = try localBusPath(location)
-        do {
-            return try LocalBus(directory: path, options: LocalBusOptions(access: access))
-        } catch let error as BusError {
-            if case .writerLocked = error { throw ValidationError("\(error)") }
-            throw error
-        }
+        return try LocalBus(directory: path, options: LocalBusOptions(access: access))
     }
 
     private func localBusPath(_ location: String) throws -> String {
