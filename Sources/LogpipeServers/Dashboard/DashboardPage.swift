@@ -48,6 +48,8 @@ h2 { font-size:13px; margin:0 0 8px; color:var(--dim); text-transform:uppercase;
 .stat { min-width:92px; } .stat b { display:block; font-size:18px; font-variant-numeric:tabular-nums; }
 .stat span { color:var(--dim); font-size:11px; }
 table { border-collapse:collapse; width:100%; font-variant-numeric:tabular-nums; }
+#bus-table, #services { overflow-x:auto; }
+#bus-table table { font-size:12px; }
 th, td { text-align:right; padding:3px 6px; border-bottom:1px solid var(--line); white-space:nowrap; }
 th:first-child, td:first-child { text-align:left; } th { color:var(--dim); font-weight:normal; }
 svg { display:block; width:100%; } svg text { fill:var(--dim); font-size:10px; }
