@@ -119,7 +119,7 @@ const INTERVAL = Math.max(250, Number(params.get('interval')) || 2000);
 const HISTORY = 180;
 const COLORS = ['#58a6ff', '#3fb950', '#d29922', '#f85149', '#bc8cff', '#39c5cf', '#ff7b72', '#a5d6ff', '#7ee787', '#e3b341', '#ffa198', '#d2a8ff'];
 const history = {};      // series name -> [[t, v]]
-let previous = null;     // the previous /metrics sample, for rates
+let previous = null;     // the previous poll's histogram sums and counts, for interval means
 let polls = 0;
 
 function $(id) { return document.getElementById(id); }
@@ -189,12 +189,18 @@ function push(name, t, v) {
   h.push([t, v]);
   if (h.length > HISTORY) h.shift();
 }
+// Per second over the last RATE_WINDOW ms of samples: clients post in bursts, so the rate
+// between two polls alone jumps between zero and twice the mean.
+const RATE_WINDOW = 10000;
+const counters = {};
 function rate(now, name, value) {
-  if (!previous || value === null) return null;
-  const before = previous.values[name];
-  if (before === undefined || before === null) return null;
-  const dt = (now - previous.t) / 1000;
-  return dt > 0 ? Math.max(0, (value - before) / dt) : null;
+  if (value === null) return null;
+  const samples = counters[name] || (counters[name] = []);
+  samples.push([now, value]);
+  while (samples.length > 2 && now - samples[1][0] >= RATE_WINDOW) samples.shift();
+  if (samples.length < 2) return null;
+  const [t0, v0] = samples[0];
+  return now > t0 ? Math.max(0, (value - v0) / ((now - t0) / 1000)) : null;
 }
 // Mean of a histogram over the last interval (sum and count deltas), or over all time.
 function histogramMean(now, samples, name) {
@@ -251,7 +257,7 @@ async function getText(url) {
 }
 async function getJSON(url) { return JSON.parse(await getText(url)); }
 
-function renderIngest(now, m, values) {
+function renderIngest(now, m) {
   const kinds = new Set(['logs', 'activities']);
   for (const s of m) if (s.name.startsWith('logpipe_collector_') && s.labels.kind) kinds.add(s.labels.kind);
   let html = '';
@@ -259,7 +265,6 @@ function renderIngest(now, m, values) {
   for (const kind of [...kinds].sort()) {
     const accepted = sum(m, 'logpipe_collector_records_total', l => l.kind === kind && l.outcome === 'accepted') || 0;
     const rejected = sum(m, 'logpipe_collector_rejected_total', l => l.kind === kind) || 0;
-    values['accepted_' + kind] = accepted; values['rejected_' + kind] = rejected;
     const ra = rate(now, 'accepted_' + kind, accepted), rr = rate(now, 'rejected_' + kind, rejected);
     push('ingest ' + kind, now, ra); push('rejected ' + kind, now, rr);
     html += stat('ingest-' + kind + '-accepted', kind + ' accepted', accepted, num(accepted));
@@ -280,7 +285,6 @@ function renderStream(now, m, values) {
   const commits = sum(m, 'logpipe_stream_commits_total');
   const late = sum(m, 'logpipe_analytics_late_records_total');
   const future = sum(m, 'logpipe_analytics_future_records_total');
-  values.records = records;
   const rps = rate(now, 'records', records);
   const batch = histogramMean(now, m, 'logpipe_stream_batch_seconds');
   const commit = histogramMean(now, m, 'logpipe_stream_commit_seconds');
@@ -415,7 +419,7 @@ async function poll() {
     $('role').textContent = status.role;
     $('version').textContent = status.version;
     $('uptime').textContent = secs(status.now - status.started_at);
-    renderIngest(now, m, values);
+    renderIngest(now, m);
     renderStream(now, m, values);
     renderTime(now, m);
     renderBus(now, status, m);
