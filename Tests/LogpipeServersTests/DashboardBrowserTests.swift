@@ -6,9 +6,9 @@ import Testing
 /// the page loads with no errors, its numbers are the JSON APIs' numbers, they change as
 /// records flow, and an injected incident (an IP flood) appears in its alert feed.
 ///
-/// Chromium runs the page's JavaScript (which polls the APIs) and prints the DOM it built
-/// (`--dump-dom`); the page lists every error it meets (uncaught errors, rejected
-/// promises, `console.error`) in `#page-errors`.
+/// Chromium is driven over the DevTools protocol (`HeadlessBrowser`): the page runs in real
+/// time until it has polled twice, and every exception, `console.error` and browser log
+/// error (failed loads, HTTP errors) counts as a failure.
 struct DashboardBrowserTests {
     /// One rendering of the page.
     struct Page {
@@ -36,28 +36,36 @@ struct DashboardBrowserTests {
             }
         }
 
-        /// What `#page-errors` lists.
-        var errors: String {
-            guard let start = html.range(of: #"id="page-errors""#) else { return "no #page-errors element" }
-            let tail = html[start.upperBound...]
-            guard let open = tail.firstIndex(of: ">"), let close = tail.range(of: "</pre>") else { return "unparsable" }
-            return String(tail[tail.index(after: open)..<close.lowerBound])
-        }
+        /// What the browser reported and what `#page-errors` lists.
+        let errors: [String]
     }
 
-    static func render(_ url: String, profile: String, screenshot: String? = nil) async throws -> Page {
-        let chromium = try TestEnvironment.tool("chromium", debianPackage: "chromium")
-        var arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=\(profile)",
-                         "--virtual-time-budget=4000"]
-        if let screenshot {
-            arguments += ["--screenshot=\(screenshot)", "--window-size=1400,1650", "--hide-scrollbars"]
-            _ = try await ChildProcess.run(chromium, arguments + [url], timeout: .seconds(60))
+    static func render(_ url: String, screenshot: String? = nil) async throws -> Page {
+        let rendering = try await HeadlessBrowser.render(
+            url, until: "Number(document.getElementById('updated').dataset.value) >= 2", screenshot: screenshot,
+            windowSize: (1400, 1900))
+        var errors = rendering.errors
+        if let start = rendering.html.range(of: #"id="page-errors""#), let open = rendering.html[start.upperBound...].firstIndex(of: ">"),
+           let close = rendering.html[open...].range(of: "</pre>") {
+            let listed = rendering.html[rendering.html.index(after: open)..<close.lowerBound]
+            if !listed.isEmpty { errors.append("#page-errors: \(listed)") }
+        } else {
+            errors.append("no #page-errors element")
         }
-        let result = try await ChildProcess.run(chromium, arguments + ["--dump-dom", url], timeout: .seconds(60))
-        guard result.status == 0, result.output.contains("</html>") else {
-            throw OpsFailure("chromium exited with \(result.status): \(result.error.suffix(2000))")
-        }
-        return Page(html: result.output)
+        return Page(html: rendering.html, errors: errors)
+    }
+
+    /// The error collection is not vacuous: a page that throws, logs an error and fails a
+    /// load has all three reported.
+    @Test func browserReportsPageErrors() async throws {
+        let closed = try LoopbackPort.free()
+        let html = "<script>console.error('bad thing');throw new Error('boom')</script><img src='http://127.0.0.1:\(closed)/x.png'>"
+        let rendering = try await HeadlessBrowser.render(
+            "data:text/html," + html.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!,
+            until: "document.readyState === 'complete'")
+        #expect(rendering.errors.contains { $0.contains("boom") }, "\(rendering.errors)")
+        #expect(rendering.errors.contains { $0.hasPrefix("console.error") && $0.contains("bad thing") }, "\(rendering.errors)")
+        #expect(rendering.errors.contains { $0.hasPrefix("log:") && $0.contains("\(closed)") }, "\(rendering.errors)")
     }
 
     @Test func dashboardShowsTheAPIsNumbersLiveAndTheAlertFeed() async throws {
@@ -71,7 +79,6 @@ struct DashboardBrowserTests {
         defer { run.kill() }
         let base = "http://127.0.0.1:\(port)"
         let page = "\(base)/?interval=400"
-        let profile = dir.appending("chromium")
 
         // Event time starts 40 minutes ago on a minute boundary; the default 5-minute lateness
         // means a record at t closes every window ending before t - 300 s.
@@ -104,9 +111,8 @@ struct DashboardBrowserTests {
                     && alerts.count == expectingAlerts
                 return (ready ? true : nil, "streamed \(streamed ?? -1) of \(acceptedLogs), \(rows.count) service windows, \(alerts.count) alerts")
             }
-            let rendered = try await Self.render(page, profile: profile)
+            let rendered = try await Self.render(page)
             #expect(rendered.errors.isEmpty, "the page met errors: \(rendered.errors)")
-            #expect(Int(rendered.value("updated") ?? "") ?? 0 >= 2, "the page did not poll twice")
 
             // Its numbers are the APIs' numbers (nothing flows while the page renders).
             let metrics = try await Ops.get("\(base)/metrics?scope=process").body
@@ -175,7 +181,7 @@ struct DashboardBrowserTests {
 
         // LOGPIPE_DASHBOARD_SCREENSHOT=docs/dashboard.png keeps a picture of this state.
         if let path = ProcessInfo.processInfo.environment["LOGPIPE_DASHBOARD_SCREENSHOT"], !path.isEmpty {
-            _ = try await Self.render(page, profile: profile, screenshot: path)
+            _ = try await Self.render(page, screenshot: path)
             #expect(FileManager.default.fileExists(atPath: path))
         }
         run.kill(SIGTERM)
