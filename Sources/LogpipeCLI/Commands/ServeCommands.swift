@@ -4,6 +4,7 @@ import Logging
 import LogpipeBus
 import LogpipeGenerator
 import LogpipeServers
+import LogpipeStream
 import ServiceLifecycle
 
 /// Keeps the bus open while the servers run and closes it last, after every
@@ -125,7 +126,8 @@ struct RunCommand: AsyncParsableCommand {
         let bus = try await settings.openBus()
         try await Ingestor(bus: bus).prepareTopics()
         let streamRole = try await StreamRole.make(settings: settings, bus: bus, logger: logger)
-        let operatorMetrics = OperatorMetrics(volumes: settings.volumes(lake: streamRole.lakeDirectory), bus: bus)
+        let operatorMetrics = OperatorMetrics(
+            volumes: settings.volumes(lake: streamRole.lakeDirectory), bus: bus, groups: [streamRole.worker.configuration.group])
         // Each role's port shows its own metric families, as separate processes would.
         let apiPort = settings.int("stream.apiPort", default: 0)
         let dashboard = DashboardRoutes(role: "run", bus: bus, group: streamRole.worker.configuration.group,
@@ -184,7 +186,7 @@ struct CollectCommand: AsyncParsableCommand {
         let configuration = try CollectorOptions.configuration(settings)
         let bus = try await settings.openBus()
         try await Ingestor(bus: bus).prepareTopics()
-        let operatorMetrics = OperatorMetrics(volumes: settings.volumes(lake: nil), bus: bus)
+        let operatorMetrics = OperatorMetrics(volumes: settings.volumes(lake: nil), bus: bus, groups: [StreamConfiguration().group])
         let app = LogpipeApplications.collector(
             bus: bus, configuration: configuration, operatorMetrics: operatorMetrics, logger: logger
         ) { port in

@@ -103,7 +103,8 @@ struct StreamCommandLine: AsyncParsableCommand {
         var services: [any Service] = [BusService(bus: bus, logger: logger), role.worker]
         let port = settings.int("stream.apiPort", default: 8082)
         if port != 0 {
-            let operatorMetrics = OperatorMetrics(volumes: settings.volumes(lake: role.lakeDirectory), bus: bus)
+            let operatorMetrics = OperatorMetrics(
+                volumes: settings.volumes(lake: role.lakeDirectory), bus: bus, groups: [role.worker.configuration.group])
             services.append(LogpipeApplications.api(
                 store: role.store, host: "127.0.0.1", port: port, operatorMetrics: operatorMetrics,
                 dashboard: DashboardRoutes(role: "stream", bus: bus, group: role.worker.configuration.group, lake: role.worker.store),

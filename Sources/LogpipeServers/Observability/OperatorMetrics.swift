@@ -9,7 +9,8 @@ import Glibc
 
 /// Gauges read at scrape time rather than kept up to date: the process (memory, CPU,
 /// open files, from `/proc/self`), free space of the disks holding the bus and the lake,
-/// and per-partition bus sizes and consumer-group lag.
+/// and per-topic bus sizes and per-partition lag of the given consumer groups (named, not
+/// listed: a Kafka cluster may hold many groups that are none of Logpipe's business).
 public final class OperatorMetrics: Sendable {
     /// A directory whose filesystem is watched, named for the `volume` label.
     public struct Volume: Sendable {
@@ -27,13 +28,15 @@ public final class OperatorMetrics: Sendable {
 
     private let volumes: [Volume]
     private let bus: (any Bus)?
+    private let groups: [String]
     private let cpuSeconds = Mutex<Double>(0)
     private let cpuCounter = FloatingPointCounter(label: "process_cpu_seconds_total")
 
-    /// Watches `volumes` and, when given, the topics and consumer groups of `bus`.
-    public init(volumes: [Volume] = [], bus: (any Bus)? = nil) {
+    /// Watches `volumes` and, when given, the topics of `bus` and the lag of `groups` on it.
+    public init(volumes: [Volume] = [], bus: (any Bus)? = nil, groups: [String] = []) {
         self.volumes = volumes
         self.bus = bus
+        self.groups = groups
     }
 
     /// Reads everything now and sets the gauges.
@@ -71,7 +74,6 @@ public final class OperatorMetrics: Sendable {
 
     private func refreshBus(_ bus: any Bus) async {
         guard let topics = try? await bus.topics() else { return }
-        let groups = (try? await bus.groups()) ?? []
         for topic in topics {
             Gauge(label: "logpipe_bus_disk_usage_bytes", dimensions: [("topic", topic.name)])
                 .record(topic.partitions.reduce(Int64(0)) { $0 + $1.sizeBytes })
