@@ -143,11 +143,12 @@ struct RunCommand: AsyncParsableCommand {
         // the stream commits what it holds, and the bus closes last.
         var services: [any Service] = [BusService(bus: bus, logger: logger), streamRole.worker, collectorApp]
         if apiPort != 0 {
+            // Loopback, as `logpipe stream` serves it: it has no API key.
             services.append(LogpipeApplications.api(
-                store: streamRole.store, host: collectorConfiguration.host, port: apiPort, metrics: .roles([.stream]),
+                store: streamRole.store, host: "127.0.0.1", port: apiPort, metrics: .roles([.stream]),
                 operatorMetrics: operatorMetrics, dashboard: dashboard, logger: logger
             ) { port in
-                logger.info("stream API listening", metadata: ["address": "http://\(collectorConfiguration.host):\(port)"])
+                logger.info("stream API listening", metadata: ["address": "http://127.0.0.1:\(port)"])
             })
         }
         if !noGenerator {
