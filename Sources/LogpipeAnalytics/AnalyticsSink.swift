@@ -164,26 +164,17 @@ final class AnalyticsPartitionSinkHandle: PartitionSink, @unchecked Sendable {
     let store: AnalyticsStore?
     /// Receives each committed publication.
     let deliver: @Sendable (AnalyticsPublication) async -> Void
-    let gauges: AnalyticsGauges
 
     init(sink: AnalyticsPartitionSink, store: AnalyticsStore?, deliver: @escaping @Sendable (AnalyticsPublication) async -> Void) {
         self.sink = sink
         self.store = store
         self.deliver = deliver
-        gauges = AnalyticsGauges(source: sink.source)
     }
 
     func consume(_ batch: StreamBatch) async throws {
         let output = sink.consume(batch.rows)
-        if !output.isEmpty {
-            store?.record(output)
-            AnalyticsGauges.record(output)
-        }
-        if case .logs = batch.rows {
-            gauges.update(sink.analytics, stream: .logs)
-        } else {
-            gauges.update(sink.analytics, stream: .activities)
-        }
+        if !output.isEmpty { store?.record(output) }
+        AnalyticsGauges.update(sink.source, sink.analytics, batch.rows)
     }
 
     func commitDue(nowNanos: UInt64) -> Bool { false }

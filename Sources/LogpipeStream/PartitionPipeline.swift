@@ -117,13 +117,9 @@ final class PartitionPipeline {
                 "partition": "\(source)", "from": "\(requested)", "to": "\(low)", "high": "\(high)"])
             statistics.add(lostToRetention: low - requested)
             position = low
-            lagGauge.record(max(0, high - position))
             return Step(records: 0, highWatermark: high)
         }
-        guard let last = fetched.records.last else {
-            lagGauge.record(max(0, fetched.highWatermark - position))
-            return Step(records: 0, highWatermark: fetched.highWatermark)
-        }
+        guard let last = fetched.records.last else { return Step(records: 0, highWatermark: fetched.highWatermark) }
         let start = position
         // Timed from the fetch's answer: a fetch may wait for records to arrive.
         let started = DispatchClock.nanos()
@@ -135,6 +131,7 @@ final class PartitionPipeline {
         recordsCounter.increment(by: batch.rows.count)
         if batch.dead > 0 { deadLetterCounter.increment(by: batch.dead) }
         statistics.add(records: batch.rows.count, deadLetters: batch.dead)
+        // Only batches with records move it: an empty fetch means the partition is caught up.
         lagGauge.record(max(0, fetched.highWatermark - position))
         batchTimer.recordNanoseconds(Int64(DispatchClock.nanos() &- started))
         return Step(records: fetched.records.count, highWatermark: fetched.highWatermark)

@@ -127,7 +127,8 @@ struct RunCommand: AsyncParsableCommand {
         try await Ingestor(bus: bus).prepareTopics()
         let streamRole = try await StreamRole.make(settings: settings, bus: bus, logger: logger)
         let operatorMetrics = OperatorMetrics(
-            volumes: settings.volumes(lake: streamRole.lakeDirectory), bus: bus, groups: [streamRole.worker.configuration.group])
+            volumes: settings.volumes(lake: streamRole.lakeDirectory), bus: bus, groups: [streamRole.worker.configuration.group],
+            analytics: streamRole.store)
         // Each role's port shows its own metric families, as separate processes would.
         let apiPort = settings.int("stream.apiPort", default: 0)
         let dashboard = DashboardRoutes(role: "run", bus: bus, group: streamRole.worker.configuration.group,

@@ -104,7 +104,7 @@ struct StreamCommandLine: AsyncParsableCommand {
         let port = settings.int("stream.apiPort", default: 8082)
         if port != 0 {
             let operatorMetrics = OperatorMetrics(
-                volumes: settings.volumes(lake: role.lakeDirectory), bus: bus, groups: [role.worker.configuration.group])
+                volumes: settings.volumes(lake: role.lakeDirectory), bus: bus, groups: [role.worker.configuration.group], analytics: role.store)
             services.append(LogpipeApplications.api(
                 store: role.store, host: "127.0.0.1", port: port, operatorMetrics: operatorMetrics,
                 dashboard: DashboardRoutes(role: "stream", bus: bus, group: role.worker.configuration.group, lake: role.worker.store),

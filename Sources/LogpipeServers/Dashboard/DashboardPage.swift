@@ -104,7 +104,7 @@ svg { display:block; width:100%; } svg text { fill:var(--dim); font-size:10px; }
     <div id="health-chart"></div>
   </section>
   <section class="wide">
-    <h2>Services (latest window)</h2>
+    <h2>Services (latest closed window)</h2>
     <div id="services"></div>
   </section>
   <section class="wide">
@@ -367,9 +367,8 @@ function renderServices(services) {
     const errorRate = pick(last, 'error_rate');
     const p95points = list.map(r => [windowStart(r), pick(r, 'p95_response_time_ms', 'p95_response_time') || 0]);
     const reqPoints = list.map(r => [windowStart(r), pick(r, 'request_count', 'requests') || 0]);
-    const live = last.is_final === false ? ' <span class="meta">(live)</span>' : '';
     rows += `<tr class="service-row" data-service="${esc(name)}" data-requests="${requests}" data-window="${windowStart(last)}">` +
-      `<td>${esc(name)}${live}</td><td>${new Date(windowStart(last) / 1000).toLocaleTimeString()}</td><td>${num(requests)}</td><td>${sparkline(reqPoints, COLORS[i % COLORS.length])}</td>` +
+      `<td>${esc(name)}</td><td>${new Date(windowStart(last) / 1000).toLocaleTimeString()}</td><td>${num(requests)}</td><td>${sparkline(reqPoints, COLORS[i % COLORS.length])}</td>` +
       `<td>${num(pick(last, 'p50_response_time_ms', 'p50_response_time'), 1)}</td><td>${num(pick(last, 'p95_response_time_ms', 'p95_response_time'), 1)}</td><td>${num(pick(last, 'p99_response_time_ms', 'p99_response_time'), 1)}</td><td>${sparkline(p95points, COLORS[i % COLORS.length])}</td>` +
       `<td class="${errorRate > 5 ? 'poor' : errorRate > 1 ? 'fair' : 'good'}">${pct(errorRate)}</td><td>${pct(pick(last, 'availability'))}</td><td>${pct(pick(last, 'performance'))}</td></tr>`;
   });
@@ -411,7 +410,8 @@ async function poll() {
   try {
     const [metricsText, status, services, system, alerts] = await Promise.all([
       getText('metrics?scope=process'), getJSON('api/status'),
-      getJSON('api/metrics/services?from=' + from), getJSON('api/metrics/system?from=' + from),
+      // Closed windows only (`final=true`): a window still open would show a partial count.
+      getJSON('api/metrics/services?final=true&from=' + from), getJSON('api/metrics/system?final=true&from=' + from),
       getJSON('api/alerts?from=' + (from - 23 * 3600)),
     ]);
     const m = parseMetrics(metricsText);

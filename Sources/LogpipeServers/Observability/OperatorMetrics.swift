@@ -1,4 +1,5 @@
 import Foundation
+import LogpipeAnalytics
 import LogpipeBus
 import Metrics
 import Synchronization
@@ -9,8 +10,9 @@ import Glibc
 
 /// Gauges read at scrape time rather than kept up to date: the process (memory, CPU,
 /// open files, from `/proc/self`), free space of the disks holding the bus and the lake,
-/// and per-topic bus sizes and per-partition lag of the given consumer groups (named, not
-/// listed: a Kafka cluster may hold many groups that are none of Logpipe's business).
+/// per-topic bus sizes and per-partition lag of the given consumer groups (named, not
+/// listed: a Kafka cluster may hold many groups that are none of Logpipe's business), and
+/// the newest closed window of each service and of the system from the live analytics.
 public final class OperatorMetrics: Sendable {
     /// A directory whose filesystem is watched, named for the `volume` label.
     public struct Volume: Sendable {
@@ -29,14 +31,17 @@ public final class OperatorMetrics: Sendable {
     private let volumes: [Volume]
     private let bus: (any Bus)?
     private let groups: [String]
+    private let analytics: AnalyticsStore?
     private let cpuSeconds = Mutex<Double>(0)
     private let cpuCounter = FloatingPointCounter(label: "process_cpu_seconds_total")
 
-    /// Watches `volumes` and, when given, the topics of `bus` and the lag of `groups` on it.
-    public init(volumes: [Volume] = [], bus: (any Bus)? = nil, groups: [String] = []) {
+    /// Watches `volumes` and, when given, the topics of `bus` and the lag of `groups` on it,
+    /// and the windows in `analytics`.
+    public init(volumes: [Volume] = [], bus: (any Bus)? = nil, groups: [String] = [], analytics: AnalyticsStore? = nil) {
         self.volumes = volumes
         self.bus = bus
         self.groups = groups
+        self.analytics = analytics
     }
 
     /// Reads everything now and sets the gauges.
@@ -44,6 +49,33 @@ public final class OperatorMetrics: Sendable {
         refreshProcess()
         for volume in volumes { refreshVolume(volume) }
         if let bus { await refreshBus(bus) }
+        if let analytics { refreshWindows(analytics) }
+    }
+
+    /// The newest closed window per service and of the system, in base units (ratios where the
+    /// API has percentages, seconds where it has milliseconds): what the analytics API serves.
+    /// Windows still open would make a gauge jump between a partial and a full count.
+    private func refreshWindows(_ store: AnalyticsStore) {
+        var newest: [String: ServiceMetrics] = [:]
+        for row in store.services() where row.isFinal {
+            if newest[row.service].map({ $0.window.startMicros <= row.window.startMicros }) ?? true { newest[row.service] = row }
+        }
+        for (service, row) in newest {
+            let dims = [("service", service)]
+            Gauge(label: "logpipe_analytics_service_window_requests", dimensions: dims).record(row.requestCount)
+            Gauge(label: "logpipe_analytics_service_error_ratio", dimensions: dims).record(row.errorRate / 100)
+            Gauge(label: "logpipe_analytics_service_availability_ratio", dimensions: dims).record(row.availability / 100)
+            Gauge(label: "logpipe_analytics_service_performance_ratio", dimensions: dims).record(row.performance / 100)
+            for (quantile, millis) in [("0.5", row.p50ResponseTime), ("0.95", row.p95ResponseTime), ("0.99", row.p99ResponseTime)] {
+                guard let millis else { continue }
+                Gauge(label: "logpipe_analytics_service_response_time_seconds", dimensions: dims + [("quantile", quantile)])
+                    .record(millis / 1000)
+            }
+        }
+        if let system = store.system().filter(\.isFinal).max(by: { $0.window.startMicros < $1.window.startMicros }) {
+            Gauge(label: "logpipe_analytics_health_score").record(system.healthScore)
+            Gauge(label: "logpipe_analytics_system_error_ratio").record(system.errorRate / 100)
+        }
     }
 
     private func refreshProcess() {
