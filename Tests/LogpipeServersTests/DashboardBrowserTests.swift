@@ -92,24 +92,41 @@ struct DashboardBrowserTests {
                                     user: "user-\(i)", status: i % 5 == 0 ? 500 : 200, millis: 20 + 10 * i))
             }
         }
-        // Every service's partition moves past the first minute (services may share a partition: old records first).
-        for (s, service) in services.enumerated() { logs.append(Ops.log("a-\(s)-next", service: service, time: start + 400)) }
+        // Every partition moves past the first minute (services may share a partition: old records first).
+        let everyPartition = Ops.servicesCoveringPartitions(services)
+        func advance(_ id: String, to time: Double) -> [String] {
+            everyPartition.enumerated().map { Ops.log("\(id)-\($0.offset)", service: $0.element, time: time) }
+        }
+        logs += advance("a-next", to: start + 400)
         try await Ops.post("\(base)/api/collect/logs", ndjson: logs)
         try await Ops.post("\(base)/api/collect/activities", ndjson: (0..<7).map { Ops.activity("e-\($0)", time: start + Double($0)) })
         var acceptedLogs = logs.count
 
-        /// Waits until the collector, the stream and the analytics have everything, then renders the page
-        /// and checks it against the APIs.
-        func renderAndCheck(expectingServices: Int, expectingAlerts: Int) async throws -> Page {
-            let from = Int(now) - 3600
+        let from = Int(now) - 3600
+        func windowStart(_ row: [String: Any]) -> Int { ((row["window"] as? [String: Any])?["start_micros"] as? Int) ?? 0 }
+        /// The newest closed window of each service, as the API serves it.
+        func latestWindows() async throws -> [String: [String: Any]] {
+            let rows = try #require(try await Ops.getJSON("\(base)/api/metrics/services?final=true&from=\(from)") as? [[String: Any]])
+            var latest: [String: [String: Any]] = [:]
+            for row in rows where row["is_final"] as? Bool ?? true {
+                let service = row["service"] as? String ?? ""
+                if latest[service].map({ windowStart($0) <= windowStart(row) }) ?? true { latest[service] = row }
+            }
+            return latest
+        }
+
+        /// Waits until the collector, the stream and the analytics have everything (`search`'s newest
+        /// closed window has `searchRequests`), then renders the page and checks it against the APIs.
+        func renderAndCheck(searchRequests: Int, expectingAlerts: Int) async throws -> Page {
             try await Ops.waitFor("the stream and analytics to catch up") { () async throws -> (value: Bool?, state: String) in
                 let metrics = try await Ops.get("\(base)/metrics?scope=process").body
                 let streamed = Ops.metric(metrics, "logpipe_stream_records_total", ["topic": "logs.raw"])
-                let rows = try #require(try await Ops.getJSON("\(base)/api/metrics/services?from=\(from)") as? [[String: Any]])
+                let latest = try await latestWindows()
                 let alerts = try #require(try await Ops.getJSON("\(base)/api/alerts?from=\(from - 82_800)") as? [[String: Any]])
-                let ready = streamed == Double(acceptedLogs) && Set(rows.compactMap { $0["service"] as? String }).count == expectingServices
-                    && alerts.count == expectingAlerts
-                return (ready ? true : nil, "streamed \(streamed ?? -1) of \(acceptedLogs), \(rows.count) service windows, \(alerts.count) alerts")
+                let search = latest["search"]?["request_count"] as? Int
+                let ready = streamed == Double(acceptedLogs) && services.allSatisfy { latest[$0] != nil }
+                    && search == searchRequests && alerts.count == expectingAlerts
+                return (ready ? true : nil, "streamed \(streamed ?? -1) of \(acceptedLogs), services \(latest.keys.sorted()), search \(search ?? -1), \(alerts.count) alerts")
             }
             let rendered = try await Self.render(page)
             #expect(rendered.errors.isEmpty, "the page met errors: \(rendered.errors)")
@@ -130,23 +147,17 @@ struct DashboardBrowserTests {
             #expect(rendered.elements("bus-row").filter { $0["data-topic"] == "logs.raw" }
                 .reduce(0) { $0 + (Int($1["data-high"] ?? "") ?? 0) } == acceptedLogs)
 
-            let rows = try #require(try await Ops.getJSON("\(base)/api/metrics/services?from=\(from)") as? [[String: Any]])
-            var latest: [String: [String: Any]] = [:]
-            func start(_ row: [String: Any]) -> Int { ((row["window"] as? [String: Any])?["start_micros"] as? Int) ?? 0 }
-            for row in rows {
-                let service = row["service"] as? String ?? ""
-                if latest[service].map({ start($0) <= start(row) }) ?? true { latest[service] = row }
-            }
+            let latest = try await latestWindows()
             let shown = rendered.elements("service-row")
             #expect(shown.count == latest.count)
             for row in shown {
                 let api = try #require(latest[row["data-service"] ?? ""], "the page shows a service the API does not")
                 #expect(row["data-requests"] == "\(api["request_count"] ?? "")", "\(row)")
-                #expect(row["data-window"] == String(start(api)), "\(row)")
+                #expect(row["data-window"] == String(windowStart(api)), "\(row)")
             }
-            let system = try #require(try await Ops.getJSON("\(base)/api/metrics/system?from=\(from)") as? [[String: Any]])
-            let newest = try #require(system.max { start($0) < start($1) })
-            #expect(rendered.value("health-score") == "\(newest["health_score"] ?? "")")
+            let system = try #require(try await Ops.getJSON("\(base)/api/metrics/system?final=true&from=\(from)") as? [[String: Any]])
+            let newest = system.filter { $0["is_final"] as? Bool ?? true }.max { windowStart($0) < windowStart($1) }
+            #expect(rendered.value("health-score") == newest.map { "\($0["health_score"] ?? "")" } ?? "")
 
             let alerts = try #require(try await Ops.getJSON("\(base)/api/alerts?from=\(from - 82_800)") as? [[String: Any]])
             #expect(rendered.value("alert-count") == String(alerts.count))
@@ -154,26 +165,26 @@ struct DashboardBrowserTests {
             return rendered
         }
 
-        let first = try await renderAndCheck(expectingServices: 3, expectingAlerts: 0)
-        #expect(first.elements("service-row").map { $0["data-requests"] ?? "" }.sorted() == ["10", "15", "20"])
+        let first = try await renderAndCheck(searchRequests: 15, expectingAlerts: 0)
+        #expect(first.elements("service-row").filter { services.contains($0["data-service"] ?? "") }
+            .map { $0["data-requests"] ?? "" }.sorted() == ["10", "15", "20"])
 
         // More records flow: the page's numbers follow.
-        var more: [String] = (0..<20).map { Ops.log("b-\($0)", service: "search", time: start + 600 + Double($0), user: "user-\($0)") }
-        more.append(Ops.log("b-next", service: "search", time: start + 1000))
+        let more: [String] = (0..<20).map { Ops.log("b-\($0)", service: "search", time: start + 600 + Double($0), user: "user-\($0)") }
+            + advance("b-next", to: start + 1000)
         try await Ops.post("\(base)/api/collect/logs", ndjson: more)
         acceptedLogs += more.count
-        let second = try await renderAndCheck(expectingServices: 3, expectingAlerts: 0)
+        let second = try await renderAndCheck(searchRequests: 20, expectingAlerts: 0)
         #expect(second.value("ingest-logs-accepted") != first.value("ingest-logs-accepted"))
         #expect(second.elements("service-row").first { $0["data-service"] == "search" }?["data-requests"] == "20")
 
         // An incident: one IP floods within one minute with one user; the DDoS detector raises it.
-        var flood: [String] = (0..<150).map {
+        let flood: [String] = (0..<150).map {
             Ops.log("c-\($0)", service: "search", time: start + 1200 + Double($0) * 0.2, ip: "203.0.113.7", user: "user-flood")
-        }
-        flood.append(Ops.log("c-next", service: "search", time: start + 1900))
+        } + advance("c-next", to: start + 1900)
         try await Ops.post("\(base)/api/collect/logs", ndjson: flood)
         acceptedLogs += flood.count
-        let third = try await renderAndCheck(expectingServices: 3, expectingAlerts: 1)
+        let third = try await renderAndCheck(searchRequests: 150, expectingAlerts: 1)
         let alert = try #require(third.elements("alert-item").first)
         #expect(alert["data-type"] == "ddos")
         #expect(alert["data-subject"] == "203.0.113.7")

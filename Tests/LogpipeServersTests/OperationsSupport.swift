@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import LogpipeBus
 import LogpipeTesting
 import NIOCore
 
@@ -29,6 +30,21 @@ enum Ops {
         let body = String(buffer: try await response.body.collect(upTo: 1 << 20))
         guard response.status.code == 200 else { throw OpsFailure("POST \(url): \(response.status.code) \(body)") }
         return body
+    }
+
+    /// `services` plus as many `pulse-N` services as it takes for their log records (keyed by
+    /// service) to land on every one of `partitions` partitions: a record of each moves every
+    /// partition's watermark, so no window waits for a silent partition.
+    static func servicesCoveringPartitions(_ services: [String], partitions: Int32 = 3) -> [String] {
+        var out = services
+        var covered = Set(services.map { KafkaPartitioner.partition(key: $0, partitions: partitions) })
+        var n = 0
+        while covered.count < partitions {
+            let name = "pulse-\(n)"
+            n += 1
+            if covered.insert(KafkaPartitioner.partition(key: name, partitions: partitions)).inserted { out.append(name) }
+        }
+        return out
     }
 
     /// One log record at `time` (epoch seconds).
