@@ -68,10 +68,12 @@ struct PrometheusScrapeTests {
         // moves closes the old windows; services may share a partition, so every old record comes first),
         // 1 invalid log.
         let now = Date().timeIntervalSince1970
+        // Inside one minute window, whatever the clock says.
+        let old = ((now - 1200) / 60).rounded(.down) * 60 + 5
         let services = ["svc-a", "svc-b", "svc-c"]
         var logs: [String] = []
         for (s, service) in services.enumerated() {
-            for i in 0..<9 { logs.append(Ops.log("r-\(s)-\(i)", service: service, time: now - 1200 + Double(i))) }
+            for i in 0..<9 { logs.append(Ops.log("r-\(s)-\(i)", service: service, time: old + Double(i))) }
         }
         for (s, service) in Ops.servicesCoveringPartitions(services).enumerated() {
             logs.append(Ops.log("r-\(s)-now", service: service, time: now))

@@ -407,13 +407,24 @@ function renderAlerts(alerts) {
 async function poll() {
   const now = Date.now();
   const from = Math.floor(now / 1000) - 3600;
+  let data;
   try {
-    const [metricsText, status, services, system, alerts] = await Promise.all([
+    data = await Promise.all([
       getText('metrics?scope=process'), getJSON('api/status'),
       // Closed windows only (`final=true`): a window still open would show a partial count.
       getJSON('api/metrics/services?final=true&from=' + from), getJSON('api/metrics/system?final=true&from=' + from),
       getJSON('api/alerts?from=' + (from - 23 * 3600)),
     ]);
+  } catch (e) {
+    // The pipeline restarting or stopping is not a page error: show it and keep polling.
+    $('conn').className = 'bad';
+    $('conn').title = String(e);
+    setTimeout(poll, INTERVAL);
+    return;
+  }
+  // A rendering error is a bug: it propagates (and is reported), and polling goes on.
+  try {
+    const [metricsText, status, services, system, alerts] = data;
     const m = parseMetrics(metricsText);
     const values = {};
     $('role').textContent = status.role;
@@ -432,12 +443,9 @@ async function poll() {
     $('updated').textContent = new Date(now).toLocaleTimeString();
     $('updated').dataset.value = String(polls);
     $('conn').className = 'ok';
-  } catch (e) {
-    // The pipeline restarting or stopping is not a page error: show it and keep polling.
-    $('conn').className = 'bad';
-    $('conn').title = String(e);
+  } finally {
+    setTimeout(poll, INTERVAL);
   }
-  setTimeout(poll, INTERVAL);
 }
 poll();
 </script>
