@@ -174,6 +174,7 @@ final class AnalyticsPartitionSinkHandle: PartitionSink, @unchecked Sendable {
     func consume(_ batch: StreamBatch) async throws {
         let output = sink.consume(batch.rows)
         if !output.isEmpty { store?.record(output) }
+        AnalyticsGauges.update(sink.source, sink.analytics, batch.rows)
     }
 
     func commitDue(nowNanos: UInt64) -> Bool { false }

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import LogpipeBus
 import LogpipeKafka
+import LogpipeServers
 import SystemPackage
 
 #if canImport(Glibc)
@@ -119,6 +120,15 @@ struct Settings {
         var logger = Logger(label: label)
         logger.logLevel = Logger.Level(rawValue: string("log.level", default: "info")) ?? .info
         return logger
+    }
+
+    /// The disks whose free space `/metrics` shows: the local bus's (when the bus is local) and the lake's.
+    func volumes(lake: String?) -> [OperatorMetrics.Volume] {
+        var out: [OperatorMetrics.Volume] = []
+        let location = string("bus", default: "local:\(dataDir)/bus")
+        if location.hasPrefix("local:") { out.append(.init(name: "bus", path: String(location.dropFirst(6)))) }
+        if let lake { out.append(.init(name: "lake", path: lake)) }
+        return out
     }
 
     /// Opens the configured bus; the embedded log lives under the data directory by default.

@@ -6,17 +6,20 @@ import LogpipeBus
 /// The HTTP applications of each role, ready to run in a `ServiceGroup`.
 public enum LogpipeApplications {
     /// The collector on its configured address, with `/metrics`.
-    /// With `analytics`, it also serves the live analytics API (as `logpipe run` does).
+    /// With `analytics`, it also serves the live analytics API (as `logpipe run` does), and
+    /// with `dashboard` the dashboard. `/metrics` shows `metrics`, after refreshing `operatorMetrics`.
     public static func collector(
-        bus: any Bus, configuration: CollectorConfiguration, analytics: AnalyticsStore? = nil, logger: Logger,
-        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        bus: any Bus, configuration: CollectorConfiguration, analytics: AnalyticsStore? = nil,
+        metrics: MetricsScope = .process, operatorMetrics: OperatorMetrics? = nil, dashboard: DashboardRoutes? = nil,
+        logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router()
         router.add(middleware: MetricsMiddleware())
+        dashboard?.add(to: router)
         let ingestor = Ingestor(bus: bus, limits: configuration.limits, logger: logger)
         CollectorRoutes(ingestor: ingestor, bus: bus, configuration: configuration).add(to: router)
         if let analytics { AnalyticsRoutes(store: analytics).add(to: router) }
-        LogpipeMetrics.addRoute(to: router)
+        LogpipeMetrics.addRoute(to: router, scope: metrics) { await operatorMetrics?.refresh() }
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "logpipe-collector", backlog: 1024),
@@ -25,16 +28,19 @@ public enum LogpipeApplications {
         )
     }
 
-    /// The live analytics API and `/metrics`, for a stream worker on its own.
+    /// The live analytics API, `/metrics` (showing `metrics`, after refreshing
+    /// `operatorMetrics`) and the `dashboard`, for a stream worker.
     public static func api(
-        store: AnalyticsStore, host: String, port: Int, logger: Logger,
+        store: AnalyticsStore, host: String, port: Int, metrics: MetricsScope = .process,
+        operatorMetrics: OperatorMetrics? = nil, dashboard: DashboardRoutes? = nil, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router()
         router.add(middleware: MetricsMiddleware())
+        dashboard?.add(to: router)
         AnalyticsRoutes(store: store).add(to: router)
         router.get("health") { _, _ in jsonResponse(.ok, #"{"status":"ok"}"#) }
-        LogpipeMetrics.addRoute(to: router)
+        LogpipeMetrics.addRoute(to: router, scope: metrics) { await operatorMetrics?.refresh() }
         return Application(
             router: router,
             configuration: .init(address: .hostname(host, port: port), serverName: "logpipe-stream"),
@@ -43,15 +49,16 @@ public enum LogpipeApplications {
         )
     }
 
-    /// The generator's HTTP API (samples, health, incidents) with `/metrics`.
+    /// The generator's HTTP API (samples, health, incidents) with `/metrics` (showing `metrics`).
     public static func generator(
-        _ generator: Generator, configuration: GeneratorConfiguration, logger: Logger,
+        _ generator: Generator, configuration: GeneratorConfiguration, metrics: MetricsScope = .process,
+        operatorMetrics: OperatorMetrics? = nil, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router()
         router.add(middleware: MetricsMiddleware())
         generator.addRoutes(to: router)
-        LogpipeMetrics.addRoute(to: router)
+        LogpipeMetrics.addRoute(to: router, scope: metrics) { await operatorMetrics?.refresh() }
         return Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "logpipe-generator"),

@@ -31,6 +31,13 @@ final class PartitionPipeline {
     private var deadLettersLogged = 0
     private let recordsCounter: Counter
     private let deadLetterCounter: Counter
+    private let lagGauge: Gauge
+    private let batchTimer: Metrics.Timer
+    private let commitTimer: Metrics.Timer
+    private let commitCounter: Counter
+    private let lastCommitGauge: Gauge
+    private let filesWritten: Counter
+    private let bytesWritten: Counter
 
     private init(source: TopicPartition, kind: RecordKind, bus: any Bus,
                  configuration: StreamConfiguration, logger: Logger, statistics: StreamStatisticsBox,
@@ -48,6 +55,13 @@ final class PartitionPipeline {
         let dimensions = [("topic", source.topic), ("partition", String(source.partition))]
         recordsCounter = Counter(label: "logpipe_stream_records_total", dimensions: dimensions)
         deadLetterCounter = Counter(label: "logpipe_stream_dead_letters_total", dimensions: dimensions)
+        lagGauge = Gauge(label: "logpipe_stream_lag_records", dimensions: dimensions)
+        batchTimer = Metrics.Timer(label: "logpipe_stream_batch_seconds", dimensions: [("topic", source.topic)])
+        commitTimer = Metrics.Timer(label: "logpipe_stream_commit_seconds", dimensions: [("topic", source.topic)])
+        commitCounter = Counter(label: "logpipe_stream_commits_total", dimensions: dimensions)
+        lastCommitGauge = Gauge(label: "logpipe_stream_last_commit_timestamp_seconds", dimensions: dimensions)
+        filesWritten = Counter(label: "logpipe_lake_files_written_total", dimensions: [("topic", source.topic)])
+        bytesWritten = Counter(label: "logpipe_lake_bytes_written_total", dimensions: [("topic", source.topic)])
     }
 
     /// Takes the partition: recovers its commit log (finishing renames, claiming it, removing
@@ -107,6 +121,8 @@ final class PartitionPipeline {
         }
         guard let last = fetched.records.last else { return Step(records: 0, highWatermark: fetched.highWatermark) }
         let start = position
+        // Timed from the fetch's answer: a fetch may wait for records to arrive.
+        let started = DispatchClock.nanos()
         let batch = parse(fetched)
         position = last.offset + 1
         let streamBatch = StreamBatch(source: source, offsets: start..<position, rows: batch.rows,
@@ -115,6 +131,9 @@ final class PartitionPipeline {
         recordsCounter.increment(by: batch.rows.count)
         if batch.dead > 0 { deadLetterCounter.increment(by: batch.dead) }
         statistics.add(records: batch.rows.count, deadLetters: batch.dead)
+        // Only batches with records move it: an empty fetch means the partition is caught up.
+        lagGauge.record(max(0, fetched.highWatermark - position))
+        batchTimer.recordNanoseconds(Int64(DispatchClock.nanos() &- started))
         return Step(records: fetched.records.count, highWatermark: fetched.highWatermark)
     }
 
@@ -186,6 +205,7 @@ final class PartitionPipeline {
     /// Commits everything consumed so far: sinks finish their files and snapshot state,
     /// then one commit record makes files, offset and state durable together.
     func commit() async throws {
+        let started = DispatchClock.nanos()
         var files: [CommittedFile] = []
         var states: [String: Data] = [:]
         for (name, sink) in sinks {
@@ -195,7 +215,15 @@ final class PartitionPipeline {
         }
         let record = try await log.commit(files: files, nextOffset: position, states: states)
         lastCommitNanos = DispatchClock.nanos()
-        statistics.add(commits: 1, files: files.count, bytes: files.reduce(0) { $0 + $1.bytes })
+        let bytes = files.reduce(0) { $0 + $1.bytes }
+        statistics.add(commits: 1, files: files.count, bytes: bytes)
+        commitTimer.recordNanoseconds(Int64(lastCommitNanos &- started))
+        commitCounter.increment()
+        lastCommitGauge.record(Date().timeIntervalSince1970)
+        if !files.isEmpty {
+            filesWritten.increment(by: files.count)
+            bytesWritten.increment(by: Int(bytes))
+        }
         for (_, sink) in sinks { await sink.didCommit(record) }
         do {
             try await publish([source: position])

@@ -4,6 +4,7 @@ import Logging
 import LogpipeBus
 import LogpipeGenerator
 import LogpipeServers
+import LogpipeStream
 import ServiceLifecycle
 
 /// Keeps the bus open while the servers run and closes it last, after every
@@ -112,29 +113,54 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Do not start the generator (collect only what clients send).")
     var noGenerator = false
 
+    @Option(help: "Also serve the stream role's analytics API, dashboard and /metrics on this port, as `logpipe stream` does (default 0: off, the collector's port serves them).")
+    var apiPort: Int?
+
     func run() async throws {
         let settings = try await Settings.load(
-            common, flags: collector.flags.merging(generator.flags) { a, _ in a }.merging(stream.flags) { a, _ in a })
+            common, flags: collector.flags.merging(generator.flags) { a, _ in a }.merging(stream.flags) { a, _ in a }
+                .merging(["stream.apiPort": flag(apiPort)]) { a, _ in a })
         let logger = settings.logger("logpipe")
         LogpipeMetrics.bootstrap()
         let collectorConfiguration = try CollectorOptions.configuration(settings)
         let bus = try await settings.openBus()
         try await Ingestor(bus: bus).prepareTopics()
         let streamRole = try await StreamRole.make(settings: settings, bus: bus, logger: logger)
+        let operatorMetrics = OperatorMetrics(
+            volumes: settings.volumes(lake: streamRole.lakeDirectory), bus: bus, groups: [streamRole.worker.configuration.group],
+            analytics: streamRole.store)
+        // Each role's port shows its own metric families, as separate processes would.
+        let apiPort = settings.int("stream.apiPort", default: 0)
+        let dashboard = DashboardRoutes(role: "run", bus: bus, group: streamRole.worker.configuration.group,
+                                        lake: streamRole.worker.store)
         let collectorApp = LogpipeApplications.collector(
-            bus: bus, configuration: collectorConfiguration, analytics: streamRole.store, logger: logger
+            bus: bus, configuration: collectorConfiguration, analytics: streamRole.store,
+            metrics: .roles(apiPort == 0 ? [.collector, .stream] : [.collector]), operatorMetrics: operatorMetrics,
+            dashboard: dashboard, logger: logger
         ) { port in
             logger.info("collector listening", metadata: ["address": "http://\(collectorConfiguration.host):\(port)"])
         }
         // Services stop in reverse order: the generator first, then the collector drains,
         // the stream commits what it holds, and the bus closes last.
         var services: [any Service] = [BusService(bus: bus, logger: logger), streamRole.worker, collectorApp]
+        if apiPort != 0 {
+            // Loopback, as `logpipe stream` serves it: it has no API key.
+            services.append(LogpipeApplications.api(
+                store: streamRole.store, host: "127.0.0.1", port: apiPort, metrics: .roles([.stream]),
+                operatorMetrics: operatorMetrics, dashboard: dashboard, logger: logger
+            ) { port in
+                logger.info("stream API listening", metadata: ["address": "http://127.0.0.1:\(port)"])
+            })
+        }
         if !noGenerator {
             let host = isLoopback(collectorConfiguration.host) || collectorConfiguration.host == "0.0.0.0" ? "127.0.0.1" : collectorConfiguration.host
             let generatorConfiguration = try generator.configuration(
                 settings, collectorURL: "http://\(host):\(collectorConfiguration.port)", apiKey: collectorConfiguration.apiKey)
             let generatorService = Generator(configuration: generatorConfiguration, logger: logger)
-            services.append(LogpipeApplications.generator(generatorService, configuration: generatorConfiguration, logger: logger) { port in
+            services.append(LogpipeApplications.generator(
+                generatorService, configuration: generatorConfiguration, metrics: .roles([.generator]),
+                operatorMetrics: operatorMetrics, logger: logger
+            ) { port in
                 logger.info("generator listening", metadata: ["address": "http://\(generatorConfiguration.host):\(port)"])
             })
             services.append(generatorService)
@@ -162,7 +188,10 @@ struct CollectCommand: AsyncParsableCommand {
         let configuration = try CollectorOptions.configuration(settings)
         let bus = try await settings.openBus()
         try await Ingestor(bus: bus).prepareTopics()
-        let app = LogpipeApplications.collector(bus: bus, configuration: configuration, logger: logger) { port in
+        let operatorMetrics = OperatorMetrics(volumes: settings.volumes(lake: nil), bus: bus, groups: [StreamConfiguration().group])
+        let app = LogpipeApplications.collector(
+            bus: bus, configuration: configuration, operatorMetrics: operatorMetrics, logger: logger
+        ) { port in
             logger.info("collector listening", metadata: ["address": "http://\(configuration.host):\(port)"])
         }
         let group = ServiceGroup(configuration: .init(
@@ -198,7 +227,9 @@ struct GenerateCommand: AsyncParsableCommand {
             collectorURL: settings.string("generator.collectorUrl", default: "http://127.0.0.1:8081"),
             apiKey: settings.optionalString("collector.apiKey"))
         let service = Generator(configuration: configuration, logger: logger)
-        let app = LogpipeApplications.generator(service, configuration: configuration, logger: logger) { port in
+        let app = LogpipeApplications.generator(
+            service, configuration: configuration, operatorMetrics: OperatorMetrics(), logger: logger
+        ) { port in
             logger.info("generator listening", metadata: ["address": "http://\(configuration.host):\(port)", "collector": "\(configuration.collectorURL)"])
         }
         let group = ServiceGroup(configuration: .init(

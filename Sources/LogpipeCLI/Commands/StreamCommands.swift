@@ -40,6 +40,8 @@ struct StreamRole {
     let worker: StreamWorker
     let store: AnalyticsStore
     let publisher: AnalyticsPublisher
+    /// The lake's directory.
+    let lakeDirectory: String
 
     static func make(settings: Settings, bus: any Bus, logger: Logger) async throws -> StreamRole {
         let lakeDirectory = settings.string("lake.dir", default: "\(settings.dataDir)/lake")
@@ -63,7 +65,7 @@ struct StreamRole {
             bus: bus, store: lake, configuration: configuration, extraSinks: [sink],
             membership: try settings.assignmentSource(bus: bus), logger: logger)
         logger.info("stream configured", metadata: ["lake": "\(lakeDirectory)", "worker": "\(configuration.workerId)"])
-        return StreamRole(worker: worker, store: store, publisher: publisher)
+        return StreamRole(worker: worker, store: store, publisher: publisher, lakeDirectory: lakeDirectory)
     }
 }
 
@@ -103,7 +105,13 @@ struct StreamCommandLine: AsyncParsableCommand {
         var services: [any Service] = [BusService(bus: bus, logger: logger), role.worker]
         let port = settings.int("stream.apiPort", default: 8082)
         if port != 0 {
-            services.append(LogpipeApplications.api(store: role.store, host: "127.0.0.1", port: port, logger: logger) { port in
+            let operatorMetrics = OperatorMetrics(
+                volumes: settings.volumes(lake: role.lakeDirectory), bus: bus, groups: [role.worker.configuration.group], analytics: role.store)
+            services.append(LogpipeApplications.api(
+                store: role.store, host: "127.0.0.1", port: port, operatorMetrics: operatorMetrics,
+                dashboard: DashboardRoutes(role: "stream", bus: bus, group: role.worker.configuration.group, lake: role.worker.store),
+                logger: logger
+            ) { port in
                 logger.info("stream API listening", metadata: ["address": "http://127.0.0.1:\(port)"])
             })
         }
