@@ -61,7 +61,7 @@ struct Settings {
         var providers: [any ConfigProvider] = [
             InMemoryProvider(name: "flags", values: values),
             EnvironmentVariablesProvider(
-                secretsSpecifier: .dynamic { key, _ in key.hasSuffix("API_KEY") }
+                secretsSpecifier: .dynamic { key, _ in key.hasSuffix("API_KEY") || key.hasSuffix("SECRET_ACCESS_KEY") }
             ).prefixKeys(with: "logpipe"),
         ]
         if let file = common.config {

@@ -1,0 +1,75 @@
+import Foundation
+import LogpipeBus
+import LogpipeGenerator
+import LogpipeLake
+import LogpipeObjectStore
+import LogpipeTesting
+import Synchronization
+import Testing
+
+/// Numbers fresh key prefixes.
+final class Counter: Sendable {
+    private let value = Mutex(0)
+    func next() -> Int { value.withLock { $0 += 1; return $0 } }
+}
+
+/// A store on a moto server's bucket `lake` under `prefix`.
+func s3Store(_ server: MotoS3Server, prefix: String, bucket: String = "lake") throws -> S3FileStore {
+    try S3FileStore(configuration: S3Configuration(
+        bucket: bucket, prefix: prefix, endpoint: server.endpoint, region: "us-east-1",
+        credentials: AWSCredentials(accessKeyId: MotoS3Server.accessKeyId, secretAccessKey: MotoS3Server.secretAccessKey),
+        partSize: 5 << 20))
+}
+
+/// Runs `body` with a moto server and a bucket `lake`, stopping the server afterwards.
+func withMoto<T>(_ body: (MotoS3Server) async throws -> T) async throws -> T {
+    let server = try await MotoS3Server.start()
+    do {
+        try await s3Store(server, prefix: "").createBucket()
+        let result = try await body(server)
+        await server.stop()
+        return result
+    } catch {
+        await server.stop()
+        throw error
+    }
+}
+
+@Suite(.serialized) struct S3FileStoreTests {
+    /// The lake contract every store passes, against moto's S3 server, each check on a
+    /// fresh key prefix of one bucket.
+    @Test func lakeContractOnMoto() async throws {
+        try await withMoto { server in
+            let counter = Counter()
+            for check in LakeContract.checks.map(\.name) {
+                try await LakeContract.run(check) { try s3Store(server, prefix: "contract/\(check)/\(counter.next())") }
+            }
+        }
+    }
+
+    /// What only S3 has: the key prefix isolates lakes in one bucket, a missing bucket is a
+    /// clear error, `s3://` URLs take the standard AWS variables.
+    @Test func prefixesBucketsAndConfiguration() async throws {
+        try await withMoto { server in
+            let a = try s3Store(server, prefix: "team-a/lake")
+            let b = try s3Store(server, prefix: "team-b")
+            try await a.write("logs/raw/x.bin", contents: [1])
+            try await b.write("logs/raw/y.bin", contents: [2])
+            #expect(try await a.list("", recursive: true).map(\.path) == ["logs/raw/x.bin"])
+            #expect(try await b.list("logs", recursive: true).map(\.path) == ["logs/raw/y.bin"])
+            let whole = try s3Store(server, prefix: "")
+            #expect(try await whole.list("team-a", recursive: true).map(\.path) == ["team-a/lake/logs/raw/x.bin"])
+            let missing = try s3Store(server, prefix: "", bucket: "no-such-bucket")
+            await #expect(throws: FileStoreError.self) { try await missing.write("a", contents: [1]) }
+        }
+        let parsed = try S3Configuration.parse(url: "s3://bucket/some/prefix/", environment: [
+            "AWS_ACCESS_KEY_ID": "AK", "AWS_SECRET_ACCESS_KEY": "SK", "AWS_SESSION_TOKEN": "T",
+            "AWS_DEFAULT_REGION": "eu-west-1", "AWS_ENDPOINT_URL": "http://minio:9000/"])
+        #expect(parsed == S3Configuration(bucket: "bucket", prefix: "some/prefix", endpoint: "http://minio:9000", region: "eu-west-1",
+                                          credentials: AWSCredentials(accessKeyId: "AK", secretAccessKey: "SK", sessionToken: "T")))
+        let flags = try S3Configuration.parse(url: "s3://b", endpoint: "http://x:1", region: "r", accessKeyId: "A", secretAccessKey: "S",
+                                              environment: ["AWS_ACCESS_KEY_ID": "env", "AWS_REGION": "env"])
+        #expect(flags.credentials.accessKeyId == "A" && flags.region == "r" && flags.prefix == "" && flags.endpoint == "http://x:1")
+        #expect(throws: FileStoreError.self) { try S3Configuration.parse(url: "s3://b/p", environment: [:]) }
+    }
+}
