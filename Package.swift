@@ -155,7 +155,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LogpipeObjectStoreTests",
-            dependencies: ["LogpipeObjectStore", "LogpipeLake", "LogpipeTesting", "LogpipeBus", "LogpipeGenerator"]
+            dependencies: ["LogpipeObjectStore", "LogpipeLake", "LogpipeTesting", "LogpipeBus", "LogpipeGenerator", "LogpipeKafka"]
         ),
         .testTarget(name: "LogpipeDeployTests", dependencies: ["LogpipeTesting"], exclude: ["deploy_check.py"]),
         .testTarget(name: "LogpipeParquetTests", dependencies: ["LogpipeParquet", "LogpipeTesting"]),
