@@ -17,7 +17,7 @@ final class Counter: Sendable {
 func s3Store(_ server: MotoS3Server, prefix: String, bucket: String = "lake") throws -> S3FileStore {
     try S3FileStore(configuration: S3Configuration(
         bucket: bucket, prefix: prefix, endpoint: server.endpoint, region: "us-east-1",
-        credentials: AWSCredentials(accessKeyId: MotoS3Server.accessKeyId, secretAccessKey: MotoS3Server.secretAccessKey),
+        credentials: AWSCredentials(accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey),
         partSize: 5 << 20))
 }
 
@@ -47,8 +47,8 @@ func withMoto<T>(_ body: (MotoS3Server) async throws -> T) async throws -> T {
         }
     }
 
-    /// What only S3 has: the key prefix isolates lakes in one bucket, a missing bucket is a
-    /// clear error, `s3://` URLs take the standard AWS variables.
+    /// What only S3 has: the key prefix isolates lakes in one bucket, a wrong signature and
+    /// a missing bucket are clear errors, `s3://` URLs take the standard AWS variables.
     @Test func prefixesBucketsAndConfiguration() async throws {
         try await withMoto { server in
             let a = try s3Store(server, prefix: "team-a/lake")
@@ -59,6 +59,17 @@ func withMoto<T>(_ body: (MotoS3Server) async throws -> T) async throws -> T {
             #expect(try await b.list("logs", recursive: true).map(\.path) == ["logs/raw/y.bin"])
             let whole = try s3Store(server, prefix: "")
             #expect(try await whole.list("team-a", recursive: true).map(\.path) == ["team-a/lake/logs/raw/x.bin"])
+            // moto recomputes every signature: a wrong secret is refused, so the passing checks
+            // above were signed right.
+            let forged = try S3FileStore(configuration: S3Configuration(
+                bucket: "lake", prefix: "x", endpoint: server.endpoint,
+                credentials: AWSCredentials(accessKeyId: server.accessKeyId, secretAccessKey: "not-the-secret")))
+            do {
+                try await forged.write("a", contents: [1])
+                Issue.record("a request signed with the wrong secret was accepted")
+            } catch let error as FileStoreError {
+                #expect("\(error)".contains("SignatureDoesNotMatch"), "\(error)")
+            }
             let missing = try s3Store(server, prefix: "", bucket: "no-such-bucket")
             await #expect(throws: FileStoreError.self) { try await missing.write("a", contents: [1]) }
         }

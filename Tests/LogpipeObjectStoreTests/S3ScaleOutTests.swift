@@ -42,8 +42,8 @@ import Glibc
 
                 let store = try s3Store(server, prefix: "scale")
                 var environment = ProcessInfo.processInfo.environment
-                environment["AWS_ACCESS_KEY_ID"] = MotoS3Server.accessKeyId
-                environment["AWS_SECRET_ACCESS_KEY"] = MotoS3Server.secretAccessKey
+                environment["AWS_ACCESS_KEY_ID"] = server.accessKeyId
+                environment["AWS_SECRET_ACCESS_KEY"] = server.secretAccessKey
                 environment["AWS_ENDPOINT_URL_S3"] = server.endpoint
                 let directory = try TemporaryDirectory(prefix: "s3-scale-out")
                 defer { directory.remove() }
@@ -113,7 +113,7 @@ import Glibc
                 #expect(try await store.list("_logpipe/staging", recursive: true).isEmpty)
                 for (dataset, id, expected) in [("logs/raw", "metadata.request_id", logLines.count), ("events/activity", "event_id", eventLines.count)] {
                     let result = try await LakeTesting.runPython(pyarrowS3Check, arguments: [
-                        "127.0.0.1:\(server.port)", "lake/scale", dataset, id, MotoS3Server.accessKeyId, MotoS3Server.secretAccessKey])
+                        "127.0.0.1:\(server.port)", "lake/scale", dataset, id, server.accessKeyId, server.secretAccessKey])
                     let check = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any] ?? [:]
                     #expect(check["rows"] as? Int == expected, "\(dataset): \(result.error)")
                     #expect(check["distinct_ids"] as? Int == expected, "\(dataset)")

@@ -91,8 +91,8 @@ final class S3ListingWatch: Sendable {
             defer { watch.stop.store(true, ordering: .relaxed) }
 
             var environment = ProcessInfo.processInfo.environment
-            environment["AWS_ACCESS_KEY_ID"] = MotoS3Server.accessKeyId
-            environment["AWS_SECRET_ACCESS_KEY"] = MotoS3Server.secretAccessKey
+            environment["AWS_ACCESS_KEY_ID"] = server.accessKeyId
+            environment["AWS_SECRET_ACCESS_KEY"] = server.secretAccessKey
             environment["AWS_ENDPOINT_URL_S3"] = server.endpoint
             let arguments = ["stream", "--bus", "local:\(busDir)", "--lake", "s3://lake/crash", "--roll-mib", "1",
                              "--roll-seconds", "0.05", "--api-port", "0", "--log-level", "error"]
@@ -129,7 +129,7 @@ final class S3ListingWatch: Sendable {
             #expect(try await store.list("_logpipe/staging", recursive: true).isEmpty)
             for (dataset, id, expected) in [("logs/raw", "metadata.request_id", logs), ("events/activity", "event_id", events)] {
                 let result = try await LakeTesting.runPython(pyarrowS3Check, arguments: [
-                    "127.0.0.1:\(server.port)", "lake/crash", dataset, id, MotoS3Server.accessKeyId, MotoS3Server.secretAccessKey])
+                    "127.0.0.1:\(server.port)", "lake/crash", dataset, id, server.accessKeyId, server.secretAccessKey])
                 let check = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any] ?? [:]
                 #expect(check["rows"] as? Int == expected, "\(dataset): \(result.error)")
                 #expect(check["distinct_ids"] as? Int == expected, "\(dataset)")
