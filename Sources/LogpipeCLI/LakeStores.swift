@@ -49,6 +49,9 @@ extension Settings {
                 throw ValidationError("--lake \(location): \(error)")
             }
         }
+        if let scheme = location.range(of: "://") {
+            throw ValidationError("--lake \(location): unknown scheme '\(location[..<scheme.lowerBound])' (use a directory, s3:// or webhdfs://)")
+        }
         return try LocalFileStore(root: location)
     }
 }

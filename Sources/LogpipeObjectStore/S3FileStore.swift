@@ -44,7 +44,7 @@ public struct S3Configuration: Sendable, Equatable {
             return names.lazy.compactMap { environment[$0] }.first { !$0.isEmpty }
         }
         guard let key = pick(accessKeyId, ["AWS_ACCESS_KEY_ID"]), let secret = pick(secretAccessKey, ["AWS_SECRET_ACCESS_KEY"]) else {
-            throw FileStoreError.io("no S3 credentials for \(url): set --s3-access-key-id/--s3-secret-access-key, LOGPIPE_LAKE_S3_ACCESS_KEY_ID/…, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+            throw FileStoreError.io("no S3 credentials for \(url): set LOGPIPE_LAKE_S3_ACCESS_KEY_ID (or --s3-access-key-id) and LOGPIPE_LAKE_S3_SECRET_ACCESS_KEY, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
         }
         return S3Configuration(
             bucket: bucket, prefix: prefix,

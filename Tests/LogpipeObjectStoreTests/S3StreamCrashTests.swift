@@ -127,6 +127,16 @@ final class S3ListingWatch: Sendable {
             #expect(watch.listings.load(ordering: .relaxed) > 20)
             #expect(watch.foreign.withLock { $0 }.isEmpty, "listed non-data keys: \(watch.foreign.withLock { $0.prefix(5) })")
             #expect(try await store.list("_logpipe/staging", recursive: true).isEmpty)
+            // `logpipe lake ls` on the same lake, configured through LOGPIPE_* variables alone.
+            var logpipeEnvironment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AWS_") }
+            logpipeEnvironment["LOGPIPE_LAKE_DIR"] = "s3://lake/crash"
+            logpipeEnvironment["LOGPIPE_LAKE_S3_ENDPOINT"] = server.endpoint
+            logpipeEnvironment["LOGPIPE_LAKE_S3_ACCESS_KEY_ID"] = server.accessKeyId
+            logpipeEnvironment["LOGPIPE_LAKE_S3_SECRET_ACCESS_KEY"] = server.secretAccessKey
+            let ls = try ChildProcess(executable: binary, arguments: ["lake", "ls"], environment: logpipeEnvironment)
+            #expect(ChildProcess.exitCode(await ls.waitForExit()) == 0, "\(String(decoding: ls.standardError, as: UTF8.self))")
+            #expect(String(decoding: ls.standardOutput, as: UTF8.self).contains(" files, \(logs + events) rows"),
+                    "\(String(decoding: ls.standardOutput, as: UTF8.self))")
             for (dataset, id, expected) in [("logs/raw", "metadata.request_id", logs), ("events/activity", "event_id", events)] {
                 let result = try await LakeTesting.runPython(pyarrowS3Check, arguments: [
                     "127.0.0.1:\(server.port)", "lake/crash", dataset, id, server.accessKeyId, server.secretAccessKey])
