@@ -68,8 +68,9 @@ public struct S3Configuration: Sendable, Equatable {
 ///   listing a dataset prefix never sees a partial, uncommitted or duplicated file.
 /// - Recovery (the commit log's) redoes copies whose staging key is still there and deletes
 ///   every staging key no record names. Multipart uploads a killed worker left unfinished
-///   are invisible to listings; a bucket lifecycle rule (`AbortIncompleteMultipartUpload`)
-///   reclaims their space.
+///   are invisible to listings; a stream worker aborts those older than an hour when it
+///   starts (`abortIncompleteUploads`), and a bucket lifecycle rule
+///   (`AbortIncompleteMultipartUpload`) does the same without a restart.
 ///
 /// Compaction falls back to copy-then-delete (`replaceAtomically` is unavailable), so a
 /// reader listing a partition during a compaction can see inputs and output together.
@@ -302,6 +303,38 @@ public struct S3FileStore: FileStore {
         xml += "</CompleteMultipartUpload>"
         let answer = try await request(.POST, path: objectPath(key), query: [("uploadId", uploadId)], body: Array(xml.utf8))
         guard answer.isSuccess, !answer.text.contains("<Error>") else { throw failure("CompleteMultipartUpload", key, answer) }
+    }
+
+    /// Aborts the multipart uploads under the store path `prefix` that started more than
+    /// `olderThan` seconds ago and returns how many: what workers killed mid-upload leave
+    /// behind (invisible to listings, but holding space). The age keeps live uploads of
+    /// other workers safe (files roll in seconds to minutes).
+    public func abortIncompleteUploads(under prefix: String, olderThan seconds: Double, now: Date = Date()) async throws -> Int {
+        var keyPrefix = try key(prefix)
+        if !keyPrefix.isEmpty { keyPrefix += "/" }
+        var aborted = 0
+        var markers: (key: String, upload: String)?
+        repeat {
+            var query = [("uploads", ""), ("prefix", keyPrefix)]
+            if let markers { query += [("key-marker", markers.key), ("upload-id-marker", markers.upload)] }
+            let answer = try await request(.GET, path: bucketPath.isEmpty ? "/" : bucketPath, query: query)
+            guard answer.isSuccess else { throw failure("ListMultipartUploads", prefix, answer) }
+            let xml = answer.text[...]
+            for upload in MiniXML.elements("Upload", in: xml) {
+                guard let key = MiniXML.value("Key", in: upload), let id = MiniXML.value("UploadId", in: upload),
+                      let initiated = MiniXML.value("Initiated", in: upload).flatMap(HTTPDates.iso8601),
+                      now.timeIntervalSince1970 - initiated > seconds else { continue }
+                await abortMultipart(key: key, uploadId: id)
+                aborted += 1
+            }
+            if MiniXML.value("IsTruncated", in: xml) == "true",
+               let nextKey = MiniXML.value("NextKeyMarker", in: xml), let nextId = MiniXML.value("NextUploadIdMarker", in: xml) {
+                markers = (nextKey, nextId)
+            } else {
+                markers = nil
+            }
+        } while markers != nil
+        return aborted
     }
 
     func abortMultipart(key: String, uploadId: String) async {

@@ -70,6 +70,17 @@ func withMoto<T>(_ body: (MotoS3Server) async throws -> T) async throws -> T {
             } catch let error as FileStoreError {
                 #expect("\(error)".contains("SignatureDoesNotMatch"), "\(error)")
             }
+            // A killed worker's unfinished multipart upload is found and aborted by age.
+            let writer = try await a.openWriter("_logpipe/staging/logs.raw/0/x.parquet")
+            try await writer.write([UInt8](repeating: 1, count: 6 << 20))
+            #expect(try await a.list("_logpipe", recursive: true).isEmpty)
+            #expect(try await a.abortIncompleteUploads(under: "logs", olderThan: 0) == 0)
+            // moto reports every upload as initiated at 2010-11-10T20:48:33Z: twelve minutes
+            // after that it is still too young to abort.
+            #expect(try await a.abortIncompleteUploads(under: "_logpipe/staging", olderThan: 3600,
+                                                       now: Date(timeIntervalSince1970: 1_289_422_113 + 720)) == 0)
+            #expect(try await a.abortIncompleteUploads(under: "_logpipe/staging", olderThan: 3600) == 1)
+            #expect(try await a.abortIncompleteUploads(under: "_logpipe/staging", olderThan: 3600) == 0)
             let missing = try s3Store(server, prefix: "", bucket: "no-such-bucket")
             await #expect(throws: FileStoreError.self) { try await missing.write("a", contents: [1]) }
         }

@@ -5,6 +5,7 @@ import Logging
 import LogpipeAnalytics
 import LogpipeBus
 import LogpipeLake
+import LogpipeObjectStore
 import LogpipeServers
 import LogpipeStream
 import ServiceLifecycle
@@ -47,6 +48,11 @@ struct StreamRole {
     static func make(settings: Settings, bus: any Bus, logger: Logger) async throws -> StreamRole {
         let lakeDirectory = settings.lakeLocation
         let lake = try settings.openLake()
+        if let s3 = lake as? S3FileStore {
+            // Uploads of workers killed mid-file: invisible, but they hold space until aborted.
+            let aborted = try await s3.abortIncompleteUploads(under: LakeLayout.metadataDirectory + "/staging", olderThan: 3600)
+            if aborted > 0 { logger.info("aborted unfinished staging uploads", metadata: ["count": "\(aborted)"]) }
+        }
         var configuration = StreamConfiguration()
         let trigger = settings.double("stream.trigger", default: 0)
         configuration.trigger = trigger > 0 ? .interval(seconds: trigger) : .continuous
