@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "LogpipeServers", targets: ["LogpipeServers"]),
         .library(name: "LogpipeTesting", targets: ["LogpipeTesting"]),
         .library(name: "LogpipeKafka", targets: ["LogpipeKafka"]),
+        .library(name: "LogpipeObjectStore", targets: ["LogpipeObjectStore"]),
     ],
     // Kafka: the `kafka` bus through librdkafka (headers: Debian's librdkafka-dev;
     // runtime library >= 2.2, see docs/kafka.md). Off by default, so a build needs
@@ -34,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
     ],
     targets: [
         // Records: the data contracts, columnar batches, the JSON reader and writer.
@@ -68,6 +70,17 @@ let package = Package(
         .target(
             name: "LogpipeLake",
             dependencies: ["LogpipeRecords", "LogpipeParquet", .product(name: "Logging", package: "swift-log")]
+        ),
+        // Object stores: the lake on S3-compatible storage and on HDFS through WebHDFS.
+        .target(
+            name: "LogpipeObjectStore",
+            dependencies: [
+                "LogpipeLake",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         // Stream: the micro-batch engine, its sinks and the raw lake sink (`logpipe stream`).
         .target(
@@ -113,6 +126,7 @@ let package = Package(
             dependencies: [
                 "LogpipeRecords", "LogpipeBus", "LogpipeParquet", "LogpipeGenerator", "LogpipeServers",
                 "LogpipeLake", "LogpipeStream", "LogpipeAnalytics", "LogpipeBench", "LogpipeTesting", "LogpipeKafka",
+                "LogpipeObjectStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -122,7 +136,7 @@ let package = Package(
         // Testing: helpers our tests and our users share (temporary dirs, child processes, ports).
         .target(
             name: "LogpipeTesting",
-            dependencies: ["LogpipeBus", "LogpipeRecords"]
+            dependencies: ["LogpipeBus", "LogpipeRecords", "LogpipeLake", "LogpipeParquet"]
         ),
         .testTarget(name: "LogpipeRecordsTests", dependencies: ["LogpipeRecords", "LogpipeTesting"]),
         .testTarget(
@@ -139,6 +153,11 @@ let package = Package(
             name: "LogpipeStreamTests",
             dependencies: ["LogpipeStream", "LogpipeLake", "LogpipeBus", "LogpipeRecords", "LogpipeGenerator", "LogpipeTesting"]
         ),
+        .testTarget(
+            name: "LogpipeObjectStoreTests",
+            dependencies: ["LogpipeObjectStore", "LogpipeLake", "LogpipeTesting", "LogpipeBus", "LogpipeGenerator", "LogpipeKafka"]
+        ),
+        .testTarget(name: "LogpipeDeployTests", dependencies: ["LogpipeTesting"], exclude: ["deploy_check.py"]),
         .testTarget(name: "LogpipeParquetTests", dependencies: ["LogpipeParquet", "LogpipeTesting"]),
         .testTarget(
             name: "LogpipeServersTests",

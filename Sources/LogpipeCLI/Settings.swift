@@ -62,7 +62,7 @@ struct Settings {
         var providers: [any ConfigProvider] = [
             InMemoryProvider(name: "flags", values: values),
             EnvironmentVariablesProvider(
-                secretsSpecifier: .dynamic { key, _ in key.hasSuffix("API_KEY") }
+                secretsSpecifier: .dynamic { key, _ in key.hasSuffix("API_KEY") || key.hasSuffix("SECRET_ACCESS_KEY") }
             ).prefixKeys(with: "logpipe"),
         ]
         if let file = common.config {
@@ -127,7 +127,8 @@ struct Settings {
         var out: [OperatorMetrics.Volume] = []
         let location = string("bus", default: "local:\(dataDir)/bus")
         if location.hasPrefix("local:") { out.append(.init(name: "bus", path: String(location.dropFirst(6)))) }
-        if let lake { out.append(.init(name: "lake", path: lake)) }
+        // An object store or HDFS has no local disk to watch.
+        if let lake, !lake.contains("://") { out.append(.init(name: "lake", path: lake)) }
         return out
     }
 

@@ -5,14 +5,17 @@ import Logging
 import LogpipeAnalytics
 import LogpipeBus
 import LogpipeLake
+import LogpipeObjectStore
 import LogpipeServers
 import LogpipeStream
 import ServiceLifecycle
 
 /// Stream flags shared by `run` and `stream`.
 struct StreamOptions: ParsableArguments {
-    @Option(help: "The lake directory (default <data-dir>/lake).")
+    @Option(help: "The lake: a directory (default <data-dir>/lake), s3://bucket/prefix or webhdfs://namenode:9870/path.")
     var lake: String?
+
+    @OptionGroup var objectStore: ObjectStoreOptions
 
     @Option(help: "Micro-batch trigger in seconds; 0 runs batches back to back as data comes (default 0).")
     var trigger: Double?
@@ -32,6 +35,7 @@ struct StreamOptions: ParsableArguments {
     var flags: [String: ConfigValue?] {
         ["lake.dir": flag(lake), "stream.trigger": flag(trigger), "stream.rollMib": flag(rollMib),
          "stream.rollSeconds": flag(rollSeconds), "analytics.lateness": flag(lateness), "analytics.webhook": flag(alertWebhook)]
+            .merging(objectStore.flags) { a, _ in a }
     }
 }
 
@@ -44,8 +48,13 @@ struct StreamRole {
     let lakeDirectory: String
 
     static func make(settings: Settings, bus: any Bus, logger: Logger) async throws -> StreamRole {
-        let lakeDirectory = settings.string("lake.dir", default: "\(settings.dataDir)/lake")
-        let lake = try LocalFileStore(root: lakeDirectory)
+        let lakeDirectory = settings.lakeLocation
+        let lake = try settings.openLake()
+        if let s3 = lake as? S3FileStore {
+            // Uploads of workers killed mid-file: invisible, but they hold space until aborted.
+            let aborted = try await s3.abortIncompleteUploads(under: LakeLayout.metadataDirectory + "/staging", olderThan: 3600)
+            if aborted > 0 { logger.info("aborted unfinished staging uploads", metadata: ["count": "\(aborted)"]) }
+        }
         var configuration = StreamConfiguration()
         let trigger = settings.double("stream.trigger", default: 0)
         configuration.trigger = trigger > 0 ? .interval(seconds: trigger) : .continuous
@@ -86,11 +95,14 @@ struct StreamCommandLine: AsyncParsableCommand {
     @Option(help: "Port of the analytics API and /metrics (default 8082; 0 turns it off).")
     var apiPort: Int?
 
+    @Option(help: "Address the analytics API and /metrics bind (default 127.0.0.1; 0.0.0.0 in a container so Prometheus can scrape it).")
+    var apiHost: String?
+
     @Flag(help: "Read to the end the bus has now, commit, and exit (a backfill).")
     var once = false
 
     func run() async throws {
-        let settings = try await Settings.load(common, flags: stream.flags.merging(["stream.apiPort": flag(apiPort)]) { a, _ in a })
+        let settings = try await Settings.load(common, flags: stream.flags.merging(["stream.apiPort": flag(apiPort), "stream.apiHost": flag(apiHost)]) { a, _ in a })
         let logger = settings.logger("logpipe.stream")
         LogpipeMetrics.bootstrap()
         let bus = try await settings.openBus(access: .read)
@@ -105,14 +117,15 @@ struct StreamCommandLine: AsyncParsableCommand {
         var services: [any Service] = [BusService(bus: bus, logger: logger), role.worker]
         let port = settings.int("stream.apiPort", default: 8082)
         if port != 0 {
+            let host = settings.string("stream.apiHost", default: "127.0.0.1")
             let operatorMetrics = OperatorMetrics(
                 volumes: settings.volumes(lake: role.lakeDirectory), bus: bus, groups: [role.worker.configuration.group], analytics: role.store)
             services.append(LogpipeApplications.api(
-                store: role.store, host: "127.0.0.1", port: port, operatorMetrics: operatorMetrics,
+                store: role.store, host: host, port: port, operatorMetrics: operatorMetrics,
                 dashboard: DashboardRoutes(role: "stream", bus: bus, group: role.worker.configuration.group, lake: role.worker.store),
                 logger: logger
             ) { port in
-                logger.info("stream API listening", metadata: ["address": "http://127.0.0.1:\(port)"])
+                logger.info("stream API listening", metadata: ["address": "http://\(host):\(port)"])
             })
         }
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -133,16 +146,18 @@ struct LakeCommand: AsyncParsableCommand {
 
         @OptionGroup var common: CommonOptions
 
-        @Option(help: "The lake directory (default <data-dir>/lake).")
+        @Option(help: "The lake: a directory (default <data-dir>/lake), s3://bucket/prefix or webhdfs://namenode:9870/path.")
         var lake: String?
 
+        @OptionGroup var objectStore: ObjectStoreOptions
+
         func run() async throws {
-            let settings = try await Settings.load(common, flags: ["lake.dir": flag(lake)])
-            let directory = settings.string("lake.dir", default: "\(settings.dataDir)/lake")
-            guard FileManager.default.fileExists(atPath: directory) else {
+            let settings = try await Settings.load(common, flags: objectStore.flags.merging(["lake.dir": flag(lake)]) { a, _ in a })
+            let directory = settings.lakeLocation
+            guard directory.contains("://") || FileManager.default.fileExists(atPath: directory) else {
                 throw ValidationError("no lake at \(directory)")
             }
-            let partitions = try await LakeListing.partitions(store: LocalFileStore(root: directory))
+            let partitions = try await LakeListing.partitions(store: settings.openLake())
             var rows: [[String]] = [["DATASET", "PARTITION", "FILES", "ROWS", "BYTES"]]
             for p in partitions {
                 rows.append([p.dataset.path, p.hour.path, String(p.files), String(p.rows), formatBytes(p.bytes)])

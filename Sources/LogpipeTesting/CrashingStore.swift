@@ -2,25 +2,27 @@ import LogpipeLake
 import Synchronization
 
 /// The simulated crash: thrown by the operation that hits the budget and every one after.
-struct Crash: Error {}
+public struct Crash: Error {}
 
-/// A real `LocalFileStore` that "crashes" after `budget` mutating operations: the
+/// A real store (local, S3, WebHDFS) that "crashes" after `budget` mutating operations: the
 /// operation that would exceed it does nothing and throws, as does every later one, so
-/// the directory is left exactly as a process killed between two system calls leaves it.
+/// the store is left exactly as a process killed between two operations leaves it.
 /// Reads keep working until the crash (the process was alive).
-final class CrashingStore: FileStore {
-    let base: LocalFileStore
+public final class CrashingStore: FileStore {
+    /// The store underneath.
+    public let base: any FileStore
     private let remaining: Mutex<Int>
 
-    init(base: LocalFileStore, budget: Int) {
+    /// A store that crashes on its `budget + 1`th mutating operation.
+    public init(base: any FileStore, budget: Int) {
         self.base = base
         remaining = Mutex(budget)
     }
 
-    var location: String { base.location }
+    public var location: String { base.location }
 
     /// Whether the crash has happened.
-    var crashed: Bool { remaining.withLock { $0 < 0 } }
+    public var crashed: Bool { remaining.withLock { $0 < 0 } }
 
     func spend() throws {
         let ok = remaining.withLock { r -> Bool in
@@ -30,47 +32,47 @@ final class CrashingStore: FileStore {
         if !ok { throw Crash() }
     }
 
-    func write(_ path: String, contents: [UInt8]) async throws {
+    public func write(_ path: String, contents: [UInt8]) async throws {
         try spend()
         try await base.write(path, contents: contents)
     }
 
-    func createExclusive(_ path: String, contents: [UInt8]) async throws -> Bool {
+    public func createExclusive(_ path: String, contents: [UInt8]) async throws -> Bool {
         try spend()
         return try await base.createExclusive(path, contents: contents)
     }
 
-    func openWriter(_ path: String) async throws -> any FileWriter {
+    public func openWriter(_ path: String) async throws -> any FileWriter {
         try spend()
         return CrashingWriter(base: try await base.openWriter(path), store: self)
     }
 
-    func rename(_ source: String, to destination: String) async throws {
+    public func rename(_ source: String, to destination: String) async throws {
         try spend()
         try await base.rename(source, to: destination)
     }
 
-    func list(_ prefix: String, recursive: Bool) async throws -> [FileStatus] {
+    public func list(_ prefix: String, recursive: Bool) async throws -> [FileStatus] {
         if crashed { throw Crash() }
         return try await base.list(prefix, recursive: recursive)
     }
 
-    func read(_ path: String) async throws -> [UInt8] {
+    public func read(_ path: String) async throws -> [UInt8] {
         if crashed { throw Crash() }
         return try await base.read(path)
     }
 
-    func read(_ path: String, offset: Int64, length: Int) async throws -> [UInt8] {
+    public func read(_ path: String, offset: Int64, length: Int) async throws -> [UInt8] {
         if crashed { throw Crash() }
         return try await base.read(path, offset: offset, length: length)
     }
 
-    func delete(_ path: String) async throws {
+    public func delete(_ path: String) async throws {
         try spend()
         try await base.delete(path)
     }
 
-    func stat(_ path: String) async throws -> FileStatus? {
+    public func stat(_ path: String) async throws -> FileStatus? {
         if crashed { throw Crash() }
         return try await base.stat(path)
     }
