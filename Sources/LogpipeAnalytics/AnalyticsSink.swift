@@ -104,23 +104,24 @@ final class AnalyticsPartitionSink: @unchecked Sendable {
     }
 
     /// Processes a batch; returns what it produced (without the late row indices).
-    func consume(_ rows: StreamBatch.Rows) -> AnalyticsOutput {
+    func consume(_ rows: StreamBatch.Rows, arrivalMillis: [Int64]) -> AnalyticsOutput {
         var output: AnalyticsOutput
         switch rows {
         case .logs(let batch):
-            output = analytics.process(logs: batch)
-            for row in output.lateRows {
+            output = analytics.process(logs: batch, arrivalMillis: arrivalMillis)
+            for row in output.lateRows + output.futureRows {
                 JSONRecordWriter.appendLog(batch, row: row, to: &pending.lateLogs)
                 pending.lateLogs.append(UInt8(ascii: "\n"))
             }
         case .activity(let batch):
-            output = analytics.process(activities: batch)
-            for row in output.lateRows {
+            output = analytics.process(activities: batch, arrivalMillis: arrivalMillis)
+            for row in output.lateRows + output.futureRows {
                 JSONRecordWriter.appendActivity(batch, row: row, to: &pending.lateActivities)
                 pending.lateActivities.append(UInt8(ascii: "\n"))
             }
         }
         output.lateRows = []
+        output.futureRows = []
         pending.output.append(output)
         return output
     }
@@ -172,7 +173,7 @@ final class AnalyticsPartitionSinkHandle: PartitionSink, @unchecked Sendable {
     }
 
     func consume(_ batch: StreamBatch) async throws {
-        let output = sink.consume(batch.rows)
+        let output = sink.consume(batch.rows, arrivalMillis: batch.busTimestampsMillis)
         if !output.isEmpty { store?.record(output) }
     }
 

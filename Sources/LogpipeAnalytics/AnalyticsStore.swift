@@ -46,7 +46,7 @@ public final class AnalyticsStore: Sendable {
                 s.activities[Key(start: m.window.startMicros, end: m.window.endMicros, name: m.eventType)] = m
             }
             for l in output.lateCounts {
-                let key = Key(start: l.window.startMicros, end: l.window.endMicros, name: "\(l.stream.rawValue)/\(l.key)")
+                let key = Key(start: l.window.startMicros, end: l.window.endMicros, name: "\(l.reason.rawValue)/\(l.stream.rawValue)/\(l.key)")
                 if var existing = s.late[key] {
                     existing.count += l.count
                     s.late[key] = existing
@@ -95,10 +95,14 @@ public final class AnalyticsStore: Sendable {
         }.sorted { ($0.window, $0.eventType) < ($1.window, $1.eventType) }
     }
 
-    /// Late rows per window and key, for windows starting in `[from, to)`.
-    public func lateCounts(from: Int64? = nil, to: Int64? = nil) -> [LateCount] {
-        state.withLock { s in s.late.values.filter { Self.contains($0.window, from, to) } }
-            .sorted { ($0.window, $0.stream.rawValue, $0.key) < ($1.window, $1.stream.rawValue, $1.key) }
+    /// Late (and future) rows per window and key, for windows starting in `[from, to)`,
+    /// optionally of one reason.
+    public func lateCounts(from: Int64? = nil, to: Int64? = nil, reason: LateReason? = nil) -> [LateCount] {
+        state.withLock { s in
+            s.late.values.filter { Self.contains($0.window, from, to) && (reason == nil || $0.reason == reason) }
+        }.sorted {
+            ($0.window, $0.stream.rawValue, $0.key, $0.reason.rawValue) < ($1.window, $1.stream.rawValue, $1.key, $1.reason.rawValue)
+        }
     }
 
     /// Alerts whose window starts in `[from, to)`, optionally of one type, oldest first.

@@ -116,8 +116,16 @@ public enum AnalyticsStream: String, Sendable, Codable, CaseIterable {
     case activities
 }
 
-/// Rows that arrived behind the watermark, for one window and key: they are not in
-/// that window's metrics.
+/// Why rows are in no window.
+public enum LateReason: String, Sendable, Codable, CaseIterable {
+    /// Behind the watermark.
+    case late
+    /// Stamped further ahead of their arrival than the allowed skew.
+    case future
+}
+
+/// Rows that arrived behind the watermark (or too far ahead of the clock), for one
+/// window and key: they are not in that window's metrics.
 public struct LateCount: Sendable, Equatable, Codable {
     /// The stream.
     public var stream: AnalyticsStream
@@ -127,12 +135,15 @@ public struct LateCount: Sendable, Equatable, Codable {
     public var key: String
     /// How many rows.
     public var count: Int64
+    /// Late or future.
+    public var reason: LateReason
 
     /// A late count.
-    public init(stream: AnalyticsStream, window: TimeWindow, key: String, count: Int64) {
+    public init(stream: AnalyticsStream, window: TimeWindow, key: String, count: Int64, reason: LateReason = .late) {
         self.stream = stream
         self.window = window
         self.key = key
         self.count = count
+        self.reason = reason
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import LogpipeRecords
 import Metrics
@@ -19,32 +20,44 @@ public struct AnalyticsOutput: Sendable, Equatable, Codable {
     /// Indices, in the batch just processed, of rows behind the watermark: they are in
     /// no window. The engine keeps them in its late-records output.
     public var lateRows: [Int] = []
+    /// Indices, in the batch just processed, of rows stamped too far ahead of their
+    /// arrival: in no window either, kept with the late rows.
+    public var futureRows: [Int] = []
     /// The late rows counted per window and service (logs) or event type (activities).
     public var lateCounts: [LateCount] = []
 
     /// An output; everything defaults to empty.
     public init(services: [ServiceMetrics] = [], clients: [ClientMetrics] = [], system: [SystemMetrics] = [],
-                activities: [ActivityMetrics] = [], alerts: [Alert] = [], lateRows: [Int] = [], lateCounts: [LateCount] = []) {
+                activities: [ActivityMetrics] = [], alerts: [Alert] = [], lateRows: [Int] = [], futureRows: [Int] = [],
+                lateCounts: [LateCount] = []) {
         self.services = services
         self.clients = clients
         self.system = system
         self.activities = activities
         self.alerts = alerts
         self.lateRows = lateRows
+        self.futureRows = futureRows
         self.lateCounts = lateCounts
     }
 
     /// Whether there is nothing to write.
     public var isEmpty: Bool {
         services.isEmpty && clients.isEmpty && system.isEmpty && activities.isEmpty && alerts.isEmpty
-            && lateRows.isEmpty && lateCounts.isEmpty
+            && lateRows.isEmpty && futureRows.isEmpty && lateCounts.isEmpty
     }
 
     /// Appends another output (late rows are per batch, so only their counts add up).
     public mutating func append(_ o: AnalyticsOutput) {
         services += o.services; clients += o.clients; system += o.system; activities += o.activities
-        alerts += o.alerts; lateRows += o.lateRows; lateCounts += o.lateCounts
+        alerts += o.alerts; lateRows += o.lateRows; futureRows += o.futureRows; lateCounts += o.lateCounts
     }
+}
+
+/// Now, in microseconds since the epoch.
+public func wallClockMicros() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
 }
 
 /// The real-time analytics of the log and activity streams: event-time windows with a
@@ -72,6 +85,8 @@ public struct StreamAnalytics: Sendable {
     private let logger: Logger
     private let lateLogRows: Counter
     private let lateActivityRows: Counter
+    private let futureLogRows: Counter
+    private let futureActivityRows: Counter
     private let alertCounters: [AlertType: Counter]
 
     /// The snapshot format's current version.
@@ -88,6 +103,8 @@ public struct StreamAnalytics: Sendable {
         self.logger = logger
         lateLogRows = Counter(label: "logpipe_analytics_late_records_total", dimensions: [("stream", "logs")])
         lateActivityRows = Counter(label: "logpipe_analytics_late_records_total", dimensions: [("stream", "activities")])
+        futureLogRows = Counter(label: "logpipe_analytics_future_records_total", dimensions: [("stream", "logs")])
+        futureActivityRows = Counter(label: "logpipe_analytics_future_records_total", dimensions: [("stream", "activities")])
         var counters: [AlertType: Counter] = [:]
         for type in AlertType.allCases {
             counters[type] = Counter(label: "logpipe_analytics_alerts_total", dimensions: [("type", type.rawValue)])
@@ -106,27 +123,43 @@ public struct StreamAnalytics: Sendable {
         logs.services.count + logs.clients.count + logs.floods.count + logs.system.count + activities.types.count
     }
 
-    /// Processes a batch of log records.
-    public mutating func process(logs batch: LogBatch) -> AnalyticsOutput {
+    /// Processes a batch of log records. `arrivalMillis` holds each row's arrival (the
+    /// bus append time, milliseconds since the epoch); without it every row arrives now.
+    /// A row stamped more than `maxFutureSkewMicros` after its arrival is future.
+    public mutating func process(logs batch: LogBatch, arrivalMillis: [Int64]? = nil,
+                                 nowMicros: Int64 = wallClockMicros()) -> AnalyticsOutput {
         batchNumber += 1
         var output = AnalyticsOutput()
-        logs.add(batch, batchNumber: batchNumber, late: &output.lateRows)
+        let limits = FutureLimits(arrivalMillis: arrivalMillis, nowMicros: nowMicros,
+                                  skewMicros: configuration.maxFutureSkewMicros)
+        logs.add(batch, batchNumber: batchNumber, limits: limits, late: &output.lateRows, future: &output.futureRows)
         if !output.lateRows.isEmpty {
-            output.lateCounts = logs.lateCounts(batch, rows: output.lateRows)
+            output.lateCounts = logs.lateCounts(batch, rows: output.lateRows, reason: .late)
             lateLogRows.increment(by: Int64(output.lateRows.count))
+        }
+        if !output.futureRows.isEmpty {
+            output.lateCounts += logs.lateCounts(batch, rows: output.futureRows, reason: .future)
+            futureLogRows.increment(by: Int64(output.futureRows.count))
         }
         emitLogs(into: &output)
         return output
     }
 
-    /// Processes a batch of activity events.
-    public mutating func process(activities batch: ActivityBatch) -> AnalyticsOutput {
+    /// Processes a batch of activity events (`arrivalMillis` as for logs).
+    public mutating func process(activities batch: ActivityBatch, arrivalMillis: [Int64]? = nil,
+                                 nowMicros: Int64 = wallClockMicros()) -> AnalyticsOutput {
         batchNumber += 1
         var output = AnalyticsOutput()
-        activities.add(batch, batchNumber: batchNumber, late: &output.lateRows)
+        let limits = FutureLimits(arrivalMillis: arrivalMillis, nowMicros: nowMicros,
+                                  skewMicros: configuration.maxFutureSkewMicros)
+        activities.add(batch, batchNumber: batchNumber, limits: limits, late: &output.lateRows, future: &output.futureRows)
         if !output.lateRows.isEmpty {
-            output.lateCounts = activities.lateCounts(batch, rows: output.lateRows)
+            output.lateCounts = activities.lateCounts(batch, rows: output.lateRows, reason: .late)
             lateActivityRows.increment(by: Int64(output.lateRows.count))
+        }
+        if !output.futureRows.isEmpty {
+            output.lateCounts += activities.lateCounts(batch, rows: output.futureRows, reason: .future)
+            futureActivityRows.increment(by: Int64(output.futureRows.count))
         }
         emitActivities(into: &output)
         return output

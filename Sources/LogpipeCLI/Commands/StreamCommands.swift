@@ -26,12 +26,16 @@ struct StreamOptions: ParsableArguments {
     @Option(help: "Allowed lateness of event time in seconds before records count as late (default 300).")
     var lateness: Double?
 
+    @Option(help: "Event times more than this many seconds ahead of their arrival count as future: they move no watermark (default 300).")
+    var maxSkew: Double?
+
     @Option(help: "POST each alert as JSON to this URL.")
     var alertWebhook: String?
 
     var flags: [String: ConfigValue?] {
         ["lake.dir": flag(lake), "stream.trigger": flag(trigger), "stream.rollMib": flag(rollMib),
-         "stream.rollSeconds": flag(rollSeconds), "analytics.lateness": flag(lateness), "analytics.webhook": flag(alertWebhook)]
+         "stream.rollSeconds": flag(rollSeconds), "analytics.lateness": flag(lateness),
+         "analytics.maxSkew": flag(maxSkew), "analytics.webhook": flag(alertWebhook)]
     }
 }
 
@@ -52,6 +56,7 @@ struct StreamRole {
             rollAgeSeconds: settings.double("stream.rollSeconds", default: 60))
         var analytics = AnalyticsConfiguration()
         analytics.allowedLatenessMicros = Int64(settings.double("analytics.lateness", default: 300) * 1_000_000)
+        analytics.maxFutureSkewMicros = Int64(settings.double("analytics.maxSkew", default: 300) * 1_000_000)
         let store = AnalyticsStore()
         let publisher = AnalyticsPublisher(
             store: lake, bus: bus, webhook: settings.optionalString("analytics.webhook"), logger: logger)

@@ -7,6 +7,7 @@ import NIOCore
 /// `logpipe stream`:
 /// - `GET /api/metrics/services?from=&to=&service=`
 /// - `GET /api/metrics/system?from=&to=`
+/// - `GET /api/metrics/late?from=&to=&reason=late|future`: rows in no window, per window and key
 /// - `GET /api/alerts?from=&to=&type=`
 ///
 /// `from` and `to` are epoch seconds of event time (decimals allowed) and select the
@@ -20,7 +21,7 @@ public struct AnalyticsRoutes: Sendable {
         self.store = store
     }
 
-    /// Adds the three routes to `router`.
+    /// Adds the routes to `router`.
     public func add<Context: RequestContext>(to router: Router<Context>) {
         router.get("api/metrics/services") { request, _ -> Response in
             let query = request.uri.queryParameters
@@ -31,6 +32,18 @@ public struct AnalyticsRoutes: Sendable {
         router.get("api/metrics/system") { request, _ -> Response in
             guard let range = Self.timeRange(request.uri.queryParameters) else { return Self.badRange }
             return Self.json(self.store.system(from: range.from, to: range.to))
+        }
+        router.get("api/metrics/late") { request, _ -> Response in
+            let query = request.uri.queryParameters
+            guard let range = Self.timeRange(query) else { return Self.badRange }
+            var reason: LateReason?
+            if let name = query["reason"] {
+                guard let r = LateReason(rawValue: String(name)) else {
+                    return errorResponse(.badRequest, "unknown reason '\(name)'; use late or future")
+                }
+                reason = r
+            }
+            return Self.json(self.store.lateCounts(from: range.from, to: range.to, reason: reason))
         }
         router.get("api/alerts") { request, _ -> Response in
             let query = request.uri.queryParameters
