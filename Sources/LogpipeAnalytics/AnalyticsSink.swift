@@ -14,13 +14,24 @@ public struct AnalyticsPublication: Sendable, Equatable, Codable {
     /// The partition's publication number, increasing from 1: a replay after a restart repeats a
     /// number with the same content, so (topic, partition, sequence) names it idempotently.
     public var sequence: Int64
-    /// Windows, alerts and late counts since the previous publication (`lateRows` empty:
-    /// the late rows themselves are below).
+    /// Windows, alerts and late counts since the previous publication (`lateRows` and
+    /// `futureRows` empty: the rows themselves are in the commit's late files).
     public var output: AnalyticsOutput
-    /// Late log records, as NDJSON in the contract's form (the late-records output).
-    public var lateLogs: [UInt8]
-    /// Late activity events, as NDJSON.
-    public var lateActivities: [UInt8]
+}
+
+/// Where a partition's late (and future) rows go: NDJSON in the contract's form, one file
+/// per stream and commit, named after the commit's publication so a reader can match
+/// them. The commit that carries the publication renames the file into place.
+public enum LateRowsLayout {
+    /// The lake directory of a stream's late rows.
+    public static func directory(_ stream: AnalyticsStream) -> String {
+        stream == .logs ? "late/logs" : "late/activity"
+    }
+
+    /// The file name of a publication's late rows.
+    public static func fileName(topic: String, partition: Int32, sequence: Int64) -> String {
+        "part-\(topic)-\(partition)-\(String(format: "%012lld", sequence)).json"
+    }
 }
 
 /// The analytics as a stream sink: each partition the worker owns gets its own
@@ -35,6 +46,12 @@ public struct AnalyticsPublication: Sendable, Equatable, Codable {
 /// idempotently by that name (e.g. `createExclusive` of a lake file named after it, an
 /// alerts-topic key). The store replaces by window, so repeats do not change it. The
 /// sink never asks for a commit itself.
+///
+/// Late and future rows are not part of that state: they stream into a staged file per
+/// stream that the commit itself names and renames into `late/…`, like the raw sink's
+/// Parquet files. A commit record therefore grows with the windows closed since the
+/// previous commit, never with the rows, and memory stays bounded during a backfill
+/// however many rows arrive late.
 ///
 /// The live store does not wait for commits: each batch's windows and alerts are
 /// recorded there as soon as they are computed (commits follow the raw sink's file
@@ -65,7 +82,7 @@ public struct AnalyticsSink: StreamSink {
     public var name: String { "analytics" }
 
     public func openPartition(_ context: SinkPartitionContext) async throws -> any PartitionSink {
-        let sink = AnalyticsPartitionSink(source: context.source, configuration: configuration)
+        let sink = AnalyticsPartitionSink(context: context, configuration: configuration)
         if let checkpoint = context.checkpoint, let replay = try sink.restore(Array(checkpoint)) {
             store?.record(replay.output)
             await publish(replay)
@@ -80,44 +97,95 @@ public struct AnalyticsCheckpointError: Error, CustomStringConvertible {
     public var description: String
 }
 
+/// A staged NDJSON file of late rows, written in pieces so memory stays bounded.
+final class LateRowsFile {
+    let stream: AnalyticsStream
+    let stagingPath: String
+    let writer: any FileWriter
+    var buffer: [UInt8] = []
+    var rows: Int64 = 0
+    var bytes: Int64 = 0
+
+    /// Bytes buffered before they are handed to the store.
+    static let flushBytes = 1 << 20
+
+    init(stream: AnalyticsStream, stagingPath: String, writer: any FileWriter) {
+        self.stream = stream
+        self.stagingPath = stagingPath
+        self.writer = writer
+    }
+
+    func flushIfFull() async throws {
+        if buffer.count >= Self.flushBytes { try await flush() }
+    }
+
+    func flush() async throws {
+        guard !buffer.isEmpty else { return }
+        try await writer.write(buffer)
+        bytes += Int64(buffer.count)
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
+
 /// One partition's analytics state and its outputs not yet published.
 final class AnalyticsPartitionSink: @unchecked Sendable {
     // @unchecked: driven by the partition's task alone (the `PartitionSink` contract).
-    let source: TopicPartition
+    let context: SinkPartitionContext
+    var source: TopicPartition { context.source }
     var analytics: StreamAnalytics
     /// Produced since the last `prepareCommit`.
     var pending: AnalyticsPublication
+    /// Late rows since the last `prepareCommit`, per stream.
+    var lateFiles: [AnalyticsStream: LateRowsFile] = [:]
     /// Included in the commit being made, published by `didCommit`.
     var inFlight: AnalyticsPublication?
     /// The sequence number of the last commit's publication.
     var sequence: Int64 = 0
 
-    init(source: TopicPartition, configuration: AnalyticsConfiguration) {
-        self.source = source
+    init(context: SinkPartitionContext, configuration: AnalyticsConfiguration) {
+        self.context = context
         analytics = StreamAnalytics(configuration: configuration)
-        pending = Self.empty(source)
+        pending = Self.empty(context.source)
     }
 
     static func empty(_ source: TopicPartition) -> AnalyticsPublication {
-        AnalyticsPublication(topic: source.topic, partition: source.partition, sequence: 0, output: AnalyticsOutput(),
-                             lateLogs: [], lateActivities: [])
+        AnalyticsPublication(topic: source.topic, partition: source.partition, sequence: 0, output: AnalyticsOutput())
+    }
+
+    /// The open late-rows file of `stream`, created on first use.
+    private func lateFile(_ stream: AnalyticsStream) async throws -> LateRowsFile {
+        if let file = lateFiles[stream] { return file }
+        let path = context.stagingPath(UUID().uuidString.lowercased(), "json")
+        let file = LateRowsFile(stream: stream, stagingPath: path, writer: try await context.store.openWriter(path))
+        lateFiles[stream] = file
+        return file
     }
 
     /// Processes a batch; returns what it produced (without the late row indices).
-    func consume(_ rows: StreamBatch.Rows, arrivalMillis: [Int64]) -> AnalyticsOutput {
+    func consume(_ rows: StreamBatch.Rows, arrivalMillis: [Int64]) async throws -> AnalyticsOutput {
         var output: AnalyticsOutput
         switch rows {
         case .logs(let batch):
             output = analytics.process(logs: batch, arrivalMillis: arrivalMillis)
-            for row in output.lateRows + output.futureRows {
-                JSONRecordWriter.appendLog(batch, row: row, to: &pending.lateLogs)
-                pending.lateLogs.append(UInt8(ascii: "\n"))
+            if !output.lateRows.isEmpty || !output.futureRows.isEmpty {
+                let file = try await lateFile(.logs)
+                for row in output.lateRows + output.futureRows {
+                    JSONRecordWriter.appendLog(batch, row: row, to: &file.buffer)
+                    file.buffer.append(UInt8(ascii: "\n"))
+                }
+                file.rows += Int64(output.lateRows.count + output.futureRows.count)
+                try await file.flushIfFull()
             }
         case .activity(let batch):
             output = analytics.process(activities: batch, arrivalMillis: arrivalMillis)
-            for row in output.lateRows + output.futureRows {
-                JSONRecordWriter.appendActivity(batch, row: row, to: &pending.lateActivities)
-                pending.lateActivities.append(UInt8(ascii: "\n"))
+            if !output.lateRows.isEmpty || !output.futureRows.isEmpty {
+                let file = try await lateFile(.activities)
+                for row in output.lateRows + output.futureRows {
+                    JSONRecordWriter.appendActivity(batch, row: row, to: &file.buffer)
+                    file.buffer.append(UInt8(ascii: "\n"))
+                }
+                file.rows += Int64(output.lateRows.count + output.futureRows.count)
+                try await file.flushIfFull()
             }
         }
         output.lateRows = []
@@ -126,11 +194,22 @@ final class AnalyticsPartitionSink: @unchecked Sendable {
         return output
     }
 
-    /// The state to commit: the analytics snapshot and the publication the commit carries.
-    func prepare() throws -> Data {
+    /// What to commit: the late-rows files, finished and synced, and the state (the
+    /// analytics snapshot and the publication the commit carries).
+    func prepare() async throws -> SinkCommit {
         var publication = pending
         sequence += 1
         publication.sequence = sequence
+        var files: [CommittedFile] = []
+        for stream in AnalyticsStream.allCases {
+            guard let file = lateFiles[stream] else { continue }
+            try await file.flush()
+            try await file.writer.finish()
+            let name = LateRowsLayout.fileName(topic: source.topic, partition: source.partition, sequence: sequence)
+            files.append(CommittedFile(dataset: stream == .logs ? .logs : .activity, staging: file.stagingPath,
+                                       final: "\(LateRowsLayout.directory(stream))/\(name)", rows: file.rows, bytes: file.bytes))
+        }
+        lateFiles = [:]
         inFlight = publication
         pending = Self.empty(source)
         let snapshot = analytics.snapshot()
@@ -139,7 +218,13 @@ final class AnalyticsPartitionSink: @unchecked Sendable {
         withUnsafeBytes(of: &length) { out.append(contentsOf: $0) }
         out.append(contentsOf: snapshot)
         out.append(try JSONEncoder().encode(publication))
-        return out
+        return SinkCommit(files: files, state: out)
+    }
+
+    /// Deletes the open late-rows files (their rows are read again from the last commit).
+    func abandon() async {
+        for file in lateFiles.values { await file.writer.abort() }
+        lateFiles = [:]
     }
 
     /// Restores from a commit's state; returns its publication when it has anything to replay.
@@ -152,8 +237,7 @@ final class AnalyticsPartitionSink: @unchecked Sendable {
         try analytics.restore(Array(bytes[8..<8 + length]))
         let publication = try JSONDecoder().decode(AnalyticsPublication.self, from: Data(bytes[(8 + length)...]))
         sequence = publication.sequence
-        let empty = publication.output.isEmpty && publication.lateLogs.isEmpty && publication.lateActivities.isEmpty
-        return empty ? nil : publication
+        return publication.output.isEmpty ? nil : publication
     }
 }
 
@@ -173,20 +257,19 @@ final class AnalyticsPartitionSinkHandle: PartitionSink, @unchecked Sendable {
     }
 
     func consume(_ batch: StreamBatch) async throws {
-        let output = sink.consume(batch.rows, arrivalMillis: batch.busTimestampsMillis)
+        let output = try await sink.consume(batch.rows, arrivalMillis: batch.busTimestampsMillis)
         if !output.isEmpty { store?.record(output) }
     }
 
     func commitDue(nowNanos: UInt64) -> Bool { false }
 
-    func prepareCommit() async throws -> SinkCommit { SinkCommit(state: try sink.prepare()) }
+    func prepareCommit() async throws -> SinkCommit { try await sink.prepare() }
 
     func didCommit(_ record: CommitRecord) async {
         guard let publication = sink.inFlight else { return }
         sink.inFlight = nil
-        let empty = publication.output.isEmpty && publication.lateLogs.isEmpty && publication.lateActivities.isEmpty
-        if !empty { await deliver(publication) }
+        if !publication.output.isEmpty { await deliver(publication) }
     }
 
-    func abandon() async {}
+    func abandon() async { await sink.abandon() }
 }

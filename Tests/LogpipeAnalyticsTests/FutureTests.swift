@@ -77,7 +77,7 @@ struct FutureTests {
         let output = all.reduce(into: AnalyticsOutput()) { $0.append($1.output) }
         #expect(output.lateCounts.map(\.reason) == [.future])
         #expect(output.services.count == 14)
-        let kept = try parseLogs(all.flatMap(\.lateLogs))
+        let kept = try lateLogRows(lake: dir.appending("lake"))
         #expect(kept.count == 1 && kept.timestampMicros.values == [micros(Self.year2100)])
         #expect(analyticsStore.lateCounts(reason: .future).map(\.count) == [1])
         #expect(analyticsStore.lateCounts(reason: .late).isEmpty)

@@ -77,7 +77,7 @@ struct SinkTests {
         #expect(output.alerts == expected.alerts)
         #expect(output.alerts.contains { $0.type == .ddos && $0.subject == "10.66.66.66" })
         #expect(output.lateCounts.map(\.count) == [1])
-        let lateRecords = try parseLogs(got.flatMap(\.lateLogs))
+        let lateRecords = try lateLogRows(lake: dir.appending("lake"))
         #expect(lateRecords.count == 1 && lateRecords.timestampMicros.values == [micros(epoch0 + 10)])
         #expect(analyticsStore.services().count == expected.services.count)
     }

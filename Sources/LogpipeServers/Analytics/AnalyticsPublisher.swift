@@ -7,9 +7,9 @@ import LogpipeLake
 import NIOCore
 
 /// Delivers what the analytics sink publishes after each lake commit: windowed metrics
-/// and alerts as JSON lines in the lake (`metrics/<family>/…`, `alerts/…`, `late/…`,
+/// and alerts as JSON lines in the lake (`metrics/<family>/…`, `alerts/…`,
 /// hour-partitioned by window start), alerts on the `alerts` topic, and alerts to an
-/// optional webhook.
+/// optional webhook. (The late rows themselves are committed by the sink, in `late/…`.)
 ///
 /// A publication replayed after a restart has the same (topic, partition, sequence), so
 /// every lake file is named by them and created exclusively: a replay writes nothing
@@ -57,12 +57,6 @@ public final class AnalyticsPublisher: Sendable {
             try await writeRows(output.activities, family: "metrics/activities", name: name) { $0.window.startMicros }
             try await writeRows(output.lateCounts, family: "metrics/late", name: name) { $0.window.startMicros }
             try await writeRows(output.alerts, family: "alerts", name: name) { $0.window.startMicros }
-            if !publication.lateLogs.isEmpty {
-                _ = try await store.createExclusive("late/logs/\(name)", contents: publication.lateLogs)
-            }
-            if !publication.lateActivities.isEmpty {
-                _ = try await store.createExclusive("late/activity/\(name)", contents: publication.lateActivities)
-            }
         } catch {
             logger.error("writing analytics to the lake failed", metadata: ["error": "\(error)", "publication": "\(name)"])
         }
