@@ -17,6 +17,14 @@ public struct AnalyticsPublication: Sendable, Equatable, Codable {
     /// Windows, alerts and late counts since the previous publication (`lateRows` and
     /// `futureRows` empty: the rows themselves are in the commit's late files).
     public var output: AnalyticsOutput
+
+    /// A publication.
+    public init(topic: String, partition: Int32, sequence: Int64, output: AnalyticsOutput) {
+        self.topic = topic
+        self.partition = partition
+        self.sequence = sequence
+        self.output = output
+    }
 }
 
 /// Where a partition's late (and future) rows go: NDJSON in the contract's form, one file
@@ -249,6 +257,13 @@ final class AnalyticsPartitionSinkHandle: PartitionSink, @unchecked Sendable {
     let store: AnalyticsStore?
     /// Receives each committed publication.
     let deliver: @Sendable (AnalyticsPublication) async -> Void
+    /// When the partition last had records (monotonic), for idleness.
+    var lastDataNanos = DispatchClock.nanos()
+    /// The stream this partition carries, once seen.
+    var stream: AnalyticsStream?
+    /// Idleness closed windows not committed yet: ask for a commit, so the watermark
+    /// that closed them is checkpointed with them.
+    var idleOutputPending = false
 
     init(sink: AnalyticsPartitionSink, store: AnalyticsStore?, deliver: @escaping @Sendable (AnalyticsPublication) async -> Void) {
         self.sink = sink
@@ -258,12 +273,37 @@ final class AnalyticsPartitionSinkHandle: PartitionSink, @unchecked Sendable {
 
     func consume(_ batch: StreamBatch) async throws {
         let output = try await sink.consume(batch.rows, arrivalMillis: batch.busTimestampsMillis)
-        if !output.isEmpty { store?.record(output) }
+        if batch.rows.count > 0 {
+            lastDataNanos = DispatchClock.nanos()
+            switch batch.rows {
+            case .logs: stream = .logs
+            case .activity: stream = .activities
+            }
+        }
+        guard let store else { return }
+        var live = output
+        // Open windows go to the live store only; the lake keeps final windows.
+        if sink.analytics.configuration.outputMode == .append { live.append(sink.analytics.liveWindows()) }
+        if !live.isEmpty { store.record(live) }
     }
 
-    func commitDue(nowNanos: UInt64) -> Bool { false }
+    func idle(nowNanos: UInt64) async throws {
+        let timeout = sink.analytics.configuration.idleTimeoutMicros
+        guard timeout > 0, let stream, sink.analytics.openWindowCount > 0,
+              nowNanos &- lastDataNanos >= UInt64(timeout) * 1000 else { return }
+        let output = sink.analytics.advance(stream, toEventTime: wallClockMicros())
+        guard !output.isEmpty else { return }
+        sink.pending.output.append(output)
+        idleOutputPending = true
+        store?.record(output)
+    }
 
-    func prepareCommit() async throws -> SinkCommit { try await sink.prepare() }
+    func commitDue(nowNanos: UInt64) -> Bool { idleOutputPending }
+
+    func prepareCommit() async throws -> SinkCommit {
+        idleOutputPending = false
+        return try await sink.prepare()
+    }
 
     func didCommit(_ record: CommitRecord) async {
         guard let publication = sink.inFlight else { return }

@@ -182,6 +182,26 @@ public struct StreamAnalytics: Sendable {
         return output
     }
 
+    /// The open windows the last `process` call changed, with their values so far and
+    /// `isFinal` false: the live view between closes. Per service, system-wide and
+    /// activity windows (client-IP windows are many and are served final only).
+    public func liveWindows() -> AnalyticsOutput {
+        let batch = batchNumber
+        var out = AnalyticsOutput()
+        for s in logs.services.changed(in: batch) {
+            out.services.append(logs.serviceMetrics(window: logs.services.window(s), id: logs.services.ids[s],
+                                                    state: logs.services.states[s], isFinal: false))
+        }
+        for s in logs.system.changed(in: batch) {
+            out.system.append(logs.systemMetrics(window: logs.system.window(s), state: logs.system.states[s], isFinal: false))
+        }
+        for s in activities.types.changed(in: batch) {
+            out.activities.append(activities.metrics(window: activities.types.window(s), id: activities.types.ids[s],
+                                                     state: activities.types.states[s], isFinal: false))
+        }
+        return out
+    }
+
     /// Closes every open window of both streams (the end of a bounded input): both
     /// watermarks move to the end of time, so any later row is late.
     public mutating func finish() -> AnalyticsOutput {

@@ -49,6 +49,12 @@ public struct TimeWindow: Sendable, Hashable, Codable, Comparable {
         self.endMicros = endMicros
     }
 
+    /// snake_case in every file, topic, response and webhook body.
+    enum CodingKeys: String, CodingKey {
+        case startMicros = "start_micros"
+        case endMicros = "end_micros"
+    }
+
     /// Orders by start, then end.
     public static func < (a: TimeWindow, b: TimeWindow) -> Bool {
         (a.startMicros, a.endMicros) < (b.startMicros, b.endMicros)
@@ -85,6 +91,11 @@ public struct AnalyticsConfiguration: Sendable, Equatable {
     /// *future*. It moves no watermark, joins no window, and is counted and kept like a
     /// late row, so one client with a wrong clock cannot make every other row late.
     public var maxFutureSkewMicros: Int64 = 300_000_000
+    /// A partition with no new records for this long (wall time) stops holding its
+    /// windows open: its event time moves to the clock, as if a record stamped now had
+    /// arrived, so the last windows of a quiet period close `allowedLateness` after their
+    /// end instead of waiting for the next record. 0 turns it off.
+    public var idleTimeoutMicros: Int64 = 30_000_000
     /// A request is fast (SLA performance) when its response time is below this.
     public var fastThresholdMillis: Double = 1000
     /// The quantile sketch's relative accuracy.

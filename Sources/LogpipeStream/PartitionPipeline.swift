@@ -105,7 +105,11 @@ final class PartitionPipeline {
             position = low
             return Step(records: 0, highWatermark: high)
         }
-        guard let last = fetched.records.last else { return Step(records: 0, highWatermark: fetched.highWatermark) }
+        guard let last = fetched.records.last else {
+            let now = DispatchClock.nanos()
+            for (_, sink) in sinks { try await sink.idle(nowNanos: now) }
+            return Step(records: 0, highWatermark: fetched.highWatermark)
+        }
         let start = position
         let batch = parse(fetched)
         position = last.offset + 1

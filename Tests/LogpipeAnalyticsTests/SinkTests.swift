@@ -79,6 +79,7 @@ struct SinkTests {
         #expect(output.lateCounts.map(\.count) == [1])
         let lateRecords = try lateLogRows(lake: dir.appending("lake"))
         #expect(lateRecords.count == 1 && lateRecords.timestampMicros.values == [micros(epoch0 + 10)])
-        #expect(analyticsStore.services().count == expected.services.count)
+        #expect(analyticsStore.services(finalOnly: true).count == expected.services.count)
+        #expect(analyticsStore.services().allSatisfy { $0.isFinal } == false, "open windows are served too")
     }
 }

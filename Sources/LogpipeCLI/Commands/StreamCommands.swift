@@ -29,13 +29,16 @@ struct StreamOptions: ParsableArguments {
     @Option(help: "Event times more than this many seconds ahead of their arrival count as future: they move no watermark (default 300).")
     var maxSkew: Double?
 
+    @Option(help: "A partition without new records for this many seconds closes its windows by the clock (default 30; 0: never).")
+    var idleTimeout: Double?
+
     @Option(help: "POST each alert as JSON to this URL.")
     var alertWebhook: String?
 
     var flags: [String: ConfigValue?] {
         ["lake.dir": flag(lake), "stream.trigger": flag(trigger), "stream.rollMib": flag(rollMib),
          "stream.rollSeconds": flag(rollSeconds), "analytics.lateness": flag(lateness),
-         "analytics.maxSkew": flag(maxSkew), "analytics.webhook": flag(alertWebhook)]
+         "analytics.maxSkew": flag(maxSkew), "analytics.idleTimeout": flag(idleTimeout), "analytics.webhook": flag(alertWebhook)]
     }
 }
 
@@ -57,6 +60,7 @@ struct StreamRole {
         var analytics = AnalyticsConfiguration()
         analytics.allowedLatenessMicros = Int64(settings.double("analytics.lateness", default: 300) * 1_000_000)
         analytics.maxFutureSkewMicros = Int64(settings.double("analytics.maxSkew", default: 300) * 1_000_000)
+        analytics.idleTimeoutMicros = Int64(settings.double("analytics.idleTimeout", default: 30) * 1_000_000)
         let store = AnalyticsStore()
         let publisher = AnalyticsPublisher(
             store: lake, bus: bus, webhook: settings.optionalString("analytics.webhook"), logger: logger)

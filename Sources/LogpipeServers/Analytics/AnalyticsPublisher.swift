@@ -61,8 +61,7 @@ public final class AnalyticsPublisher: Sendable {
             logger.error("writing analytics to the lake failed", metadata: ["error": "\(error)", "publication": "\(name)"])
         }
         guard !output.alerts.isEmpty else { return }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        let encoder = AnalyticsJSON.encoder()
         let alerts = output.alerts.compactMap { try? encoder.encode($0) }
         if let bus {
             var batch = ProduceBatch()
@@ -95,8 +94,7 @@ public final class AnalyticsPublisher: Sendable {
     /// Writes `rows` as JSON lines, one file per hour of window start.
     private func writeRows<Row: Encodable>(_ rows: [Row], family: String, name: String, start: (Row) -> Int64) async throws {
         guard !rows.isEmpty else { return }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        let encoder = AnalyticsJSON.encoder()
         var byHour: [HourPartition: [UInt8]] = [:]
         for row in rows {
             byHour[HourPartition(timestampMicros: start(row)), default: []].append(contentsOf: try encoder.encode(row) + [UInt8(ascii: "\n")])
