@@ -68,9 +68,11 @@ public enum LateRowsLayout {
 /// identically and the store's replace-by-window keeps one row of it.
 ///
 /// Partitions: logs are keyed by service, so per-service metrics and their detectors are
-/// complete in one partition. Client-IP, system-wide and activity windows of a partition
-/// cover that partition's rows only; combining them across partitions (their states
-/// are mergeable) is not done here.
+/// complete in one partition. Client-IP, flood (DDoS), system-wide and activity windows
+/// describe the whole system: by default a `GlobalWindowCoordinator` shared by every
+/// partition of this sink combines them (one row per window, one alert per incident) and
+/// publishes them as `<stream>-global` publications named by window end. Across several
+/// worker processes they are combined per worker only.
 public struct AnalyticsSink: StreamSink {
     /// The analytics configuration of every partition.
     public let configuration: AnalyticsConfiguration
@@ -78,24 +80,36 @@ public struct AnalyticsSink: StreamSink {
     public let publish: @Sendable (AnalyticsPublication) async -> Void
     /// Also records every batch's output here as it is computed, when given (the live API).
     public let store: AnalyticsStore?
+    /// Combines the whole-system windows of this sink's partitions; `nil`: each partition
+    /// emits its own.
+    public let coordinator: GlobalWindowCoordinator?
 
-    /// A sink publishing to `publish` and `store`.
+    /// A sink publishing to `publish` and `store`. With `combineAcrossPartitions`, the
+    /// whole-system windows of its partitions are combined, waiting for the partitions in
+    /// `expected` (per stream: every partition of the source topics this worker reads).
     public init(configuration: AnalyticsConfiguration = AnalyticsConfiguration(), store: AnalyticsStore? = nil,
+                combineAcrossPartitions: Bool = true, expected: [AnalyticsStream: Set<TopicPartition>] = [:],
                 publish: @escaping @Sendable (AnalyticsPublication) async -> Void = { _ in }) {
         self.configuration = configuration
         self.store = store
         self.publish = publish
+        coordinator = combineAcrossPartitions
+            ? GlobalWindowCoordinator(configuration: configuration, expected: expected, store: store, publish: publish) : nil
     }
 
     public var name: String { "analytics" }
 
     public func openPartition(_ context: SinkPartitionContext) async throws -> any PartitionSink {
         let sink = AnalyticsPartitionSink(context: context, configuration: configuration)
+        sink.analytics.combinesAcrossPartitions = coordinator != nil
         if let checkpoint = context.checkpoint, let replay = try sink.restore(Array(checkpoint)) {
             store?.record(replay.output)
             await publish(replay)
         }
-        return AnalyticsPartitionSinkHandle(sink: sink, store: store, deliver: publish)
+        let handle = AnalyticsPartitionSinkHandle(sink: sink, store: store, coordinator: coordinator, deliver: publish)
+        // Parts kept in the checkpoint go to the coordinator again.
+        await handle.reportToCoordinator()
+        return handle
     }
 }
 
@@ -149,6 +163,10 @@ final class AnalyticsPartitionSink: @unchecked Sendable {
     var inFlight: AnalyticsPublication?
     /// The sequence number of the last commit's publication.
     var sequence: Int64 = 0
+    /// The end up to which the coordinator has emitted whole-system windows, as far as
+    /// this partition knows: checkpointed, so that after a restart a window that some
+    /// partition already dropped as emitted is not emitted again from the others' parts.
+    var globalEmitted: Int64 = .min
 
     init(context: SinkPartitionContext, configuration: AnalyticsConfiguration) {
         self.context = context
@@ -221,10 +239,12 @@ final class AnalyticsPartitionSink: @unchecked Sendable {
         inFlight = publication
         pending = Self.empty(source)
         let snapshot = analytics.snapshot()
-        var out = Data("LPAS".utf8)
+        var out = Data("LPA2".utf8)
         var length = UInt32(snapshot.count).littleEndian
         withUnsafeBytes(of: &length) { out.append(contentsOf: $0) }
         out.append(contentsOf: snapshot)
+        var emitted = globalEmitted.littleEndian
+        withUnsafeBytes(of: &emitted) { out.append(contentsOf: $0) }
         out.append(try JSONEncoder().encode(publication))
         return SinkCommit(files: files, state: out)
     }
@@ -237,13 +257,22 @@ final class AnalyticsPartitionSink: @unchecked Sendable {
 
     /// Restores from a commit's state; returns its publication when it has anything to replay.
     func restore(_ bytes: [UInt8]) throws -> AnalyticsPublication? {
-        guard bytes.count >= 8, bytes[0..<4].elementsEqual("LPAS".utf8) else {
+        // LPAS: the first format, without the coordinator's position.
+        let current = bytes.count >= 8 && bytes[0..<4].elementsEqual("LPA2".utf8)
+        guard current || (bytes.count >= 8 && bytes[0..<4].elementsEqual("LPAS".utf8)) else {
             throw AnalyticsCheckpointError(description: "not an analytics checkpoint")
         }
         let length = Int(bytes[4]) | Int(bytes[5]) << 8 | Int(bytes[6]) << 16 | Int(bytes[7]) << 24
-        guard bytes.count >= 8 + length else { throw AnalyticsCheckpointError(description: "truncated analytics checkpoint") }
+        var json = 8 + length
+        guard bytes.count >= json + (current ? 8 : 0) else { throw AnalyticsCheckpointError(description: "truncated analytics checkpoint") }
         try analytics.restore(Array(bytes[8..<8 + length]))
-        let publication = try JSONDecoder().decode(AnalyticsPublication.self, from: Data(bytes[(8 + length)...]))
+        if current {
+            var emitted: UInt64 = 0
+            for i in 0..<8 { emitted |= UInt64(bytes[json + i]) << (8 * UInt64(i)) }
+            globalEmitted = Int64(bitPattern: emitted)
+            json += 8
+        }
+        let publication = try JSONDecoder().decode(AnalyticsPublication.self, from: Data(bytes[json...]))
         sequence = publication.sequence
         return publication.output.isEmpty ? nil : publication
     }
@@ -264,11 +293,28 @@ final class AnalyticsPartitionSinkHandle: PartitionSink, @unchecked Sendable {
     /// Idleness closed windows not committed yet: ask for a commit, so the watermark
     /// that closed them is checkpointed with them.
     var idleOutputPending = false
+    /// Combines whole-system windows across partitions, when given.
+    let coordinator: GlobalWindowCoordinator?
 
-    init(sink: AnalyticsPartitionSink, store: AnalyticsStore?, deliver: @escaping @Sendable (AnalyticsPublication) async -> Void) {
+    init(sink: AnalyticsPartitionSink, store: AnalyticsStore?, coordinator: GlobalWindowCoordinator?,
+         deliver: @escaping @Sendable (AnalyticsPublication) async -> Void) {
         self.sink = sink
         self.store = store
+        self.coordinator = coordinator
         self.deliver = deliver
+        let restored = sink.analytics
+        stream = restored.watermarkMicros(.logs) != nil ? .logs : restored.watermarkMicros(.activities) != nil ? .activities : nil
+    }
+
+    /// Hands the parts of whole-system windows this partition's watermark passed to the
+    /// coordinator, and drops those it has emitted.
+    func reportToCoordinator() async {
+        guard let coordinator, let stream, let wm = sink.analytics.watermarkMicros(stream) else { return }
+        let parts = sink.analytics.takeGlobalParts(stream)
+        let emitted = await coordinator.report(sink.source, stream: stream, watermark: wm, parts: parts,
+                                               knownEmitted: sink.globalEmitted)
+        sink.globalEmitted = emitted
+        sink.analytics.dropGlobalWindows(stream, upTo: emitted)
     }
 
     func consume(_ batch: StreamBatch) async throws {
@@ -280,6 +326,7 @@ final class AnalyticsPartitionSinkHandle: PartitionSink, @unchecked Sendable {
             case .activity: stream = .activities
             }
         }
+        await reportToCoordinator()
         guard let store else { return }
         var live = output
         // Open windows go to the live store only; the lake keeps final windows.
@@ -289,13 +336,15 @@ final class AnalyticsPartitionSinkHandle: PartitionSink, @unchecked Sendable {
 
     func idle(nowNanos: UInt64) async throws {
         let timeout = sink.analytics.configuration.idleTimeoutMicros
-        guard timeout > 0, let stream, sink.analytics.openWindowCount > 0,
-              nowNanos &- lastDataNanos >= UInt64(timeout) * 1000 else { return }
+        guard timeout > 0, let stream, nowNanos &- lastDataNanos >= UInt64(timeout) * 1000 else { return }
         let output = sink.analytics.advance(stream, toEventTime: wallClockMicros())
-        guard !output.isEmpty else { return }
-        sink.pending.output.append(output)
-        idleOutputPending = true
-        store?.record(output)
+        if !output.isEmpty {
+            sink.pending.output.append(output)
+            idleOutputPending = true
+            store?.record(output)
+        }
+        // Also keeps an idle partition counted, at the clock, by the coordinator.
+        await reportToCoordinator()
     }
 
     func commitDue(nowNanos: UInt64) -> Bool { idleOutputPending }

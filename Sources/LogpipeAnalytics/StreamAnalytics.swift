@@ -82,6 +82,14 @@ public struct StreamAnalytics: Sendable {
     var activities: ActivityWindows
     var detector: AnomalyDetector
     var batchNumber: UInt64 = 0
+    /// Whether client-IP, flood, system-wide and activity windows are combined across
+    /// partitions by a `GlobalWindowCoordinator`: this instance then neither emits nor
+    /// checks them, but hands its final parts over (`takeGlobalParts`) and keeps them
+    /// until the coordinator has emitted them (`dropGlobalWindows`).
+    public var combinesAcrossPartitions = false
+    /// The watermark up to which parts were handed over, per stream (not in snapshots: a
+    /// restored instance hands its kept parts over again).
+    var handedUpTo: [AnalyticsStream: Int64] = [:]
     private let logger: Logger
     private let lateLogRows: Counter
     private let lateActivityRows: Counter
@@ -192,6 +200,9 @@ public struct StreamAnalytics: Sendable {
             out.services.append(logs.serviceMetrics(window: logs.services.window(s), id: logs.services.ids[s],
                                                     state: logs.services.states[s], isFinal: false))
         }
+        // Combined across partitions, a partition's system and activity windows are parts:
+        // only the coordinator's rows describe the whole system.
+        if combinesAcrossPartitions { return out }
         for s in logs.system.changed(in: batch) {
             out.system.append(logs.systemMetrics(window: logs.system.window(s), state: logs.system.states[s], isFinal: false))
         }
@@ -224,6 +235,11 @@ public struct StreamAnalytics: Sendable {
             let m = logs.serviceMetrics(window: window, id: closed.id, state: closed.state, isFinal: true)
             if !update || closed.changed { output.services.append(m) }
             record(detector.observe(m), into: &output)
+        }
+        if combinesAcrossPartitions {
+            emitServices(into: &output, watermark: wm, update: update, batch: batch)
+            logs.compactIPs()
+            return
         }
         for closed in logs.clients.close(upTo: wm, batch: batch) {
             let window = TimeWindow(startMicros: closed.start, endMicros: closed.start + logs.clients.spec.sizeMicros)
@@ -262,7 +278,83 @@ public struct StreamAnalytics: Sendable {
         logs.compactIPs()
     }
 
+    /// The per-service half of `emitLogs` (services are complete in one partition: logs
+    /// are keyed by service).
+    private mutating func emitServices(into output: inout AnalyticsOutput, watermark wm: Int64, update: Bool, batch: UInt64) {
+        for closed in logs.services.close(upTo: wm, batch: batch) {
+            let window = TimeWindow(startMicros: closed.start, endMicros: closed.start + logs.services.spec.sizeMicros)
+            let m = logs.serviceMetrics(window: window, id: closed.id, state: closed.state, isFinal: true)
+            if !update || closed.changed { output.services.append(m) }
+            record(detector.observe(m), into: &output)
+        }
+        if update {
+            for s in logs.services.changed(in: batch) {
+                output.services.append(logs.serviceMetrics(window: logs.services.window(s), id: logs.services.ids[s],
+                                                           state: logs.services.states[s], isFinal: false))
+            }
+        }
+    }
+
+    /// The parts of whole-system windows that this partition's watermark has passed since
+    /// the last call (all kept ones after a restore), by name, or `nil` when none.
+    public mutating func takeGlobalParts(_ stream: AnalyticsStream) -> GlobalPartials? {
+        guard let wm = watermarkMicros(stream), wm > handedUpTo[stream] ?? .min else { return nil }
+        let from = handedUpTo[stream] ?? .min
+        handedUpTo[stream] = wm
+        var parts = GlobalPartials()
+        func due(_ start: Int64, _ size: Int64) -> Bool { start + size <= wm && start + size > from }
+        switch stream {
+        case .logs:
+            let l = logs
+            func services(_ set: SmallBitSet) -> Set<String> { Set(set.members.map { l.serviceNames.name($0) }) }
+            for s in l.clients.states.indices where due(l.clients.starts[s], l.clients.spec.sizeMicros) {
+                let st = l.clients.states[s]
+                parts.clients[GlobalKey(start: l.clients.starts[s], name: l.ipNames.name(l.clients.ids[s]))] =
+                    ClientPartial(requests: st.requests, users: st.users, services: services(st.services))
+            }
+            for s in l.floods.states.indices where due(l.floods.starts[s], l.floods.spec.sizeMicros) {
+                let st = l.floods.states[s]
+                parts.floods[GlobalKey(start: l.floods.starts[s], name: l.ipNames.name(l.floods.ids[s]))] =
+                    ClientPartial(requests: st.requests, users: st.users, services: [])
+            }
+            for s in l.system.states.indices where due(l.system.starts[s], l.system.spec.sizeMicros) {
+                let st = l.system.states[s]
+                parts.system[GlobalKey(start: l.system.starts[s], name: "")] =
+                    SystemPartial(requests: st.requests, errors: st.errors, responseTime: st.responseTime,
+                                  services: services(st.services), users: st.users)
+            }
+        case .activities:
+            let a = activities
+            func named(_ c: SmallCounts) -> [String: Int64] {
+                var out: [String: Int64] = [:]
+                for (id, n) in zip(c.ids, c.counts) { out[a.dimensionNames.name(id), default: 0] += n }
+                return out
+            }
+            for s in a.types.states.indices where due(a.types.starts[s], a.types.spec.sizeMicros) {
+                let st = a.types.states[s]
+                parts.activities[GlobalKey(start: a.types.starts[s], name: a.typeNames.name(a.types.ids[s]))] =
+                    ActivityPartial(events: st.events, users: st.users, sessions: st.sessions, deviceTypes: named(st.deviceTypes),
+                                    operatingSystems: named(st.operatingSystems), browsers: named(st.browsers))
+            }
+        }
+        return parts.isEmpty ? nil : parts
+    }
+
+    /// Drops the whole-system windows of `stream` ending at or before `end`: the
+    /// coordinator has emitted them.
+    public mutating func dropGlobalWindows(_ stream: AnalyticsStream, upTo end: Int64) {
+        switch stream {
+        case .logs:
+            _ = logs.clients.close(upTo: end, batch: batchNumber)
+            _ = logs.floods.close(upTo: end, batch: batchNumber)
+            _ = logs.system.close(upTo: end, batch: batchNumber)
+        case .activities:
+            _ = activities.types.close(upTo: end, batch: batchNumber)
+        }
+    }
+
     private mutating func emitActivities(into output: inout AnalyticsOutput) {
+        if combinesAcrossPartitions { return }
         let wm = activities.watermark.micros
         let update = configuration.outputMode == .update
         let batch = batchNumber

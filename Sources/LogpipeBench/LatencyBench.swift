@@ -119,7 +119,7 @@ public enum LatencyBench {
                 continue
             }
             for start in pending.sorted() {
-                let response = try HTTP.request(port: port, method: "GET", path: "/api/metrics/services?from=\(start)&to=\(start + 1)")
+                let response = try HTTP.request(port: port, method: "GET", path: "/api/metrics/services?from=\(start)&to=\(start + 1)&final=true")
                 let now = DispatchTime.now().uptimeNanoseconds
                 let text = String(decoding: response.body, as: UTF8.self)
                 for name in names where seen[start]?[name] == nil && text.contains(#""service":"\#(name)""#) {
