@@ -326,6 +326,9 @@ final class AnalyticsPartitionSinkHandle: PartitionSink, @unchecked Sendable {
             case .activity: stream = .activities
             }
         }
+        if let coordinator, store != nil, let stream, let open = sink.analytics.openGlobalParts(stream) {
+            await coordinator.live(sink.source, stream: stream, parts: open)
+        }
         await reportToCoordinator()
         guard let store else { return }
         var live = output

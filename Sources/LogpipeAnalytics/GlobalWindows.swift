@@ -158,6 +158,7 @@ public actor GlobalWindowCoordinator {
         guard global > done else { return done }
         await emit(stream, upTo: global)
         emittedUpTo[stream] = global
+        dropOpenParts(stream, upTo: global)
         return global
     }
 
@@ -181,6 +182,54 @@ public actor GlobalWindowCoordinator {
         return lowest
     }
 
+    /// The latest parts of open windows per partition, for the live view.
+    private var openParts: [AnalyticsStream: [TopicPartition: GlobalPartials]] = [:]
+
+    /// Records a partition's current parts of open system-wide and activity windows and
+    /// puts the combined rows, not final, in the live store. Nothing here reaches the lake.
+    func live(_ source: TopicPartition, stream: AnalyticsStream, parts new: GlobalPartials) {
+        guard let store else { return }
+        let c = configuration
+        let done = emittedUpTo[stream] ?? .min
+        openParts[stream, default: [:]][source, default: GlobalPartials()].replace(with: new)
+        let all = openParts[stream] ?? [:]
+        var output = AnalyticsOutput()
+        for k in new.system.keys where k.start + c.systemWindow.sizeMicros > done {
+            var merged: SystemPartial?
+            for p in all.values {
+                guard let part = p.system[k] else { continue }
+                if merged == nil { merged = part } else { merged!.merge(part) }
+            }
+            guard let s = merged else { continue }
+            let window = TimeWindow(startMicros: k.start, endMicros: k.start + c.systemWindow.sizeMicros)
+            output.system.append(Self.systemRow(window, s, isFinal: false))
+        }
+        for k in new.activities.keys where k.start + c.activityWindow.sizeMicros > done {
+            var merged: ActivityPartial?
+            for p in all.values {
+                guard let part = p.activities[k] else { continue }
+                if merged == nil { merged = part } else { merged!.merge(part) }
+            }
+            guard let s = merged else { continue }
+            let window = TimeWindow(startMicros: k.start, endMicros: k.start + c.activityWindow.sizeMicros)
+            output.activities.append(Self.activityRow(window, k.name, s, isFinal: false))
+        }
+        if !output.isEmpty { store.record(output) }
+    }
+
+    static func systemRow(_ window: TimeWindow, _ s: SystemPartial, isFinal: Bool) -> SystemMetrics {
+        let rate = s.requests > 0 ? Double(s.errors) / Double(s.requests) * 100 : 0
+        return SystemMetrics(window: window, requestCount: s.requests, activeServices: Int64(s.services.count),
+                             activeUsers: s.users.count, avgResponseTime: s.responseTime.mean, errorCount: s.errors,
+                             errorRate: rate, healthScore: SystemMetrics.healthScore(errorRate: rate), isFinal: isFinal)
+    }
+
+    static func activityRow(_ window: TimeWindow, _ type: String, _ s: ActivityPartial, isFinal: Bool) -> ActivityMetrics {
+        ActivityMetrics(window: window, eventType: type, eventCount: s.events, distinctUsers: s.users.count,
+                        distinctSessions: s.sessions.count, deviceTypes: s.deviceTypes,
+                        operatingSystems: s.operatingSystems, browsers: s.browsers, isFinal: isFinal)
+    }
+
     /// Forgets the parts of windows ending at or before `end`.
     private func dropParts(_ stream: AnalyticsStream, upTo end: Int64) {
         let c = configuration
@@ -191,6 +240,16 @@ public actor GlobalWindowCoordinator {
             kept.system = kept.system.filter { $0.key.start + c.systemWindow.sizeMicros > end }
             kept.activities = kept.activities.filter { $0.key.start + c.activityWindow.sizeMicros > end }
             parts[stream]?[tp] = kept
+        }
+    }
+
+    private func dropOpenParts(_ stream: AnalyticsStream, upTo end: Int64) {
+        let c = configuration
+        for (tp, p) in openParts[stream] ?? [:] {
+            var kept = p
+            kept.system = kept.system.filter { $0.key.start + c.systemWindow.sizeMicros > end }
+            kept.activities = kept.activities.filter { $0.key.start + c.activityWindow.sizeMicros > end }
+            openParts[stream]?[tp] = kept
         }
     }
 
@@ -230,20 +289,12 @@ public actor GlobalWindowCoordinator {
         }
         for k in merged.system.keys.sorted() {
             let window = TimeWindow(startMicros: k.start, endMicros: k.start + c.systemWindow.sizeMicros)
-            let s = merged.system[k]!
-            let rate = s.requests > 0 ? Double(s.errors) / Double(s.requests) * 100 : 0
-            byEnd[window.endMicros, default: AnalyticsOutput()].system.append(
-                SystemMetrics(window: window, requestCount: s.requests, activeServices: Int64(s.services.count),
-                              activeUsers: s.users.count, avgResponseTime: s.responseTime.mean, errorCount: s.errors,
-                              errorRate: rate, healthScore: SystemMetrics.healthScore(errorRate: rate), isFinal: true))
+            byEnd[window.endMicros, default: AnalyticsOutput()].system.append(Self.systemRow(window, merged.system[k]!, isFinal: true))
         }
         for k in merged.activities.keys.sorted() {
             let window = TimeWindow(startMicros: k.start, endMicros: k.start + c.activityWindow.sizeMicros)
-            let s = merged.activities[k]!
             byEnd[window.endMicros, default: AnalyticsOutput()].activities.append(
-                ActivityMetrics(window: window, eventType: k.name, eventCount: s.events, distinctUsers: s.users.count,
-                                distinctSessions: s.sessions.count, deviceTypes: s.deviceTypes,
-                                operatingSystems: s.operatingSystems, browsers: s.browsers, isFinal: true))
+                Self.activityRow(window, k.name, merged.activities[k]!, isFinal: true))
         }
         var floodsByEnd: [Int64: [GlobalKey]] = [:]
         for k in merged.floods.keys { floodsByEnd[k.start + c.floodWindow.sizeMicros, default: []].append(k) }

@@ -340,6 +340,37 @@ public struct StreamAnalytics: Sendable {
         return parts.isEmpty ? nil : parts
     }
 
+    /// This partition's current parts of the open system-wide and activity windows the
+    /// last `process` call changed (client-IP windows are many and are served final only).
+    public func openGlobalParts(_ stream: AnalyticsStream) -> GlobalPartials? {
+        let batch = batchNumber
+        var parts = GlobalPartials()
+        switch stream {
+        case .logs:
+            let l = logs
+            for s in l.system.changed(in: batch) {
+                let st = l.system.states[s]
+                parts.system[GlobalKey(start: l.system.starts[s], name: "")] =
+                    SystemPartial(requests: st.requests, errors: st.errors, responseTime: st.responseTime,
+                                  services: Set(st.services.members.map { l.serviceNames.name($0) }), users: st.users)
+            }
+        case .activities:
+            let a = activities
+            func named(_ c: SmallCounts) -> [String: Int64] {
+                var out: [String: Int64] = [:]
+                for (id, n) in zip(c.ids, c.counts) { out[a.dimensionNames.name(id), default: 0] += n }
+                return out
+            }
+            for s in a.types.changed(in: batch) {
+                let st = a.types.states[s]
+                parts.activities[GlobalKey(start: a.types.starts[s], name: a.typeNames.name(a.types.ids[s]))] =
+                    ActivityPartial(events: st.events, users: st.users, sessions: st.sessions, deviceTypes: named(st.deviceTypes),
+                                    operatingSystems: named(st.operatingSystems), browsers: named(st.browsers))
+            }
+        }
+        return parts.isEmpty ? nil : parts
+    }
+
     /// Drops the whole-system windows of `stream` ending at or before `end`: the
     /// coordinator has emitted them.
     public mutating func dropGlobalWindows(_ stream: AnalyticsStream, upTo end: Int64) {

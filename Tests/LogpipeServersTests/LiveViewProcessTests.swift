@@ -53,7 +53,12 @@ struct LiveViewProcessTests {
         var open: [[String: Any]] = []
         var seenOpenAfter: Duration?
         var final: [[String: Any]] = []
+        let systemURL = "http://127.0.0.1:\(port)/api/metrics/system?from=\(m - 60)&to=\(m)"
+        var systemOpen = false
         while ContinuousClock.now - posted < .seconds(40) {
+            // The system-wide window combines every partition's part, open ones too.
+            let system = try await Self.get(client, systemURL)
+            if system.count == 1, system[0]["is_final"] as? Bool == false, system[0]["request_count"] as? Int == 300 { systemOpen = true }
             let rows = try await Self.get(client, url)
             let counts = rows.reduce(0) { $0 + (($1["request_count"] as? Int) ?? 0) }
             if seenOpenAfter == nil, !rows.isEmpty, rows.allSatisfy({ $0["is_final"] as? Bool == false }) {
@@ -73,6 +78,15 @@ struct LiveViewProcessTests {
         #expect(final.count == 2, "the windows did not close: \(final)")
         let finalOnly = try await Self.get(client, url + "&final=true")
         #expect(finalOnly.count == 2)
+        #expect(systemOpen, "no open system-wide window of all 300 records was served")
+        // It closes once every partition's watermark passed it; partitions that never had a
+        // record count until twice the idle timeout after start.
+        var system = try await Self.get(client, systemURL + "&final=true")
+        while system.isEmpty, ContinuousClock.now - posted < .seconds(40) {
+            try await Task.sleep(for: .milliseconds(100))
+            system = try await Self.get(client, systemURL + "&final=true")
+        }
+        #expect(system.count == 1 && system.first?["request_count"] as? Int == 300)
 
         // The lake holds the same final windows, and no open ones.
         let lake = dir.appending("lake/metrics/services")
