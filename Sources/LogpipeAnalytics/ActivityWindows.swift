@@ -77,15 +77,18 @@ struct ActivityWindows: Sendable {
         types = WindowTable(spec: c.activityWindow)
     }
 
-    /// Aggregates the admitted rows of `batch`; appends the rows behind the watermark to `late`.
-    mutating func add(_ batch: ActivityBatch, batchNumber: UInt64, late: inout [Int]) {
+    /// Aggregates the admitted rows of `batch`; appends the rows behind the watermark to
+    /// `late` and those ahead of their limit to `future`.
+    mutating func add(_ batch: ActivityBatch, batchNumber: UInt64, limits: FutureLimits, late: inout [Int], future: inout [Int]) {
         let n = batch.count
         guard n > 0 else { return }
         admitted.removeAll(keepingCapacity: true)
         for row in 0..<n {
-            let ok = watermark.admit(batch.timestampMicros.values[row])
-            admitted.append(ok)
-            if !ok { late.append(row) }
+            switch watermark.admit(batch.timestampMicros.values[row], limit: limits.limit(row)) {
+            case .onTime: admitted.append(true)
+            case .late: admitted.append(false); late.append(row)
+            case .future: admitted.append(false); future.append(row)
+            }
         }
         typeEncoder.encode(batch.eventType, rows: n, interner: &typeNames)
         deviceEncoder.encode(batch.deviceType, rows: n, interner: &dimensionNames)
@@ -114,7 +117,7 @@ struct ActivityWindows: Sendable {
     }
 
     /// Late rows counted per activity window and event type.
-    func lateCounts(_ batch: ActivityBatch, rows: [Int]) -> [LateCount] {
+    func lateCounts(_ batch: ActivityBatch, rows: [Int], reason: LateReason) -> [LateCount] {
         var counts: [TimeWindowKey: Int64] = [:]
         let spec = types.spec
         for row in rows {
@@ -128,7 +131,7 @@ struct ActivityWindows: Sendable {
         return counts.map {
             LateCount(stream: .activities,
                       window: TimeWindow(startMicros: $0.key.start, endMicros: $0.key.start + spec.sizeMicros),
-                      key: typeNames.name($0.key.id), count: $0.value)
+                      key: typeNames.name($0.key.id), count: $0.value, reason: reason)
         }.sorted { ($0.window, $0.key) < ($1.window, $1.key) }
     }
 

@@ -14,13 +14,32 @@ public struct AnalyticsPublication: Sendable, Equatable, Codable {
     /// The partition's publication number, increasing from 1: a replay after a restart repeats a
     /// number with the same content, so (topic, partition, sequence) names it idempotently.
     public var sequence: Int64
-    /// Windows, alerts and late counts since the previous publication (`lateRows` empty:
-    /// the late rows themselves are below).
+    /// Windows, alerts and late counts since the previous publication (`lateRows` and
+    /// `futureRows` empty: the rows themselves are in the commit's late files).
     public var output: AnalyticsOutput
-    /// Late log records, as NDJSON in the contract's form (the late-records output).
-    public var lateLogs: [UInt8]
-    /// Late activity events, as NDJSON.
-    public var lateActivities: [UInt8]
+
+    /// A publication.
+    public init(topic: String, partition: Int32, sequence: Int64, output: AnalyticsOutput) {
+        self.topic = topic
+        self.partition = partition
+        self.sequence = sequence
+        self.output = output
+    }
+}
+
+/// Where a partition's late (and future) rows go: NDJSON in the contract's form, one file
+/// per stream and commit, named after the commit's publication so a reader can match
+/// them. The commit that carries the publication renames the file into place.
+public enum LateRowsLayout {
+    /// The lake directory of a stream's late rows.
+    public static func directory(_ stream: AnalyticsStream) -> String {
+        stream == .logs ? "late/logs" : "late/activity"
+    }
+
+    /// The file name of a publication's late rows.
+    public static func fileName(topic: String, partition: Int32, sequence: Int64) -> String {
+        "part-\(topic)-\(partition)-\(String(format: "%012lld", sequence)).json"
+    }
 }
 
 /// The analytics as a stream sink: each partition the worker owns gets its own
@@ -36,6 +55,12 @@ public struct AnalyticsPublication: Sendable, Equatable, Codable {
 /// alerts-topic key). The store replaces by window, so repeats do not change it. The
 /// sink never asks for a commit itself.
 ///
+/// Late and future rows are not part of that state: they stream into a staged file per
+/// stream that the commit itself names and renames into `late/…`, like the raw sink's
+/// Parquet files. A commit record therefore grows with the windows closed since the
+/// previous commit, never with the rows, and memory stays bounded during a backfill
+/// however many rows arrive late.
+///
 /// The live store does not wait for commits: each batch's windows and alerts are
 /// recorded there as soon as they are computed (commits follow the raw sink's file
 /// rolls, a minute apart by default, far too late for a live view). A window's content
@@ -43,9 +68,11 @@ public struct AnalyticsPublication: Sendable, Equatable, Codable {
 /// identically and the store's replace-by-window keeps one row of it.
 ///
 /// Partitions: logs are keyed by service, so per-service metrics and their detectors are
-/// complete in one partition. Client-IP, system-wide and activity windows of a partition
-/// cover that partition's rows only; combining them across partitions (their states
-/// are mergeable) is not done here.
+/// complete in one partition. Client-IP, flood (DDoS), system-wide and activity windows
+/// describe the whole system: by default a `GlobalWindowCoordinator` shared by every
+/// partition of this sink combines them (one row per window, one alert per incident) and
+/// publishes them as `<stream>-global` publications named by window end. Across several
+/// worker processes they are combined per worker only.
 public struct AnalyticsSink: StreamSink {
     /// The analytics configuration of every partition.
     public let configuration: AnalyticsConfiguration
@@ -53,24 +80,36 @@ public struct AnalyticsSink: StreamSink {
     public let publish: @Sendable (AnalyticsPublication) async -> Void
     /// Also records every batch's output here as it is computed, when given (the live API).
     public let store: AnalyticsStore?
+    /// Combines the whole-system windows of this sink's partitions; `nil`: each partition
+    /// emits its own.
+    public let coordinator: GlobalWindowCoordinator?
 
-    /// A sink publishing to `publish` and `store`.
+    /// A sink publishing to `publish` and `store`. With `combineAcrossPartitions`, the
+    /// whole-system windows of its partitions are combined, waiting for the partitions in
+    /// `expected` (per stream: every partition of the source topics this worker reads).
     public init(configuration: AnalyticsConfiguration = AnalyticsConfiguration(), store: AnalyticsStore? = nil,
+                combineAcrossPartitions: Bool = true, expected: [AnalyticsStream: Set<TopicPartition>] = [:],
                 publish: @escaping @Sendable (AnalyticsPublication) async -> Void = { _ in }) {
         self.configuration = configuration
         self.store = store
         self.publish = publish
+        coordinator = combineAcrossPartitions
+            ? GlobalWindowCoordinator(configuration: configuration, expected: expected, store: store, publish: publish) : nil
     }
 
     public var name: String { "analytics" }
 
     public func openPartition(_ context: SinkPartitionContext) async throws -> any PartitionSink {
-        let sink = AnalyticsPartitionSink(source: context.source, configuration: configuration)
+        let sink = AnalyticsPartitionSink(context: context, configuration: configuration)
+        sink.analytics.combinesAcrossPartitions = coordinator != nil
         if let checkpoint = context.checkpoint, let replay = try sink.restore(Array(checkpoint)) {
             store?.record(replay.output)
             await publish(replay)
         }
-        return AnalyticsPartitionSinkHandle(sink: sink, store: store, deliver: publish)
+        let handle = AnalyticsPartitionSinkHandle(sink: sink, store: store, coordinator: coordinator, deliver: publish)
+        // Parts kept in the checkpoint go to the coordinator again.
+        await handle.reportToCoordinator()
+        return handle
     }
 }
 
@@ -80,79 +119,162 @@ public struct AnalyticsCheckpointError: Error, CustomStringConvertible {
     public var description: String
 }
 
+/// A staged NDJSON file of late rows, written in pieces so memory stays bounded.
+final class LateRowsFile {
+    let stream: AnalyticsStream
+    let stagingPath: String
+    let writer: any FileWriter
+    var buffer: [UInt8] = []
+    var rows: Int64 = 0
+    var bytes: Int64 = 0
+
+    /// Bytes buffered before they are handed to the store.
+    static let flushBytes = 1 << 20
+
+    init(stream: AnalyticsStream, stagingPath: String, writer: any FileWriter) {
+        self.stream = stream
+        self.stagingPath = stagingPath
+        self.writer = writer
+    }
+
+    func flushIfFull() async throws {
+        if buffer.count >= Self.flushBytes { try await flush() }
+    }
+
+    func flush() async throws {
+        guard !buffer.isEmpty else { return }
+        try await writer.write(buffer)
+        bytes += Int64(buffer.count)
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
+
 /// One partition's analytics state and its outputs not yet published.
 final class AnalyticsPartitionSink: @unchecked Sendable {
     // @unchecked: driven by the partition's task alone (the `PartitionSink` contract).
-    let source: TopicPartition
+    let context: SinkPartitionContext
+    var source: TopicPartition { context.source }
     var analytics: StreamAnalytics
     /// Produced since the last `prepareCommit`.
     var pending: AnalyticsPublication
+    /// Late rows since the last `prepareCommit`, per stream.
+    var lateFiles: [AnalyticsStream: LateRowsFile] = [:]
     /// Included in the commit being made, published by `didCommit`.
     var inFlight: AnalyticsPublication?
     /// The sequence number of the last commit's publication.
     var sequence: Int64 = 0
+    /// The end up to which the coordinator has emitted whole-system windows, as far as
+    /// this partition knows: checkpointed, so that after a restart a window that some
+    /// partition already dropped as emitted is not emitted again from the others' parts.
+    var globalEmitted: Int64 = .min
 
-    init(source: TopicPartition, configuration: AnalyticsConfiguration) {
-        self.source = source
+    init(context: SinkPartitionContext, configuration: AnalyticsConfiguration) {
+        self.context = context
         analytics = StreamAnalytics(configuration: configuration)
-        pending = Self.empty(source)
+        pending = Self.empty(context.source)
     }
 
     static func empty(_ source: TopicPartition) -> AnalyticsPublication {
-        AnalyticsPublication(topic: source.topic, partition: source.partition, sequence: 0, output: AnalyticsOutput(),
-                             lateLogs: [], lateActivities: [])
+        AnalyticsPublication(topic: source.topic, partition: source.partition, sequence: 0, output: AnalyticsOutput())
+    }
+
+    /// The open late-rows file of `stream`, created on first use.
+    private func lateFile(_ stream: AnalyticsStream) async throws -> LateRowsFile {
+        if let file = lateFiles[stream] { return file }
+        let path = context.stagingPath(UUID().uuidString.lowercased(), "json")
+        let file = LateRowsFile(stream: stream, stagingPath: path, writer: try await context.store.openWriter(path))
+        lateFiles[stream] = file
+        return file
     }
 
     /// Processes a batch; returns what it produced (without the late row indices).
-    func consume(_ rows: StreamBatch.Rows) -> AnalyticsOutput {
+    func consume(_ rows: StreamBatch.Rows, arrivalMillis: [Int64]) async throws -> AnalyticsOutput {
         var output: AnalyticsOutput
         switch rows {
         case .logs(let batch):
-            output = analytics.process(logs: batch)
-            for row in output.lateRows {
-                JSONRecordWriter.appendLog(batch, row: row, to: &pending.lateLogs)
-                pending.lateLogs.append(UInt8(ascii: "\n"))
+            output = analytics.process(logs: batch, arrivalMillis: arrivalMillis)
+            if !output.lateRows.isEmpty || !output.futureRows.isEmpty {
+                let file = try await lateFile(.logs)
+                for row in output.lateRows + output.futureRows {
+                    JSONRecordWriter.appendLog(batch, row: row, to: &file.buffer)
+                    file.buffer.append(UInt8(ascii: "\n"))
+                }
+                file.rows += Int64(output.lateRows.count + output.futureRows.count)
+                try await file.flushIfFull()
             }
         case .activity(let batch):
-            output = analytics.process(activities: batch)
-            for row in output.lateRows {
-                JSONRecordWriter.appendActivity(batch, row: row, to: &pending.lateActivities)
-                pending.lateActivities.append(UInt8(ascii: "\n"))
+            output = analytics.process(activities: batch, arrivalMillis: arrivalMillis)
+            if !output.lateRows.isEmpty || !output.futureRows.isEmpty {
+                let file = try await lateFile(.activities)
+                for row in output.lateRows + output.futureRows {
+                    JSONRecordWriter.appendActivity(batch, row: row, to: &file.buffer)
+                    file.buffer.append(UInt8(ascii: "\n"))
+                }
+                file.rows += Int64(output.lateRows.count + output.futureRows.count)
+                try await file.flushIfFull()
             }
         }
         output.lateRows = []
+        output.futureRows = []
         pending.output.append(output)
         return output
     }
 
-    /// The state to commit: the analytics snapshot and the publication the commit carries.
-    func prepare() throws -> Data {
+    /// What to commit: the late-rows files, finished and synced, and the state (the
+    /// analytics snapshot and the publication the commit carries).
+    func prepare() async throws -> SinkCommit {
         var publication = pending
         sequence += 1
         publication.sequence = sequence
+        var files: [CommittedFile] = []
+        for stream in AnalyticsStream.allCases {
+            guard let file = lateFiles[stream] else { continue }
+            try await file.flush()
+            try await file.writer.finish()
+            let name = LateRowsLayout.fileName(topic: source.topic, partition: source.partition, sequence: sequence)
+            files.append(CommittedFile(dataset: stream == .logs ? .logs : .activity, staging: file.stagingPath,
+                                       final: "\(LateRowsLayout.directory(stream))/\(name)", rows: file.rows, bytes: file.bytes))
+        }
+        lateFiles = [:]
         inFlight = publication
         pending = Self.empty(source)
         let snapshot = analytics.snapshot()
-        var out = Data("LPAS".utf8)
+        var out = Data("LPA2".utf8)
         var length = UInt32(snapshot.count).littleEndian
         withUnsafeBytes(of: &length) { out.append(contentsOf: $0) }
         out.append(contentsOf: snapshot)
+        var emitted = globalEmitted.littleEndian
+        withUnsafeBytes(of: &emitted) { out.append(contentsOf: $0) }
         out.append(try JSONEncoder().encode(publication))
-        return out
+        return SinkCommit(files: files, state: out)
+    }
+
+    /// Deletes the open late-rows files (their rows are read again from the last commit).
+    func abandon() async {
+        for file in lateFiles.values { await file.writer.abort() }
+        lateFiles = [:]
     }
 
     /// Restores from a commit's state; returns its publication when it has anything to replay.
     func restore(_ bytes: [UInt8]) throws -> AnalyticsPublication? {
-        guard bytes.count >= 8, bytes[0..<4].elementsEqual("LPAS".utf8) else {
+        // LPAS: the first format, without the coordinator's position.
+        let current = bytes.count >= 8 && bytes[0..<4].elementsEqual("LPA2".utf8)
+        guard current || (bytes.count >= 8 && bytes[0..<4].elementsEqual("LPAS".utf8)) else {
             throw AnalyticsCheckpointError(description: "not an analytics checkpoint")
         }
         let length = Int(bytes[4]) | Int(bytes[5]) << 8 | Int(bytes[6]) << 16 | Int(bytes[7]) << 24
-        guard bytes.count >= 8 + length else { throw AnalyticsCheckpointError(description: "truncated analytics checkpoint") }
+        var json = 8 + length
+        guard bytes.count >= json + (current ? 8 : 0) else { throw AnalyticsCheckpointError(description: "truncated analytics checkpoint") }
         try analytics.restore(Array(bytes[8..<8 + length]))
-        let publication = try JSONDecoder().decode(AnalyticsPublication.self, from: Data(bytes[(8 + length)...]))
+        if current {
+            var emitted: UInt64 = 0
+            for i in 0..<8 { emitted |= UInt64(bytes[json + i]) << (8 * UInt64(i)) }
+            globalEmitted = Int64(bitPattern: emitted)
+            json += 8
+        }
+        let publication = try JSONDecoder().decode(AnalyticsPublication.self, from: Data(bytes[json...]))
         sequence = publication.sequence
-        let empty = publication.output.isEmpty && publication.lateLogs.isEmpty && publication.lateActivities.isEmpty
-        return empty ? nil : publication
+        return publication.output.isEmpty ? nil : publication
     }
 }
 
@@ -164,29 +286,83 @@ final class AnalyticsPartitionSinkHandle: PartitionSink, @unchecked Sendable {
     let store: AnalyticsStore?
     /// Receives each committed publication.
     let deliver: @Sendable (AnalyticsPublication) async -> Void
+    /// When the partition last had records (monotonic), for idleness.
+    var lastDataNanos = DispatchClock.nanos()
+    /// The stream this partition carries, once seen.
+    var stream: AnalyticsStream?
+    /// Idleness closed windows not committed yet: ask for a commit, so the watermark
+    /// that closed them is checkpointed with them.
+    var idleOutputPending = false
+    /// Combines whole-system windows across partitions, when given.
+    let coordinator: GlobalWindowCoordinator?
 
-    init(sink: AnalyticsPartitionSink, store: AnalyticsStore?, deliver: @escaping @Sendable (AnalyticsPublication) async -> Void) {
+    init(sink: AnalyticsPartitionSink, store: AnalyticsStore?, coordinator: GlobalWindowCoordinator?,
+         deliver: @escaping @Sendable (AnalyticsPublication) async -> Void) {
         self.sink = sink
         self.store = store
+        self.coordinator = coordinator
         self.deliver = deliver
+        let restored = sink.analytics
+        stream = restored.watermarkMicros(.logs) != nil ? .logs : restored.watermarkMicros(.activities) != nil ? .activities : nil
+    }
+
+    /// Hands the parts of whole-system windows this partition's watermark passed to the
+    /// coordinator, and drops those it has emitted.
+    func reportToCoordinator() async {
+        guard let coordinator, let stream, let wm = sink.analytics.watermarkMicros(stream) else { return }
+        let parts = sink.analytics.takeGlobalParts(stream)
+        let emitted = await coordinator.report(sink.source, stream: stream, watermark: wm, parts: parts,
+                                               knownEmitted: sink.globalEmitted)
+        sink.globalEmitted = emitted
+        sink.analytics.dropGlobalWindows(stream, upTo: emitted)
     }
 
     func consume(_ batch: StreamBatch) async throws {
-        let output = sink.consume(batch.rows)
-        if !output.isEmpty { store?.record(output) }
+        let output = try await sink.consume(batch.rows, arrivalMillis: batch.busTimestampsMillis)
+        if batch.rows.count > 0 {
+            lastDataNanos = DispatchClock.nanos()
+            switch batch.rows {
+            case .logs: stream = .logs
+            case .activity: stream = .activities
+            }
+        }
+        if let coordinator, store != nil, let stream, let open = sink.analytics.openGlobalParts(stream) {
+            await coordinator.live(sink.source, stream: stream, parts: open)
+        }
+        await reportToCoordinator()
         AnalyticsGauges.update(sink.source, sink.analytics, batch.rows)
+        guard let store else { return }
+        var live = output
+        // Open windows go to the live store only; the lake keeps final windows.
+        if sink.analytics.configuration.outputMode == .append { live.append(sink.analytics.liveWindows()) }
+        if !live.isEmpty { store.record(live) }
     }
 
-    func commitDue(nowNanos: UInt64) -> Bool { false }
+    func idle(nowNanos: UInt64) async throws {
+        let timeout = sink.analytics.configuration.idleTimeoutMicros
+        guard timeout > 0, let stream, nowNanos &- lastDataNanos >= UInt64(timeout) * 1000 else { return }
+        let output = sink.analytics.advance(stream, toEventTime: wallClockMicros())
+        if !output.isEmpty {
+            sink.pending.output.append(output)
+            idleOutputPending = true
+            store?.record(output)
+        }
+        // Also keeps an idle partition counted, at the clock, by the coordinator.
+        await reportToCoordinator()
+    }
 
-    func prepareCommit() async throws -> SinkCommit { SinkCommit(state: try sink.prepare()) }
+    func commitDue(nowNanos: UInt64) -> Bool { idleOutputPending }
+
+    func prepareCommit() async throws -> SinkCommit {
+        idleOutputPending = false
+        return try await sink.prepare()
+    }
 
     func didCommit(_ record: CommitRecord) async {
         guard let publication = sink.inFlight else { return }
         sink.inFlight = nil
-        let empty = publication.output.isEmpty && publication.lateLogs.isEmpty && publication.lateActivities.isEmpty
-        if !empty { await deliver(publication) }
+        if !publication.output.isEmpty { await deliver(publication) }
     }
 
-    func abandon() async {}
+    func abandon() async { await sink.abandon() }
 }

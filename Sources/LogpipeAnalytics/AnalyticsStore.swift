@@ -4,8 +4,9 @@ import Synchronization
 /// dashboard, with time-range queries. Thread-safe: the stream task records while HTTP
 /// handlers query.
 ///
-/// Windows are keyed by (window, key): in update mode a newer row for the same window
-/// replaces the older one. Anything whose window started more than `retentionMicros`
+/// Windows are keyed by (window, key): a newer row for the same window replaces the
+/// older one (open windows are updated each micro-batch), except that an open row never
+/// replaces a final one. Queries can ask for final windows only. Anything whose window started more than `retentionMicros`
 /// before the newest window seen is dropped, and at most `maxAlerts` alerts are kept.
 public final class AnalyticsStore: Sendable {
     private struct Key: Hashable {
@@ -40,13 +41,21 @@ public final class AnalyticsStore: Sendable {
     /// Adds what the analytics produced, and hands its alerts to every alert subscriber.
     public func record(_ output: AnalyticsOutput) {
         let subscribers = state.withLock { s -> [AsyncStream<Alert>.Continuation] in
-            for m in output.services { s.services[Key(start: m.window.startMicros, end: m.window.endMicros, name: m.service)] = m }
-            for m in output.system { s.system[Key(start: m.window.startMicros, end: m.window.endMicros, name: "")] = m }
+            // A final row is never replaced by an open one of the same window.
+            for m in output.services {
+                let key = Key(start: m.window.startMicros, end: m.window.endMicros, name: m.service)
+                if m.isFinal || s.services[key]?.isFinal != true { s.services[key] = m }
+            }
+            for m in output.system {
+                let key = Key(start: m.window.startMicros, end: m.window.endMicros, name: "")
+                if m.isFinal || s.system[key]?.isFinal != true { s.system[key] = m }
+            }
             for m in output.activities {
-                s.activities[Key(start: m.window.startMicros, end: m.window.endMicros, name: m.eventType)] = m
+                let key = Key(start: m.window.startMicros, end: m.window.endMicros, name: m.eventType)
+                if m.isFinal || s.activities[key]?.isFinal != true { s.activities[key] = m }
             }
             for l in output.lateCounts {
-                let key = Key(start: l.window.startMicros, end: l.window.endMicros, name: "\(l.stream.rawValue)/\(l.key)")
+                let key = Key(start: l.window.startMicros, end: l.window.endMicros, name: "\(l.reason.rawValue)/\(l.stream.rawValue)/\(l.key)")
                 if var existing = s.late[key] {
                     existing.count += l.count
                     s.late[key] = existing
@@ -75,30 +84,37 @@ public final class AnalyticsStore: Sendable {
 
     /// Per-service windows starting in `[from, to)` (microseconds; `nil` = unbounded),
     /// optionally of one service, ordered by window then service.
-    public func services(from: Int64? = nil, to: Int64? = nil, service: String? = nil) -> [ServiceMetrics] {
+    public func services(from: Int64? = nil, to: Int64? = nil, service: String? = nil, finalOnly: Bool = false) -> [ServiceMetrics] {
         state.withLock { s in
             s.services.values.filter { m in
-                Self.contains(m.window, from, to) && (service == nil || m.service == service)
+                Self.contains(m.window, from, to) && (service == nil || m.service == service) && (!finalOnly || m.isFinal)
             }
         }.sorted { ($0.window, $0.service) < ($1.window, $1.service) }
     }
 
     /// System-wide windows starting in `[from, to)`, ordered by window.
-    public func system(from: Int64? = nil, to: Int64? = nil) -> [SystemMetrics] {
-        state.withLock { s in s.system.values.filter { Self.contains($0.window, from, to) } }.sorted { $0.window < $1.window }
+    public func system(from: Int64? = nil, to: Int64? = nil, finalOnly: Bool = false) -> [SystemMetrics] {
+        state.withLock { s in s.system.values.filter { Self.contains($0.window, from, to) && (!finalOnly || $0.isFinal) } }
+            .sorted { $0.window < $1.window }
     }
 
     /// Activity windows starting in `[from, to)`, optionally of one event type.
-    public func activities(from: Int64? = nil, to: Int64? = nil, eventType: String? = nil) -> [ActivityMetrics] {
+    public func activities(from: Int64? = nil, to: Int64? = nil, eventType: String? = nil, finalOnly: Bool = false) -> [ActivityMetrics] {
         state.withLock { s in
-            s.activities.values.filter { Self.contains($0.window, from, to) && (eventType == nil || $0.eventType == eventType) }
+            s.activities.values.filter {
+                Self.contains($0.window, from, to) && (eventType == nil || $0.eventType == eventType) && (!finalOnly || $0.isFinal)
+            }
         }.sorted { ($0.window, $0.eventType) < ($1.window, $1.eventType) }
     }
 
-    /// Late rows per window and key, for windows starting in `[from, to)`.
-    public func lateCounts(from: Int64? = nil, to: Int64? = nil) -> [LateCount] {
-        state.withLock { s in s.late.values.filter { Self.contains($0.window, from, to) } }
-            .sorted { ($0.window, $0.stream.rawValue, $0.key) < ($1.window, $1.stream.rawValue, $1.key) }
+    /// Late (and future) rows per window and key, for windows starting in `[from, to)`,
+    /// optionally of one reason.
+    public func lateCounts(from: Int64? = nil, to: Int64? = nil, reason: LateReason? = nil) -> [LateCount] {
+        state.withLock { s in
+            s.late.values.filter { Self.contains($0.window, from, to) && (reason == nil || $0.reason == reason) }
+        }.sorted {
+            ($0.window, $0.stream.rawValue, $0.key, $0.reason.rawValue) < ($1.window, $1.stream.rawValue, $1.key, $1.reason.rawValue)
+        }
     }
 
     /// Alerts whose window starts in `[from, to)`, optionally of one type, oldest first.

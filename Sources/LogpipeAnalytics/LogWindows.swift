@@ -80,16 +80,19 @@ struct LogWindows: Sendable {
         system = WindowTable(spec: c.systemWindow)
     }
 
-    /// Aggregates the admitted rows of `batch`; returns the rows behind the watermark.
-    mutating func add(_ batch: LogBatch, batchNumber: UInt64, late: inout [Int]) {
+    /// Aggregates the admitted rows of `batch`; appends the rows behind the watermark to
+    /// `late` and those ahead of their limit to `future`.
+    mutating func add(_ batch: LogBatch, batchNumber: UInt64, limits: FutureLimits, late: inout [Int], future: inout [Int]) {
         let n = batch.count
         guard n > 0 else { return }
         admitted.removeAll(keepingCapacity: true)
         batch.timestampMicros.values.withUnsafeBufferPointer { ts in
             for row in 0..<n {
-                let ok = watermark.admit(ts[row])
-                admitted.append(ok)
-                if !ok { late.append(row) }
+                switch watermark.admit(ts[row], limit: limits.limit(row)) {
+                case .onTime: admitted.append(true)
+                case .late: admitted.append(false); late.append(row)
+                case .future: admitted.append(false); future.append(row)
+                }
             }
         }
         serviceEncoder.encode(batch.service, rows: n, interner: &serviceNames)
@@ -180,8 +183,8 @@ struct LogWindows: Sendable {
         }
     }
 
-    /// Late rows counted per service window and service.
-    func lateCounts(_ batch: LogBatch, rows: [Int]) -> [LateCount] {
+    /// Late (or future) rows counted per service window and service.
+    func lateCounts(_ batch: LogBatch, rows: [Int], reason: LateReason) -> [LateCount] {
         var counts: [TimeWindowKey: Int64] = [:]
         let spec = services.spec
         for row in rows {
@@ -195,7 +198,7 @@ struct LogWindows: Sendable {
         }
         return counts.map {
             LateCount(stream: .logs, window: TimeWindow(startMicros: $0.key.start, endMicros: $0.key.start + spec.sizeMicros),
-                      key: serviceNames.name($0.key.id), count: $0.value)
+                      key: serviceNames.name($0.key.id), count: $0.value, reason: reason)
         }.sorted { ($0.window, $0.key) < ($1.window, $1.key) }
     }
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Per service and window (the seed's response-time metrics, error rate and SLA).
 ///
 /// Rates and shares are percentages, as in the seed. Response-time figures cover the
@@ -41,6 +43,29 @@ public struct ServiceMetrics: Sendable, Equatable, Codable {
     public var performance: Double
     /// Whether no later output will change this window (always in append mode).
     public var isFinal: Bool
+
+    /// snake_case in every file, topic, response and webhook body.
+    enum CodingKeys: String, CodingKey {
+        case window
+        case service
+        case requestCount = "request_count"
+        case responseTimeCount = "response_time_count"
+        case responseTimeSum = "response_time_sum"
+        case avgResponseTime = "avg_response_time"
+        case minResponseTime = "min_response_time"
+        case maxResponseTime = "max_response_time"
+        case stddevResponseTime = "stddev_response_time"
+        case p50ResponseTime = "p50_response_time"
+        case p95ResponseTime = "p95_response_time"
+        case p99ResponseTime = "p99_response_time"
+        case errorCount = "error_count"
+        case errorRate = "error_rate"
+        case successCount = "success_count"
+        case fastCount = "fast_count"
+        case availability
+        case performance
+        case isFinal = "is_final"
+    }
 }
 
 /// Per client IP and window (the seed's IP request patterns).
@@ -57,6 +82,16 @@ public struct ClientMetrics: Sendable, Equatable, Codable {
     public var servicesUsed: [String]
     /// Whether no later output will change this window.
     public var isFinal: Bool
+
+    /// snake_case in every file, topic, response and webhook body.
+    enum CodingKeys: String, CodingKey {
+        case window
+        case clientIp = "client_ip"
+        case requestCount = "request_count"
+        case distinctUsers = "distinct_users"
+        case servicesUsed = "services_used"
+        case isFinal = "is_final"
+    }
 }
 
 /// The whole system per window (the seed's system health).
@@ -84,6 +119,19 @@ public struct SystemMetrics: Sendable, Equatable, Codable {
     public static func healthScore(errorRate: Double) -> Int {
         errorRate < 1 ? 100 : errorRate < 5 ? 80 : errorRate < 10 ? 60 : 40
     }
+
+    /// snake_case in every file, topic, response and webhook body.
+    enum CodingKeys: String, CodingKey {
+        case window
+        case requestCount = "request_count"
+        case activeServices = "active_services"
+        case activeUsers = "active_users"
+        case avgResponseTime = "avg_response_time"
+        case errorCount = "error_count"
+        case errorRate = "error_rate"
+        case healthScore = "health_score"
+        case isFinal = "is_final"
+    }
 }
 
 /// Per activity event type and window.
@@ -106,6 +154,19 @@ public struct ActivityMetrics: Sendable, Equatable, Codable {
     public var browsers: [String: Int64]
     /// Whether no later output will change this window.
     public var isFinal: Bool
+
+    /// snake_case in every file, topic, response and webhook body.
+    enum CodingKeys: String, CodingKey {
+        case window
+        case eventType = "event_type"
+        case eventCount = "event_count"
+        case distinctUsers = "distinct_users"
+        case distinctSessions = "distinct_sessions"
+        case deviceTypes = "device_types"
+        case operatingSystems = "operating_systems"
+        case browsers
+        case isFinal = "is_final"
+    }
 }
 
 /// Which stream a late count is about.
@@ -116,8 +177,16 @@ public enum AnalyticsStream: String, Sendable, Codable, CaseIterable {
     case activities
 }
 
-/// Rows that arrived behind the watermark, for one window and key: they are not in
-/// that window's metrics.
+/// Why rows are in no window.
+public enum LateReason: String, Sendable, Codable, CaseIterable {
+    /// Behind the watermark.
+    case late
+    /// Stamped further ahead of their arrival than the allowed skew.
+    case future
+}
+
+/// Rows that arrived behind the watermark (or too far ahead of the clock), for one
+/// window and key: they are not in that window's metrics.
 public struct LateCount: Sendable, Equatable, Codable {
     /// The stream.
     public var stream: AnalyticsStream
@@ -127,12 +196,37 @@ public struct LateCount: Sendable, Equatable, Codable {
     public var key: String
     /// How many rows.
     public var count: Int64
+    /// Late or future.
+    public var reason: LateReason
 
     /// A late count.
-    public init(stream: AnalyticsStream, window: TimeWindow, key: String, count: Int64) {
+    public init(stream: AnalyticsStream, window: TimeWindow, key: String, count: Int64, reason: LateReason = .late) {
         self.stream = stream
         self.window = window
         self.key = key
         self.count = count
+        self.reason = reason
+    }
+
+    /// snake_case in every file, topic, response and webhook body.
+    enum CodingKeys: String, CodingKey {
+        case stream
+        case window
+        case key
+        case count
+        case reason
+    }
+}
+
+/// The one JSON form of analytics output, for lake files, the alerts topic, the webhook
+/// and the API alike: snake_case keys (each type's `CodingKeys`; dictionary keys such as
+/// device names are data and stay as sent), sorted, non-finite numbers as strings.
+public enum AnalyticsJSON {
+    /// A fresh encoder with those settings.
+    public static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return encoder
     }
 }

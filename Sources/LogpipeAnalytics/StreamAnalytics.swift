@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import LogpipeRecords
 import Metrics
@@ -19,32 +20,44 @@ public struct AnalyticsOutput: Sendable, Equatable, Codable {
     /// Indices, in the batch just processed, of rows behind the watermark: they are in
     /// no window. The engine keeps them in its late-records output.
     public var lateRows: [Int] = []
+    /// Indices, in the batch just processed, of rows stamped too far ahead of their
+    /// arrival: in no window either, kept with the late rows.
+    public var futureRows: [Int] = []
     /// The late rows counted per window and service (logs) or event type (activities).
     public var lateCounts: [LateCount] = []
 
     /// An output; everything defaults to empty.
     public init(services: [ServiceMetrics] = [], clients: [ClientMetrics] = [], system: [SystemMetrics] = [],
-                activities: [ActivityMetrics] = [], alerts: [Alert] = [], lateRows: [Int] = [], lateCounts: [LateCount] = []) {
+                activities: [ActivityMetrics] = [], alerts: [Alert] = [], lateRows: [Int] = [], futureRows: [Int] = [],
+                lateCounts: [LateCount] = []) {
         self.services = services
         self.clients = clients
         self.system = system
         self.activities = activities
         self.alerts = alerts
         self.lateRows = lateRows
+        self.futureRows = futureRows
         self.lateCounts = lateCounts
     }
 
     /// Whether there is nothing to write.
     public var isEmpty: Bool {
         services.isEmpty && clients.isEmpty && system.isEmpty && activities.isEmpty && alerts.isEmpty
-            && lateRows.isEmpty && lateCounts.isEmpty
+            && lateRows.isEmpty && futureRows.isEmpty && lateCounts.isEmpty
     }
 
     /// Appends another output (late rows are per batch, so only their counts add up).
     public mutating func append(_ o: AnalyticsOutput) {
         services += o.services; clients += o.clients; system += o.system; activities += o.activities
-        alerts += o.alerts; lateRows += o.lateRows; lateCounts += o.lateCounts
+        alerts += o.alerts; lateRows += o.lateRows; futureRows += o.futureRows; lateCounts += o.lateCounts
     }
+}
+
+/// Now, in microseconds since the epoch.
+public func wallClockMicros() -> Int64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
 }
 
 /// The real-time analytics of the log and activity streams: event-time windows with a
@@ -69,9 +82,19 @@ public struct StreamAnalytics: Sendable {
     var activities: ActivityWindows
     var detector: AnomalyDetector
     var batchNumber: UInt64 = 0
+    /// Whether client-IP, flood, system-wide and activity windows are combined across
+    /// partitions by a `GlobalWindowCoordinator`: this instance then neither emits nor
+    /// checks them, but hands its final parts over (`takeGlobalParts`) and keeps them
+    /// until the coordinator has emitted them (`dropGlobalWindows`).
+    public var combinesAcrossPartitions = false
+    /// The watermark up to which parts were handed over, per stream (not in snapshots: a
+    /// restored instance hands its kept parts over again).
+    var handedUpTo: [AnalyticsStream: Int64] = [:]
     private let logger: Logger
     private let lateLogRows: Counter
     private let lateActivityRows: Counter
+    private let futureLogRows: Counter
+    private let futureActivityRows: Counter
     private let alertCounters: [AlertType: Counter]
 
     /// The snapshot format's current version.
@@ -88,6 +111,8 @@ public struct StreamAnalytics: Sendable {
         self.logger = logger
         lateLogRows = Counter(label: "logpipe_analytics_late_records_total", dimensions: [("stream", "logs")])
         lateActivityRows = Counter(label: "logpipe_analytics_late_records_total", dimensions: [("stream", "activities")])
+        futureLogRows = Counter(label: "logpipe_analytics_future_records_total", dimensions: [("stream", "logs")])
+        futureActivityRows = Counter(label: "logpipe_analytics_future_records_total", dimensions: [("stream", "activities")])
         var counters: [AlertType: Counter] = [:]
         for type in AlertType.allCases {
             counters[type] = Counter(label: "logpipe_analytics_alerts_total", dimensions: [("type", type.rawValue)])
@@ -106,27 +131,43 @@ public struct StreamAnalytics: Sendable {
         logs.services.count + logs.clients.count + logs.floods.count + logs.system.count + activities.types.count
     }
 
-    /// Processes a batch of log records.
-    public mutating func process(logs batch: LogBatch) -> AnalyticsOutput {
+    /// Processes a batch of log records. `arrivalMillis` holds each row's arrival (the
+    /// bus append time, milliseconds since the epoch); without it every row arrives now.
+    /// A row stamped more than `maxFutureSkewMicros` after its arrival is future.
+    public mutating func process(logs batch: LogBatch, arrivalMillis: [Int64]? = nil,
+                                 nowMicros: Int64 = wallClockMicros()) -> AnalyticsOutput {
         batchNumber += 1
         var output = AnalyticsOutput()
-        logs.add(batch, batchNumber: batchNumber, late: &output.lateRows)
+        let limits = FutureLimits(arrivalMillis: arrivalMillis, nowMicros: nowMicros,
+                                  skewMicros: configuration.maxFutureSkewMicros)
+        logs.add(batch, batchNumber: batchNumber, limits: limits, late: &output.lateRows, future: &output.futureRows)
         if !output.lateRows.isEmpty {
-            output.lateCounts = logs.lateCounts(batch, rows: output.lateRows)
+            output.lateCounts = logs.lateCounts(batch, rows: output.lateRows, reason: .late)
             lateLogRows.increment(by: Int64(output.lateRows.count))
+        }
+        if !output.futureRows.isEmpty {
+            output.lateCounts += logs.lateCounts(batch, rows: output.futureRows, reason: .future)
+            futureLogRows.increment(by: Int64(output.futureRows.count))
         }
         emitLogs(into: &output)
         return output
     }
 
-    /// Processes a batch of activity events.
-    public mutating func process(activities batch: ActivityBatch) -> AnalyticsOutput {
+    /// Processes a batch of activity events (`arrivalMillis` as for logs).
+    public mutating func process(activities batch: ActivityBatch, arrivalMillis: [Int64]? = nil,
+                                 nowMicros: Int64 = wallClockMicros()) -> AnalyticsOutput {
         batchNumber += 1
         var output = AnalyticsOutput()
-        activities.add(batch, batchNumber: batchNumber, late: &output.lateRows)
+        let limits = FutureLimits(arrivalMillis: arrivalMillis, nowMicros: nowMicros,
+                                  skewMicros: configuration.maxFutureSkewMicros)
+        activities.add(batch, batchNumber: batchNumber, limits: limits, late: &output.lateRows, future: &output.futureRows)
         if !output.lateRows.isEmpty {
-            output.lateCounts = activities.lateCounts(batch, rows: output.lateRows)
+            output.lateCounts = activities.lateCounts(batch, rows: output.lateRows, reason: .late)
             lateActivityRows.increment(by: Int64(output.lateRows.count))
+        }
+        if !output.futureRows.isEmpty {
+            output.lateCounts += activities.lateCounts(batch, rows: output.futureRows, reason: .future)
+            futureActivityRows.increment(by: Int64(output.futureRows.count))
         }
         emitActivities(into: &output)
         return output
@@ -147,6 +188,29 @@ public struct StreamAnalytics: Sendable {
             emitActivities(into: &output)
         }
         return output
+    }
+
+    /// The open windows the last `process` call changed, with their values so far and
+    /// `isFinal` false: the live view between closes. Per service, system-wide and
+    /// activity windows (client-IP windows are many and are served final only).
+    public func liveWindows() -> AnalyticsOutput {
+        let batch = batchNumber
+        var out = AnalyticsOutput()
+        for s in logs.services.changed(in: batch) {
+            out.services.append(logs.serviceMetrics(window: logs.services.window(s), id: logs.services.ids[s],
+                                                    state: logs.services.states[s], isFinal: false))
+        }
+        // Combined across partitions, a partition's system and activity windows are parts:
+        // only the coordinator's rows describe the whole system.
+        if combinesAcrossPartitions { return out }
+        for s in logs.system.changed(in: batch) {
+            out.system.append(logs.systemMetrics(window: logs.system.window(s), state: logs.system.states[s], isFinal: false))
+        }
+        for s in activities.types.changed(in: batch) {
+            out.activities.append(activities.metrics(window: activities.types.window(s), id: activities.types.ids[s],
+                                                     state: activities.types.states[s], isFinal: false))
+        }
+        return out
     }
 
     /// Closes every open window of both streams (the end of a bounded input): both
@@ -171,6 +235,11 @@ public struct StreamAnalytics: Sendable {
             let m = logs.serviceMetrics(window: window, id: closed.id, state: closed.state, isFinal: true)
             if !update || closed.changed { output.services.append(m) }
             record(detector.observe(m), into: &output)
+        }
+        if combinesAcrossPartitions {
+            emitServices(into: &output, watermark: wm, update: update, batch: batch)
+            logs.compactIPs()
+            return
         }
         for closed in logs.clients.close(upTo: wm, batch: batch) {
             let window = TimeWindow(startMicros: closed.start, endMicros: closed.start + logs.clients.spec.sizeMicros)
@@ -209,7 +278,114 @@ public struct StreamAnalytics: Sendable {
         logs.compactIPs()
     }
 
+    /// The per-service half of `emitLogs` (services are complete in one partition: logs
+    /// are keyed by service).
+    private mutating func emitServices(into output: inout AnalyticsOutput, watermark wm: Int64, update: Bool, batch: UInt64) {
+        for closed in logs.services.close(upTo: wm, batch: batch) {
+            let window = TimeWindow(startMicros: closed.start, endMicros: closed.start + logs.services.spec.sizeMicros)
+            let m = logs.serviceMetrics(window: window, id: closed.id, state: closed.state, isFinal: true)
+            if !update || closed.changed { output.services.append(m) }
+            record(detector.observe(m), into: &output)
+        }
+        if update {
+            for s in logs.services.changed(in: batch) {
+                output.services.append(logs.serviceMetrics(window: logs.services.window(s), id: logs.services.ids[s],
+                                                           state: logs.services.states[s], isFinal: false))
+            }
+        }
+    }
+
+    /// The parts of whole-system windows that this partition's watermark has passed since
+    /// the last call (all kept ones after a restore), by name, or `nil` when none.
+    public mutating func takeGlobalParts(_ stream: AnalyticsStream) -> GlobalPartials? {
+        guard let wm = watermarkMicros(stream), wm > handedUpTo[stream] ?? .min else { return nil }
+        let from = handedUpTo[stream] ?? .min
+        handedUpTo[stream] = wm
+        var parts = GlobalPartials()
+        func due(_ start: Int64, _ size: Int64) -> Bool { start + size <= wm && start + size > from }
+        switch stream {
+        case .logs:
+            let l = logs
+            func services(_ set: SmallBitSet) -> Set<String> { Set(set.members.map { l.serviceNames.name($0) }) }
+            for s in l.clients.states.indices where due(l.clients.starts[s], l.clients.spec.sizeMicros) {
+                let st = l.clients.states[s]
+                parts.clients[GlobalKey(start: l.clients.starts[s], name: l.ipNames.name(l.clients.ids[s]))] =
+                    ClientPartial(requests: st.requests, users: st.users, services: services(st.services))
+            }
+            for s in l.floods.states.indices where due(l.floods.starts[s], l.floods.spec.sizeMicros) {
+                let st = l.floods.states[s]
+                parts.floods[GlobalKey(start: l.floods.starts[s], name: l.ipNames.name(l.floods.ids[s]))] =
+                    ClientPartial(requests: st.requests, users: st.users, services: [])
+            }
+            for s in l.system.states.indices where due(l.system.starts[s], l.system.spec.sizeMicros) {
+                let st = l.system.states[s]
+                parts.system[GlobalKey(start: l.system.starts[s], name: "")] =
+                    SystemPartial(requests: st.requests, errors: st.errors, responseTime: st.responseTime,
+                                  services: services(st.services), users: st.users)
+            }
+        case .activities:
+            let a = activities
+            func named(_ c: SmallCounts) -> [String: Int64] {
+                var out: [String: Int64] = [:]
+                for (id, n) in zip(c.ids, c.counts) { out[a.dimensionNames.name(id), default: 0] += n }
+                return out
+            }
+            for s in a.types.states.indices where due(a.types.starts[s], a.types.spec.sizeMicros) {
+                let st = a.types.states[s]
+                parts.activities[GlobalKey(start: a.types.starts[s], name: a.typeNames.name(a.types.ids[s]))] =
+                    ActivityPartial(events: st.events, users: st.users, sessions: st.sessions, deviceTypes: named(st.deviceTypes),
+                                    operatingSystems: named(st.operatingSystems), browsers: named(st.browsers))
+            }
+        }
+        return parts.isEmpty ? nil : parts
+    }
+
+    /// This partition's current parts of the open system-wide and activity windows the
+    /// last `process` call changed (client-IP windows are many and are served final only).
+    public func openGlobalParts(_ stream: AnalyticsStream) -> GlobalPartials? {
+        let batch = batchNumber
+        var parts = GlobalPartials()
+        switch stream {
+        case .logs:
+            let l = logs
+            for s in l.system.changed(in: batch) {
+                let st = l.system.states[s]
+                parts.system[GlobalKey(start: l.system.starts[s], name: "")] =
+                    SystemPartial(requests: st.requests, errors: st.errors, responseTime: st.responseTime,
+                                  services: Set(st.services.members.map { l.serviceNames.name($0) }), users: st.users)
+            }
+        case .activities:
+            let a = activities
+            func named(_ c: SmallCounts) -> [String: Int64] {
+                var out: [String: Int64] = [:]
+                for (id, n) in zip(c.ids, c.counts) { out[a.dimensionNames.name(id), default: 0] += n }
+                return out
+            }
+            for s in a.types.changed(in: batch) {
+                let st = a.types.states[s]
+                parts.activities[GlobalKey(start: a.types.starts[s], name: a.typeNames.name(a.types.ids[s]))] =
+                    ActivityPartial(events: st.events, users: st.users, sessions: st.sessions, deviceTypes: named(st.deviceTypes),
+                                    operatingSystems: named(st.operatingSystems), browsers: named(st.browsers))
+            }
+        }
+        return parts.isEmpty ? nil : parts
+    }
+
+    /// Drops the whole-system windows of `stream` ending at or before `end`: the
+    /// coordinator has emitted them.
+    public mutating func dropGlobalWindows(_ stream: AnalyticsStream, upTo end: Int64) {
+        switch stream {
+        case .logs:
+            _ = logs.clients.close(upTo: end, batch: batchNumber)
+            _ = logs.floods.close(upTo: end, batch: batchNumber)
+            _ = logs.system.close(upTo: end, batch: batchNumber)
+        case .activities:
+            _ = activities.types.close(upTo: end, batch: batchNumber)
+        }
+    }
+
     private mutating func emitActivities(into output: inout AnalyticsOutput) {
+        if combinesAcrossPartitions { return }
         let wm = activities.watermark.micros
         let update = configuration.outputMode == .update
         let batch = batchNumber

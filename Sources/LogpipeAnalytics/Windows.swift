@@ -49,6 +49,12 @@ public struct TimeWindow: Sendable, Hashable, Codable, Comparable {
         self.endMicros = endMicros
     }
 
+    /// snake_case in every file, topic, response and webhook body.
+    enum CodingKeys: String, CodingKey {
+        case startMicros = "start_micros"
+        case endMicros = "end_micros"
+    }
+
     /// Orders by start, then end.
     public static func < (a: TimeWindow, b: TimeWindow) -> Bool {
         (a.startMicros, a.endMicros) < (b.startMicros, b.endMicros)
@@ -80,6 +86,16 @@ public struct AnalyticsConfiguration: Sendable, Equatable {
     public var systemWindow: WindowSpec = .tumbling(seconds: 60)
     /// Activity-event windows.
     public var activityWindow: WindowSpec = .tumbling(seconds: 60)
+    /// How far ahead of the clock an event time may be and still count: a row stamped
+    /// later than its arrival (the bus append time, or now when earlier) plus this is
+    /// *future*. It moves no watermark, joins no window, and is counted and kept like a
+    /// late row, so one client with a wrong clock cannot make every other row late.
+    public var maxFutureSkewMicros: Int64 = 300_000_000
+    /// A partition with no new records for this long (wall time) stops holding its
+    /// windows open: its event time moves to the clock, as if a record stamped now had
+    /// arrived, so the last windows of a quiet period close `allowedLateness` after their
+    /// end instead of waiting for the next record. 0 turns it off.
+    public var idleTimeoutMicros: Int64 = 30_000_000
     /// A request is fast (SLA performance) when its response time is below this.
     public var fastThresholdMillis: Double = 1000
     /// The quantile sketch's relative accuracy.
@@ -125,5 +141,39 @@ struct Watermark: Sendable, Equatable {
         if maxEventMicros != .min, t < maxEventMicros - latenessMicros { return false }
         if t > maxEventMicros { maxEventMicros = t }
         return true
+    }
+
+    /// Classifies a row at `t` whose event time may not exceed `limit` (its arrival
+    /// plus the allowed skew): future rows leave the watermark where it is.
+    @inline(__always)
+    mutating func admit(_ t: Int64, limit: Int64) -> Admission {
+        if t > limit { return .future }
+        return admit(t) ? .onTime : .late
+    }
+}
+
+/// How a row relates to its stream's watermark.
+enum Admission: Sendable, Equatable {
+    /// In its windows.
+    case onTime
+    /// Behind the watermark: in no window, counted late.
+    case late
+    /// Ahead of the clock by more than the allowed skew: in no window, counted future.
+    case future
+}
+
+/// The latest event time each row of a batch may carry: its arrival (the bus append
+/// time, capped at the wall clock so a producer's clock cannot lift it) plus the allowed
+/// skew. Taken from the bus time, so a replay after a restart classifies rows as the
+/// first run did.
+struct FutureLimits {
+    let arrivalMillis: [Int64]?
+    let nowMicros: Int64
+    let skewMicros: Int64
+
+    @inline(__always)
+    func limit(_ row: Int) -> Int64 {
+        guard let a = arrivalMillis, row < a.count else { return nowMicros &+ skewMicros }
+        return min(a[row] &* 1000, nowMicros) &+ skewMicros
     }
 }

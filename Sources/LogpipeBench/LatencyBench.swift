@@ -119,7 +119,7 @@ public enum LatencyBench {
                 continue
             }
             for start in pending.sorted() {
-                let response = try HTTP.request(port: port, method: "GET", path: "/api/metrics/services?from=\(start)&to=\(start + 1)")
+                let response = try HTTP.request(port: port, method: "GET", path: "/api/metrics/services?from=\(start)&to=\(start + 1)&final=true")
                 let now = DispatchTime.now().uptimeNanoseconds
                 let text = String(decoding: response.body, as: UTF8.self)
                 for name in names where seen[start]?[name] == nil && text.contains(#""service":"\#(name)""#) {
@@ -144,7 +144,7 @@ public enum LatencyBench {
                 + String(format: "%6d  %9.1f  %9.1f  %9.1f", sorted.count, p(0.5), p(0.99), sorted.last ?? .nan)
         }
         return """
-            latency: record arrival at the collector → its 1-minute window visible in GET /api/metrics/services
+            latency: record arrival at the collector → its 1-minute window visible, final, in GET /api/metrics/services?final=true
               logpipe run --no-generator --lateness \(lateness) --trigger 0; \(services) services, one request of \(services) records (event time = now) every \(intervalMillis) ms, API polled every \(pollMillis) ms
               close = the first request with a record at event time ≥ window end + lateness is sent; latency = close → first poll that lists the row
               \("".padding(toLength: 34, withPad: " ", startingAt: 0))     n   p50 (ms)   p99 (ms)   max (ms)

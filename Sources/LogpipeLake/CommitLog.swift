@@ -57,7 +57,7 @@ public struct CommitRecord: Codable, Sendable, Equatable {
     public var files: [CommittedFile]
     /// Each sink's checkpointed state, by sink name (base64 in the JSON).
     public var states: [String: Data]
-    /// Rows committed from this partition since its log began (cumulative).
+    /// Rows committed into the partition's datasets since its log began (cumulative).
     public var totalRows: Int64
     /// When the record was written, milliseconds since the epoch.
     public var committedAtMillis: Int64
@@ -239,7 +239,9 @@ public struct PartitionCommitLog: Sendable {
     }
 
     private func makeRecord(kind: CommitRecord.Kind, nextOffset: Int64, files: [CommittedFile], states: [String: Data]) -> CommitRecord {
-        let rows = files.reduce(Int64(0)) { $0 + $1.rows }
+        // Rows of the dataset itself: files a sink commits elsewhere (the analytics' late
+        // rows) are copies of rows already counted.
+        let rows = files.filter { $0.final.hasPrefix($0.dataset.path + "/") }.reduce(Int64(0)) { $0 + $1.rows }
         return CommitRecord(
             sequence: (last?.sequence ?? 0) + 1, kind: kind, topic: topic, partition: partition, owner: owner,
             startOffset: last?.nextOffset ?? 0, nextOffset: nextOffset, files: files, states: states,

@@ -119,7 +119,11 @@ final class PartitionPipeline {
             position = low
             return Step(records: 0, highWatermark: high)
         }
-        guard let last = fetched.records.last else { return Step(records: 0, highWatermark: fetched.highWatermark) }
+        guard let last = fetched.records.last else {
+            let now = DispatchClock.nanos()
+            for (_, sink) in sinks { try await sink.idle(nowNanos: now) }
+            return Step(records: 0, highWatermark: fetched.highWatermark)
+        }
         let start = position
         // Timed from the fetch's answer: a fetch may wait for records to arrive.
         let started = DispatchClock.nanos()

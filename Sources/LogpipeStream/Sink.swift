@@ -111,4 +111,13 @@ public protocol PartitionSink: AnyObject, Sendable {
     /// The partition is being dropped without committing what is open (or a commit
     /// failed): discard uncommitted work. Staging leftovers are removed by recovery.
     func abandon() async
+    /// A fetch found no new records (`nowNanos` monotonic): a sink that keeps time, such
+    /// as event-time windows of a quiet partition, may act on it. Output it produces
+    /// becomes durable through a commit it asks for with `commitDue`.
+    func idle(nowNanos: UInt64) async throws
+}
+
+extension PartitionSink {
+    /// Nothing to do by default.
+    public func idle(nowNanos: UInt64) async throws {}
 }

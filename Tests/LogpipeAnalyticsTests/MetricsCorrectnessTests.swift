@@ -8,8 +8,9 @@ import Testing
 
 let quietLogger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
-/// The same aggregations in DuckDB SQL, from the NDJSON the analytics parsed.
-private let duckdbScript = #"""
+/// The same aggregations in DuckDB SQL, from the NDJSON the analytics parsed (also used
+/// by the tests of windows combined across partitions).
+let duckdbScript = #"""
 import duckdb, json, sys
 logs_path, events_path = sys.argv[1], sys.argv[2]
 con = duckdb.connect()

@@ -103,3 +103,12 @@ extension Dictionary where Key == String, Value == Any {
 func relativeError(_ a: Double, _ b: Double) -> Double {
     a == b ? 0 : abs(a - b) / max(abs(a), abs(b))
 }
+
+/// The late (and future) log rows committed in a lake's `late/logs/`, every file's lines in file-name order.
+func lateLogRows(lake: String) throws -> LogBatch {
+    let directory = lake + "/late/logs"
+    let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
+    var bytes: [UInt8] = []
+    for name in names { bytes += Array(try Data(contentsOf: URL(fileURLWithPath: directory + "/" + name))) }
+    return try parseLogs(bytes)
+}

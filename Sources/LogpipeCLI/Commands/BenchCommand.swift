@@ -12,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
     )
 
     enum Name: String, ExpressibleByArgument, CaseIterable {
-        case json, bus, parquet, collector, lake, analytics, kafka, kafkaLake = "kafka-lake", latency, all
+        case json, bus, parquet, collector, lake, analytics, kafka, kafkaLake = "kafka-lake", latency, late, all
     }
 
     @Argument(help: "Which benchmark: \(Name.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -74,6 +74,10 @@ struct BenchCommand: AsyncParsableCommand {
                 report = try await LatencyBench.run(
                     binary: Bundle.main.executablePath ?? CommandLine.arguments[0], port: LoopbackPort.free(),
                     windows: windows, workDir: work + "/latency")
+            case .late:
+                report = try await LateBackfillBench.run(
+                    binary: Bundle.main.executablePath ?? CommandLine.arguments[0], records: records ?? 1_000_000,
+                    workDir: work + "/late")
             case .kafkaLake:
                 #if Kafka
                 report = try await TansuBroker.with { broker in

@@ -29,12 +29,19 @@ struct StreamOptions: ParsableArguments {
     @Option(help: "Allowed lateness of event time in seconds before records count as late (default 300).")
     var lateness: Double?
 
+    @Option(help: "Event times more than this many seconds ahead of their arrival count as future: they move no watermark (default 300).")
+    var maxSkew: Double?
+
+    @Option(help: "A partition without new records for this many seconds closes its windows by the clock (default 30; 0: never).")
+    var idleTimeout: Double?
+
     @Option(help: "POST each alert as JSON to this URL.")
     var alertWebhook: String?
 
     var flags: [String: ConfigValue?] {
         ["lake.dir": flag(lake), "stream.trigger": flag(trigger), "stream.rollMib": flag(rollMib),
-         "stream.rollSeconds": flag(rollSeconds), "analytics.lateness": flag(lateness), "analytics.webhook": flag(alertWebhook)]
+         "stream.rollSeconds": flag(rollSeconds), "analytics.lateness": flag(lateness),
+         "analytics.maxSkew": flag(maxSkew), "analytics.idleTimeout": flag(idleTimeout), "analytics.webhook": flag(alertWebhook)]
             .merging(objectStore.flags) { a, _ in a }
     }
 }
@@ -63,13 +70,23 @@ struct StreamRole {
             rollAgeSeconds: settings.double("stream.rollSeconds", default: 60))
         var analytics = AnalyticsConfiguration()
         analytics.allowedLatenessMicros = Int64(settings.double("analytics.lateness", default: 300) * 1_000_000)
+        analytics.maxFutureSkewMicros = Int64(settings.double("analytics.maxSkew", default: 300) * 1_000_000)
+        analytics.idleTimeoutMicros = Int64(settings.double("analytics.idleTimeout", default: 30) * 1_000_000)
         let store = AnalyticsStore()
         // A stream process reading another process's embedded bus cannot append to it: its alerts go to the lake and the webhook.
         let alertsBus: (any Bus)? = (bus as? LocalBus)?.acceptsWrites == false ? nil : bus
         let publisher = AnalyticsPublisher(
             store: lake, bus: alertsBus, webhook: settings.optionalString("analytics.webhook"), logger: logger)
         try await publisher.prepare()
-        let sink = AnalyticsSink(configuration: analytics, store: store) { await publisher.publish($0) }
+        // Whole-system windows wait for every partition of the source topics (this worker's
+        // share of them when it is one of several: the others drop out after the idle timeout).
+        var expected: [AnalyticsStream: Set<TopicPartition>] = [:]
+        for source in configuration.sources {
+            let count = (try? await bus.partitionCount(topic: source.topic)) ?? source.partitionsIfCreated
+            let stream: AnalyticsStream = source.kind == .logs ? .logs : .activities
+            for p in 0..<count { expected[stream, default: []].insert(TopicPartition(topic: source.topic, partition: p)) }
+        }
+        let sink = AnalyticsSink(configuration: analytics, store: store, expected: expected) { await publisher.publish($0) }
         let worker = StreamWorker(
             bus: bus, store: lake, configuration: configuration, extraSinks: [sink],
             membership: try settings.assignmentSource(bus: bus), logger: logger)

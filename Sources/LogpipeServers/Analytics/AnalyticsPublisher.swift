@@ -7,9 +7,9 @@ import LogpipeLake
 import NIOCore
 
 /// Delivers what the analytics sink publishes after each lake commit: windowed metrics
-/// and alerts as JSON lines in the lake (`metrics/<family>/…`, `alerts/…`, `late/…`,
+/// and alerts as JSON lines in the lake (`metrics/<family>/…`, `alerts/…`,
 /// hour-partitioned by window start), alerts on the `alerts` topic, and alerts to an
-/// optional webhook.
+/// optional webhook. (The late rows themselves are committed by the sink, in `late/…`.)
 ///
 /// A publication replayed after a restart has the same (topic, partition, sequence), so
 /// every lake file is named by them and created exclusively: a replay writes nothing
@@ -57,18 +57,11 @@ public final class AnalyticsPublisher: Sendable {
             try await writeRows(output.activities, family: "metrics/activities", name: name) { $0.window.startMicros }
             try await writeRows(output.lateCounts, family: "metrics/late", name: name) { $0.window.startMicros }
             try await writeRows(output.alerts, family: "alerts", name: name) { $0.window.startMicros }
-            if !publication.lateLogs.isEmpty {
-                _ = try await store.createExclusive("late/logs/\(name)", contents: publication.lateLogs)
-            }
-            if !publication.lateActivities.isEmpty {
-                _ = try await store.createExclusive("late/activity/\(name)", contents: publication.lateActivities)
-            }
         } catch {
             logger.error("writing analytics to the lake failed", metadata: ["error": "\(error)", "publication": "\(name)"])
         }
         guard !output.alerts.isEmpty else { return }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        let encoder = AnalyticsJSON.encoder()
         let alerts = output.alerts.compactMap { try? encoder.encode($0) }
         if let bus {
             var batch = ProduceBatch()
@@ -101,8 +94,7 @@ public final class AnalyticsPublisher: Sendable {
     /// Writes `rows` as JSON lines, one file per hour of window start.
     private func writeRows<Row: Encodable>(_ rows: [Row], family: String, name: String, start: (Row) -> Int64) async throws {
         guard !rows.isEmpty else { return }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        let encoder = AnalyticsJSON.encoder()
         var byHour: [HourPartition: [UInt8]] = [:]
         for row in rows {
             byHour[HourPartition(timestampMicros: start(row)), default: []].append(contentsOf: try encoder.encode(row) + [UInt8(ascii: "\n")])

@@ -5,12 +5,15 @@ import NIOCore
 
 /// The live analytics API over an `AnalyticsStore`, served by `logpipe run` and
 /// `logpipe stream`:
-/// - `GET /api/metrics/services?from=&to=&service=`
-/// - `GET /api/metrics/system?from=&to=`
+/// - `GET /api/metrics/services?from=&to=&service=&final=`
+/// - `GET /api/metrics/system?from=&to=&final=`
+/// - `GET /api/metrics/activities?from=&to=&event_type=&final=`
+/// - `GET /api/metrics/late?from=&to=&reason=late|future`: rows in no window, per window and key
 /// - `GET /api/alerts?from=&to=&type=`
 ///
 /// `from` and `to` are epoch seconds of event time (decimals allowed) and select the
-/// windows that start in `[from, to)`; both are optional. Bodies are JSON arrays with
+/// windows that start in `[from, to)`; both are optional. Windows still open are served
+/// with `"is_final": false`, updated each micro-batch; `final=true` leaves them out. Bodies are JSON arrays with
 /// snake_case keys, windows as `{"start_micros": …, "end_micros": …}`.
 public struct AnalyticsRoutes: Sendable {
     let store: AnalyticsStore
@@ -20,17 +23,39 @@ public struct AnalyticsRoutes: Sendable {
         self.store = store
     }
 
-    /// Adds the three routes to `router`.
+    /// Adds the routes to `router`.
     public func add<Context: RequestContext>(to router: Router<Context>) {
         router.get("api/metrics/services") { request, _ -> Response in
             let query = request.uri.queryParameters
             guard let range = Self.timeRange(query) else { return Self.badRange }
+            guard let finalOnly = Self.finalOnly(query) else { return Self.badFinal }
             let service = query["service"].map { String($0) }
-            return Self.json(self.store.services(from: range.from, to: range.to, service: service))
+            return Self.json(self.store.services(from: range.from, to: range.to, service: service, finalOnly: finalOnly))
         }
         router.get("api/metrics/system") { request, _ -> Response in
-            guard let range = Self.timeRange(request.uri.queryParameters) else { return Self.badRange }
-            return Self.json(self.store.system(from: range.from, to: range.to))
+            let query = request.uri.queryParameters
+            guard let range = Self.timeRange(query) else { return Self.badRange }
+            guard let finalOnly = Self.finalOnly(query) else { return Self.badFinal }
+            return Self.json(self.store.system(from: range.from, to: range.to, finalOnly: finalOnly))
+        }
+        router.get("api/metrics/activities") { request, _ -> Response in
+            let query = request.uri.queryParameters
+            guard let range = Self.timeRange(query) else { return Self.badRange }
+            guard let finalOnly = Self.finalOnly(query) else { return Self.badFinal }
+            let type = query["event_type"].map { String($0) }
+            return Self.json(self.store.activities(from: range.from, to: range.to, eventType: type, finalOnly: finalOnly))
+        }
+        router.get("api/metrics/late") { request, _ -> Response in
+            let query = request.uri.queryParameters
+            guard let range = Self.timeRange(query) else { return Self.badRange }
+            var reason: LateReason?
+            if let name = query["reason"] {
+                guard let r = LateReason(rawValue: String(name)) else {
+                    return errorResponse(.badRequest, "unknown reason '\(name)'; use late or future")
+                }
+                reason = r
+            }
+            return Self.json(self.store.lateCounts(from: range.from, to: range.to, reason: reason))
         }
         router.get("api/alerts") { request, _ -> Response in
             let query = request.uri.queryParameters
@@ -44,6 +69,18 @@ public struct AnalyticsRoutes: Sendable {
                 type = t
             }
             return Self.json(self.store.alerts(from: range.from, to: range.to, type: type))
+        }
+    }
+
+    private static var badFinal: Response { errorResponse(.badRequest, "final must be true or false") }
+
+    /// `final=true` asks for closed windows only; absent or `false`: open ones too.
+    static func finalOnly(_ query: Parameters) -> Bool? {
+        guard let text = query["final"] else { return false }
+        switch text {
+        case "true", "1": return true
+        case "false", "0": return false
+        default: return nil
         }
     }
 
@@ -62,10 +99,7 @@ public struct AnalyticsRoutes: Sendable {
     }
 
     static func json<T: Encodable>(_ value: T) -> Response {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let encoder = AnalyticsJSON.encoder()
         do {
             let body = try encoder.encode(value)
             return Response(status: .ok, headers: [.contentType: "application/json"],
