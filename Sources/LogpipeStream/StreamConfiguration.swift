@@ -56,6 +56,8 @@ public struct StreamConfiguration: Sendable {
     public var limits: RecordLimits
     /// Dead letters logged in full per partition before only counting (the rest are counted).
     public var deadLettersLogged: Int
+    /// On a graceful shutdown, how long each partition may keep reading to the bus's end before it commits and stops.
+    public var drainSeconds: Double
 
     /// A configuration with the seed's topics and Logpipe's defaults.
     public init(
@@ -70,8 +72,10 @@ public struct StreamConfiguration: Sendable {
         workerId: String = StreamConfiguration.defaultWorkerId(),
         retainedCommits: Int = 10,
         limits: RecordLimits = RecordLimits(),
-        deadLettersLogged: Int = 20
+        deadLettersLogged: Int = 20,
+        drainSeconds: Double = 10
     ) {
+        self.drainSeconds = max(0, drainSeconds)
         self.sources = sources
         self.trigger = trigger
         self.maxFetchBytes = max(1024, maxFetchBytes)

@@ -54,6 +54,7 @@ final class StreamStatisticsBox: Sendable {
 final class PartitionControl: Sendable {
     private struct State {
         var stop = false
+        var drain = false
         var finished = false
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
@@ -62,7 +63,16 @@ final class PartitionControl: Sendable {
 
     var stopRequested: Bool { state.withLock { $0.stop } }
 
-    func requestStop() { state.withLock { $0.stop = true } }
+    /// Whether the stop is the worker's shutdown, which first reads on to the bus's end (see `drain`).
+    var drainRequested: Bool { state.withLock { $0.drain } }
+
+    /// Stops the partition; `drain` (a shutdown, not a reassignment) first reads what the bus holds now.
+    func requestStop(drain: Bool = false) {
+        state.withLock {
+            $0.stop = true
+            $0.drain = $0.drain || drain
+        }
+    }
 
     func markFinished() {
         let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
@@ -250,7 +260,7 @@ public final class StreamWorker: Service, Sendable {
                     retiring.withLock { $0[tp] = c }
                 }
             }
-            for c in controls.values { c.requestStop() }
+            for c in controls.values { c.requestStop(drain: true) }
             // Leave only once every partition has committed, so the next owner starts from there.
             for c in controls.values { await c.waitFinished() }
             for c in retiring.withLock({ Array($0.values) }) { await c.waitFinished() }
@@ -311,6 +321,7 @@ public final class StreamWorker: Service, Sendable {
     private func drive(_ p: PartitionPipeline, control c: PartitionControl) async throws {
         while true {
             if c.stopRequested {
+                if c.drainRequested { try await drain(p) }
                 if p.hasUncommitted { try await p.commit() }
                 return
             }
@@ -334,6 +345,21 @@ public final class StreamWorker: Service, Sendable {
                 }
             }
         }
+    }
+
+    /// On a graceful shutdown, reads on to the end the bus has now (for at most
+    /// `drainSeconds`), so what the collector acknowledged before it stopped reaches the
+    /// lake in this run rather than the next one. A partition that moves to another worker
+    /// stops at once instead: its new owner reads on.
+    private func drain(_ p: PartitionPipeline) async throws {
+        let deadline = DispatchClock.nanos() + UInt64(configuration.drainSeconds * 1e9)
+        while DispatchClock.nanos() < deadline {
+            let step = try await p.step(maxWaitMillis: 0)
+            if step.records == 0 || p.position >= step.highWatermark { return }
+            if p.commitDue(nowNanos: DispatchClock.nanos()) { try await p.commit() }
+        }
+        logger.warning("shutdown stopped reading before the end of the bus; the rest is read on the next start", metadata: [
+            "partition": "\(p.source)"])
     }
 
     /// Reads every owned partition up to the end it has now, commits, and returns the
