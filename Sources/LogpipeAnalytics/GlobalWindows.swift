@@ -115,6 +115,10 @@ public actor GlobalWindowCoordinator {
     private var parts: [AnalyticsStream: [TopicPartition: GlobalPartials]] = [:]
     private var emittedUpTo: [AnalyticsStream: Int64] = [:]
     private var detector: AnomalyDetector
+    /// Whether a `report` is running; the actor is reentrant across its awaits, so
+    /// reports wait their turn (see `report`).
+    private var reporting = false
+    private var reportWaiters: [CheckedContinuation<Void, Never>] = []
 
     /// A coordinator expecting the partitions in `expected` (per stream), emitting through
     /// `publish` and into `store`.
@@ -138,6 +142,15 @@ public actor GlobalWindowCoordinator {
     /// coordinator never emits those windows again from the parts other partitions kept.
     func report(_ source: TopicPartition, stream: AnalyticsStream, watermark: Int64, parts new: GlobalPartials?,
                 knownEmitted: Int64) async -> Int64 {
+        // One report at a time: while one awaits the lake writes of an emission, another
+        // must not answer "emitted up to" for windows not yet written, or its partition
+        // would checkpoint past them and a crash then would lose them for good.
+        while reporting { await withCheckedContinuation { reportWaiters.append($0) } }
+        reporting = true
+        defer {
+            reporting = false
+            if !reportWaiters.isEmpty { reportWaiters.removeFirst().resume() }
+        }
         let now = wallClockMicros()
         sources[stream, default: [:]][source] = Source(watermark: watermark, reportedAtMicros: now)
         if knownEmitted > emittedUpTo[stream] ?? .min {
