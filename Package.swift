@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "LogpipeServers", targets: ["LogpipeServers"]),
         .library(name: "LogpipeTesting", targets: ["LogpipeTesting"]),
         .library(name: "LogpipeKafka", targets: ["LogpipeKafka"]),
+        .library(name: "LogpipeBatch", targets: ["LogpipeBatch"]),
     ],
     // Kafka: the `kafka` bus through librdkafka (headers: Debian's librdkafka-dev;
     // runtime library >= 2.2, see docs/kafka.md). Off by default, so a build needs
@@ -107,12 +108,14 @@ let package = Package(
                 .product(name: "CompressNIO", package: "compress-nio"),
             ]
         ),
+        // Batch: the daily report, service analysis and search over the lake.
+        .target(name: "LogpipeBatch", dependencies: ["LogpipeLake", "LogpipeParquet", "LogpipeRecords"]),
         // CLI: the `logpipe` executable and its subcommands.
         .executableTarget(
             name: "LogpipeCLI",
             dependencies: [
                 "LogpipeRecords", "LogpipeBus", "LogpipeParquet", "LogpipeGenerator", "LogpipeServers",
-                "LogpipeLake", "LogpipeStream", "LogpipeAnalytics", "LogpipeBench", "LogpipeTesting", "LogpipeKafka",
+                "LogpipeLake", "LogpipeStream", "LogpipeAnalytics", "LogpipeBench", "LogpipeTesting", "LogpipeKafka", "LogpipeBatch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -138,6 +141,10 @@ let package = Package(
         .testTarget(
             name: "LogpipeStreamTests",
             dependencies: ["LogpipeStream", "LogpipeLake", "LogpipeBus", "LogpipeRecords", "LogpipeGenerator", "LogpipeTesting"]
+        ),
+        .testTarget(
+            name: "LogpipeBatchTests",
+            dependencies: ["LogpipeBatch", "LogpipeLake", "LogpipeParquet", "LogpipeRecords", "LogpipeGenerator", "LogpipeTesting"]
         ),
         .testTarget(name: "LogpipeParquetTests", dependencies: ["LogpipeParquet", "LogpipeTesting"]),
         .testTarget(
