@@ -47,7 +47,7 @@ public struct ReportDate: Sendable, Hashable, Comparable, CustomStringConvertibl
 }
 
 /// The seed's `daily_report.py`: one UTC day of the lake summarised per service and for the
-/// whole system (service `*`), plus the day's activity events.
+/// whole system (service `ALL`), plus the day's activity events.
 ///
 /// Definitions (the tests hold DuckDB SQL to each):
 /// - requests: log records of the day; errors: records with `status_code >= 400` or an error
@@ -64,6 +64,9 @@ public struct DailyReport: Sendable {
     public var tables: [ReportTable]
     /// What reading the lake touched.
     public var scan: ScanStatistics
+
+    /// The name of the whole-system row of every per-service table (and of all event types).
+    public static let all = "ALL"
 
     /// The report's directory in the lake.
     public static func directory(_ date: ReportDate) -> String { "reports/daily/date=\(date)" }
@@ -99,7 +102,7 @@ public struct DailyReport: Sendable {
     public func write(store: any FileStore) async throws -> Int {
         try await ReportWriter(store: store).write(
             directory: Self.directory(date), tables: tables,
-            extras: [("report.md", Array(markdown().utf8)), ("report.html", Array(ReportHTML.daily(self).utf8))])
+            pages: [("report.md", Array(markdown().utf8)), ("report.html", Array(ReportHTML.daily(self).utf8))])
     }
 
     /// The terminal/Markdown summary: the per-service table and the day's activity.
@@ -191,9 +194,9 @@ struct LogAggregation {
         }
     }
 
-    /// The groups in output order: the system (`*`) first, then services by name.
+    /// The groups in output order: the system (`ALL`) first, then services by name.
     func ordered() -> [(String, LogGroup)] {
-        [("*", system)] + groups.map { (services.strings[$0.key], $0.value) }.sorted { $0.0 < $1.0 }
+        [(DailyReport.all, system)] + groups.map { (services.strings[$0.key], $0.value) }.sorted { $0.0 < $1.0 }
     }
 
     func tables(topN: Int) -> [ReportTable] {
@@ -283,7 +286,7 @@ struct ActivityAggregation {
 
     func tables() -> [ReportTable] {
         var events = ReportTable(name: "activity_events", columns: [("event_type", .string), ("events", .int), ("users", .int), ("sessions", .int)])
-        events.rows.append([.string("*"), .int(all.events), .int(Int64(all.users.count)), .int(Int64(all.sessions.count))])
+        events.rows.append([.string(DailyReport.all), .int(all.events), .int(Int64(all.users.count)), .int(Int64(all.sessions.count))])
         for (name, t) in perType.map({ (types.strings[$0.key], $0.value) }).sorted(by: { $0.0 < $1.0 }) {
             events.rows.append([.string(name), .int(t.events), .int(Int64(t.users.count)), .int(Int64(t.sessions.count))])
         }

@@ -22,13 +22,13 @@ public enum ReportHTML {
         var body = "<h1>Daily report \(report.date)</h1>\n"
         if let hourly = report.table("hourly") {
             var traffic = [Double](repeating: 0, count: 24)
-            for row in hourly.rows where row[0] == .string("*") {
+            for row in hourly.rows where row[0] == .string(DailyReport.all) {
                 if case .int(let h?) = row[1], case .int(let r?) = row[2] { traffic[Int(h)] = Double(r) }
             }
             body += "<h2>Traffic per hour (UTC)</h2>\n" + bars(labels: (0..<24).map(String.init), values: traffic, id: "traffic")
         }
         if let services = report.table("services") {
-            let named = services.rows.filter { $0[0] != .string("*") }
+            let named = services.rows.filter { $0[0] != .string(DailyReport.all) }
             let labels = named.map { $0[0].text }
             let col = { (name: String) in named.map { $0[services.index(of: name)!].number ?? 0 } }
             body += "<h2>Latency percentiles per service (ms)</h2>\n"

@@ -115,11 +115,16 @@ public struct ReportTable: Sendable, Equatable {
     }
 }
 
-/// Writes a report's tables into the lake as `<directory>/<table>/part-00000.snappy.parquet`
+/// Writes a report's tables into the lake as `<directory>/<table>/part-0.parquet`
 /// (hive-style: the date lives only in the directory name), each table replacing the previous
 /// run's file in one step: the new file is written and synced under `_logpipe/staging`, then
 /// swapped in with `FileStore.replaceAtomically` (a rename where the store lacks it), so a
 /// reader sees a table's old file or its new one, never a partial or doubled table.
+///
+/// The swap is per table, not per report: `replaceAtomically` exchanges one flat directory
+/// and a report is a directory of table directories. A crash between two tables leaves some
+/// tables from the previous run and some from this one, each whole; a rerun over an unchanged
+/// lake writes the same bytes, so the mix only shows when the lake changed in between.
 public struct ReportWriter: Sendable {
     /// The lake.
     public let store: any FileStore
@@ -128,37 +133,37 @@ public struct ReportWriter: Sendable {
     public init(store: any FileStore) { self.store = store }
 
     /// The name of every table file (one file per table; reports are small).
-    public static let fileName = "part-00000.snappy.parquet"
+    public static let fileName = "part-0.parquet"
 
-    /// Where renderings (HTML, Markdown) go under a report's directory: a directory of its own
-    /// (a swap replaces whole directories' file sets) whose `_` makes Spark and pyarrow skip it.
-    public static let pagesDirectory = "_pages"
-
-    /// Writes `tables` under `directory`, plus `extras` (name → bytes, such as the HTML page)
-    /// in its `_pages` directory. Returns the rows written.
+    /// Writes `tables` under `directory`, plus `pages` (name → bytes, such as the HTML page)
+    /// beside them. Returns the rows written.
     @discardableResult
-    public func write(directory: String, tables: [ReportTable], extras: [(name: String, bytes: [UInt8])] = []) async throws -> Int {
+    public func write(directory: String, tables: [ReportTable], pages: [(name: String, bytes: [UInt8])] = []) async throws -> Int {
         try await store.recoverReplacements()
         var rows = 0
         for table in tables {
-            let bytes = try table.parquetBytes()
+            let staging = try await stage(try table.parquetBytes(), name: Self.fileName)
             let target = "\(directory)/\(table.name)"
-            try await swapIn(bytes, directory: target, name: Self.fileName, replacingOthers: true)
+            // A table is exactly its one file: anything else there (an older layout) goes too.
+            let existing = try await store.list(target, recursive: false).map { String($0.name) }
+            if try await !store.replaceAtomically(in: target, adding: [(staging, Self.fileName)], removing: existing) {
+                try await store.rename(staging, to: "\(target)/\(Self.fileName)")
+                for old in existing where old != Self.fileName { try await store.delete("\(target)/\(old)") }
+            }
             rows += table.rows.count
         }
-        for extra in extras { try await swapIn(extra.bytes, directory: "\(directory)/\(Self.pagesDirectory)", name: extra.name, replacingOthers: false) }
+        // A page is one file, so a rename (atomic on local disks and HDFS, a whole-object
+        // copy on S3) replaces it without a reader ever seeing half of it.
+        for page in pages {
+            try await store.rename(try await stage(page.bytes, name: page.name), to: "\(directory)/\(page.name)")
+        }
         return rows
     }
 
-    /// Puts `bytes` at `directory/name` in one step; with `replacingOthers` every other file
-    /// of the directory goes in the same step (a table is exactly its one file).
-    private func swapIn(_ bytes: [UInt8], directory: String, name: String, replacingOthers: Bool) async throws {
+    /// Writes `bytes` to a fresh durable file under `_logpipe/staging/reports`.
+    private func stage(_ bytes: [UInt8], name: String) async throws -> String {
         let staging = "\(LakeLayout.metadataDirectory)/staging/reports/\(UUID().uuidString)-\(name)"
         try await store.write(staging, contents: bytes)
-        let existing = try await store.list(directory, recursive: false).map { String($0.name) }
-            .filter { replacingOthers || $0 == name }
-        if try await store.replaceAtomically(in: directory, adding: [(staging, name)], removing: existing) { return }
-        try await store.rename(staging, to: "\(directory)/\(name)")
-        for old in existing where old != name { try await store.delete("\(directory)/\(old)") }
+        return staging
     }
 }
