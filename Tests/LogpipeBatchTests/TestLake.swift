@@ -41,10 +41,13 @@ enum TestLake {
             for f in 0..<filesPerHour {
                 let slice = rows.dropFirst(f * per).prefix(per)
                 guard let first = slice.first, let last = slice.last else { continue }
-                var part = Rows()
-                part.append(contentsOf: batch, rows: first..<(last + 1))
                 let writer = try ParquetWriter(path: "\(directory)/\(LakeLayout.dataFileName(id: "\(f)"))", schema: Rows.parquetSchema, options: options)
-                try writer.write(part.parquetColumns())
+                // Written in slices, as micro-batches arrive: row groups close between writes.
+                for lo in stride(from: first, through: last, by: 500) {
+                    var part = Rows()
+                    part.append(contentsOf: batch, rows: lo..<min(lo + 500, last + 1))
+                    try writer.write(part.parquetColumns())
+                }
                 _ = try writer.finish()
             }
         }
