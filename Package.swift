@@ -98,7 +98,7 @@ let package = Package(
         .target(
             name: "LogpipeServers",
             dependencies: [
-                "LogpipeRecords", "LogpipeBus", "LogpipeGenerator", "LogpipeAnalytics", "LogpipeLake",
+                "LogpipeRecords", "LogpipeBus", "LogpipeGenerator", "LogpipeAnalytics", "LogpipeLake", "LogpipeBatch",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

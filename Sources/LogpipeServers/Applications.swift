@@ -1,14 +1,16 @@
 import Hummingbird
 import Logging
 import LogpipeAnalytics
+import LogpipeBatch
 import LogpipeBus
 
 /// The HTTP applications of each role, ready to run in a `ServiceGroup`.
 public enum LogpipeApplications {
     /// The collector on its configured address, with `/metrics`.
-    /// With `analytics`, it also serves the live analytics API (as `logpipe run` does).
+    /// With `analytics`, it also serves the live analytics API (as `logpipe run` does), with
+    /// `search`, `GET /api/search` over the lake.
     public static func collector(
-        bus: any Bus, configuration: CollectorConfiguration, analytics: AnalyticsStore? = nil, logger: Logger,
+        bus: any Bus, configuration: CollectorConfiguration, analytics: AnalyticsStore? = nil, search: LogSearch? = nil, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router()
@@ -16,6 +18,7 @@ public enum LogpipeApplications {
         let ingestor = Ingestor(bus: bus, limits: configuration.limits, logger: logger)
         CollectorRoutes(ingestor: ingestor, bus: bus, configuration: configuration).add(to: router)
         if let analytics { AnalyticsRoutes(store: analytics).add(to: router) }
+        if let search { SearchRoutes(search: search).add(to: router) }
         LogpipeMetrics.addRoute(to: router)
         return Application(
             router: router,

@@ -1,4 +1,6 @@
 import ArgumentParser
+import LogpipeBatch
+import LogpipeLake
 import Configuration
 import Logging
 import LogpipeBus
@@ -122,7 +124,8 @@ struct RunCommand: AsyncParsableCommand {
         try await Ingestor(bus: bus).prepareTopics()
         let streamRole = try await StreamRole.make(settings: settings, bus: bus, logger: logger)
         let collectorApp = LogpipeApplications.collector(
-            bus: bus, configuration: collectorConfiguration, analytics: streamRole.store, logger: logger
+            bus: bus, configuration: collectorConfiguration, analytics: streamRole.store,
+            search: LogSearch(store: try LocalFileStore(root: settings.string("lake.dir", default: "\(settings.dataDir)/lake"))), logger: logger
         ) { port in
             logger.info("collector listening", metadata: ["address": "http://\(collectorConfiguration.host):\(port)"])
         }
