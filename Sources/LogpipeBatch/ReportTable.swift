@@ -115,16 +115,19 @@ public struct ReportTable: Sendable, Equatable {
     }
 }
 
-/// Writes a report's tables into the lake as `<directory>/<table>/part-0.parquet`
-/// (hive-style: the date lives only in the directory name), each table replacing the previous
-/// run's file in one step: the new file is written and synced under `_logpipe/staging`, then
-/// swapped in with `FileStore.replaceAtomically` (a rename where the store lacks it), so a
-/// reader sees a table's old file or its new one, never a partial or doubled table.
+/// Writes a report into the lake: each table as `<directory>/<table>/part-0.parquet`
+/// (hive-style: the date lives only in the directory name), pages such as `report.html`
+/// beside them, replacing a previous run of the same report.
 ///
-/// The swap is per table, not per report: `replaceAtomically` exchanges one flat directory
-/// and a report is a directory of table directories. A crash between two tables leaves some
-/// tables from the previous run and some from this one, each whole; a rerun over an unchanged
-/// lake writes the same bytes, so the mix only shows when the lake changed in between.
+/// On a local lake the whole report is built under `_logpipe/staging/<directory>/<id>`,
+/// synced, and exchanged with the live directory in one `renameat2(RENAME_EXCHANGE)`
+/// (`LocalFileStore.replaceDirectory`): a reader, or a `kill -9` at any moment, sees the
+/// previous report or the new one, whole, never a mix of the two.
+///
+/// Other stores (S3, WebHDFS) cannot swap a tree, so there each table is swapped on its own
+/// with `FileStore.replaceAtomically` (or one rename) and each page renamed into place: every
+/// table is always whole, but a crash between two tables leaves some from each run (a rerun
+/// over an unchanged lake writes the same bytes, so a mix only shows when the lake changed).
 public struct ReportWriter: Sendable {
     /// The lake.
     public let store: any FileStore
@@ -139,31 +142,41 @@ public struct ReportWriter: Sendable {
     /// beside them. Returns the rows written.
     @discardableResult
     public func write(directory: String, tables: [ReportTable], pages: [(name: String, bytes: [UInt8])] = []) async throws -> Int {
+        var files = try tables.map { ("\($0.name)/\(Self.fileName)", try $0.parquetBytes()) }
+        files += pages.map { ($0.name, $0.bytes) }
+        let rows = tables.reduce(0) { $0 + $1.rows.count }
+        if let local = store as? LocalFileStore {
+            // Earlier runs of this report killed mid-way leave their trees here, and nothing else does.
+            let stagingRoot = "\(LakeLayout.metadataDirectory)/staging/\(directory)"
+            try await local.removeTree(stagingRoot)
+            let staging = "\(stagingRoot)/\(UUID().uuidString)"
+            for (name, bytes) in files { try await store.write("\(staging)/\(name)", contents: bytes) }
+            if try await local.replaceDirectory(directory, with: staging) { return rows }
+            try await local.removeTree(staging)
+        }
+        try await replaceFileByFile(directory: directory, tables: tables, files: files)
+        return rows
+    }
+
+    /// The fallback: each table directory swapped on its own, each page renamed into place.
+    private func replaceFileByFile(directory: String, tables: [ReportTable], files: [(String, [UInt8])]) async throws {
         try await store.recoverReplacements()
-        var rows = 0
-        for table in tables {
-            let staging = try await stage(try table.parquetBytes(), name: Self.fileName)
-            let target = "\(directory)/\(table.name)"
+        let tableNames = Set(tables.map(\.name))
+        for (name, bytes) in files {
+            let staging = "\(LakeLayout.metadataDirectory)/staging/reports/\(UUID().uuidString)"
+            try await store.write(staging, contents: bytes)
+            let parts = name.split(separator: "/").map(String.init)
+            guard parts.count == 2, tableNames.contains(parts[0]) else {
+                try await store.rename(staging, to: "\(directory)/\(name)")
+                continue
+            }
             // A table is exactly its one file: anything else there (an older layout) goes too.
+            let target = "\(directory)/\(parts[0])"
             let existing = try await store.list(target, recursive: false).map { String($0.name) }
             if try await !store.replaceAtomically(in: target, adding: [(staging, Self.fileName)], removing: existing) {
                 try await store.rename(staging, to: "\(target)/\(Self.fileName)")
                 for old in existing where old != Self.fileName { try await store.delete("\(target)/\(old)") }
             }
-            rows += table.rows.count
         }
-        // A page is one file, so a rename (atomic on local disks and HDFS, a whole-object
-        // copy on S3) replaces it without a reader ever seeing half of it.
-        for page in pages {
-            try await store.rename(try await stage(page.bytes, name: page.name), to: "\(directory)/\(page.name)")
-        }
-        return rows
-    }
-
-    /// Writes `bytes` to a fresh durable file under `_logpipe/staging/reports`.
-    private func stage(_ bytes: [UInt8], name: String) async throws -> String {
-        let staging = "\(LakeLayout.metadataDirectory)/staging/reports/\(UUID().uuidString)-\(name)"
-        try await store.write(staging, contents: bytes)
-        return staging
     }
 }
