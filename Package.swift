@@ -109,7 +109,14 @@ let package = Package(
             ]
         ),
         // Batch: the daily report, service analysis and search over the lake.
-        .target(name: "LogpipeBatch", dependencies: ["LogpipeLake", "LogpipeParquet", "LogpipeRecords"]),
+        .target(
+            name: "LogpipeBatch",
+            dependencies: [
+                "LogpipeLake", "LogpipeParquet", "LogpipeRecords",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
         // CLI: the `logpipe` executable and its subcommands.
         .executableTarget(
             name: "LogpipeCLI",
