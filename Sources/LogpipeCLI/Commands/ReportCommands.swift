@@ -3,10 +3,6 @@ import Foundation
 import LogpipeBatch
 import LogpipeLake
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// `logpipe report …`: the seed's batch reports over the lake.
 struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,7 +15,7 @@ struct ReportCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "daily",
             abstract: "The daily report: per service and system-wide traffic, errors, latency, top endpoints and errors; activity.",
-            discussion: "Writes reports/daily/date=YYYY-MM-DD/<table>/ in the lake, replacing a previous run of the day.")
+            discussion: "Writes reports/daily/date=YYYY-MM-DD/<table>/part-0.parquet, report.md and report.html in the lake, replacing a previous run of the day in one step. --from/--to runs every day of the range (a backfill), oldest first.")
 
         @OptionGroup var common: CommonOptions
 
@@ -47,15 +43,18 @@ struct ReportCommand: AsyncParsableCommand {
             guard FileManager.default.fileExists(atPath: directory) else { throw ValidationError("no lake at \(directory)") }
             let store = try LocalFileStore(root: directory)
             let days = try Self.days(date: date, from: from, to: to)
-            let progress = days.count > 1 && isatty(STDERR_FILENO) == 1
+            // One progress line per day on standard error, so standard output carries only
+            // the Markdown summaries.
             for (i, day) in days.enumerated() {
-                if progress { FileHandle.standardError.write(Data("\r\(Self.bar(i, days.count)) \(day)".utf8)) }
+                let started = ContinuousClock.now
                 let report = try await DailyReport.compute(store: store, date: day, topN: top)
                 try await report.write(store: store)
-                if !quiet && days.count == 1 { print(report.markdown()) }
-                if !progress && days.count > 1 { print("\(day): \(report.scan.rowsRead) rows → \(DailyReport.directory(day))") }
+                if !quiet { print(report.markdown()) }
+                let seconds = (ContinuousClock.now - started) / .milliseconds(1) / 1000
+                let line = "\(Self.bar(i + 1, days.count)) \(day): \(report.scan.rowsRead) rows from \(report.scan.filesOpened) files → "
+                    + "\(DailyReport.directory(day))/ (\(String(format: "%.2f", seconds)) s)"
+                FileHandle.standardError.write(Data("\(line)\n".utf8))
             }
-            if progress { FileHandle.standardError.write(Data("\r\(Self.bar(days.count, days.count)) done\n".utf8)) }
         }
 
         static func bar(_ done: Int, _ total: Int) -> String {
