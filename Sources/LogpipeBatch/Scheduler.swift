@@ -154,9 +154,9 @@ final class FileLock: @unchecked Sendable {
 /// exponential backoff, times runs out, and records every attempt in the lake.
 public actor Scheduler {
     /// The lake (history lives in it).
-    public let store: any FileStore
+    public nonisolated let store: any FileStore
     /// The jobs.
-    public let jobs: [ScheduledJob]
+    public nonisolated let jobs: [ScheduledJob]
     let clock: any SchedulerClock
     let lockDirectory: String
     let catchUpLimit: Int

@@ -132,6 +132,7 @@ struct RunCommand: AsyncParsableCommand {
         // Services stop in reverse order: the generator first, then the collector drains,
         // the stream commits what it holds, and the bus closes last.
         var services: [any Service] = [BusService(bus: bus, logger: logger), streamRole.worker, collectorApp]
+        services.append(SchedulerService(scheduler: try SchedulerSetup.make(settings: settings, logger: settings.logger("logpipe.scheduler"))))
         if !noGenerator {
             let host = isLoopback(collectorConfiguration.host) || collectorConfiguration.host == "0.0.0.0" ? "127.0.0.1" : collectorConfiguration.host
             let generatorConfiguration = try generator.configuration(
