@@ -71,10 +71,10 @@ public enum ReportHTML {
 
     static func groupedBars(labels: [String], series: [(name: String, values: [Double])], id: String) -> String {
         let height = 200.0, slot = 36.0, top = 10.0
-        let width = max(300, Double(labels.count) * slot + 60)
+        let width = max(300, Double(labels.count) * slot + 60 + (series.count > 1 ? 70 : 0))
         let maximum = max(series.flatMap(\.values).max() ?? 0, 1)
         let barWidth = (slot - 6) / Double(max(series.count, 1))
-        var svg = "<svg id=\"\(id)\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height + 60))\">\n"
+        var svg = "<svg id=\"\(id)\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height + 120))\">\n"
         for (i, label) in labels.enumerated() {
             let x = 40 + Double(i) * slot
             for (k, s) in series.enumerated() {
@@ -84,7 +84,14 @@ public enum ReportHTML {
             }
             svg += "<text x=\"\(number(x))\" y=\"\(number(top + height + 14))\" transform=\"rotate(30 \(number(x)) \(number(top + height + 14)))\">\(escape(label))</text>\n"
         }
-        svg += "<text x=\"0\" y=\"\(number(top + 8))\">\(number(maximum))</text>\n</svg>\n"
+        svg += "<text x=\"0\" y=\"\(number(top + 8))\">\(number(maximum))</text>\n"
+        // A legend where bars come in groups: which colour is which series.
+        for (k, s) in series.enumerated() where series.count > 1 {
+            let x = width - 60, y = top + 16 * Double(k)
+            svg += "<rect class=\"\(k == 0 ? "bar" : "bar s\(k)")\" x=\"\(number(x))\" y=\"\(number(y))\" width=\"10\" height=\"10\"></rect>"
+            svg += "<text x=\"\(number(x + 14))\" y=\"\(number(y + 9))\">\(escape(s.name))</text>\n"
+        }
+        svg += "</svg>\n"
         return svg
     }
 
