@@ -7,6 +7,10 @@ public enum BuiltinJobs {
     public struct Options: Sendable {
         /// When the daily report runs (for the previous UTC day).
         public var dailyReportSchedule = "15 0 * * *"
+        /// When the service analysis runs (for the previous UTC day).
+        public var serviceAnalysisSchedule = "15 0 * * *"
+        /// SLA targets of the service analysis.
+        public var serviceAnalysis = ServiceAnalysis.Options()
         /// When closed hours are compacted.
         public var compactionSchedule = "*/10 * * * *"
         /// When retention runs.
@@ -26,6 +30,11 @@ public enum BuiltinJobs {
                 guard let date = ReportDate(key) else { throw SchedulerError.unknownJob("report-daily interval \(key)") }
                 let report = try await DailyReport.compute(store: store, date: date)
                 return Int64(try await report.write(store: store))
+            },
+            ScheduledJob(name: "service-analysis", schedule: try CronSchedule(options.serviceAnalysisSchedule),
+                         interval: { ReportDate(containing: $0).previous.description }) { key in
+                guard let date = ReportDate(key) else { throw SchedulerError.unknownJob("service-analysis interval \(key)") }
+                return Int64(try await ServiceAnalysis.compute(store: store, date: date, options: options.serviceAnalysis).write(store: store))
             },
             ScheduledJob(name: "compaction", schedule: try CronSchedule(options.compactionSchedule), interval: minuteKey,
                          maxAttempts: 2) { _ in

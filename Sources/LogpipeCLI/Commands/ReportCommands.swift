@@ -8,7 +8,7 @@ struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
         abstract: "Batch reports over the lake, written back into it as Parquet, Markdown and HTML.",
-        subcommands: [Daily.self]
+        subcommands: [Daily.self, ServicesReportCommand.self]
     )
 
     struct Daily: AsyncParsableCommand {
