@@ -19,9 +19,9 @@ import Testing
                          arguments: ["report", "daily", "--lake", lake, "--date", "\(date)", "--quiet"])
     }
 
-    /// `logpipe report daily` killed with SIGKILL at later and later moments of its run (its
-    /// writes come last) leaves the previous report or the new one, every file of it, never a
-    /// mix: the lake changes between the two, so the runs' tables differ.
+    /// `logpipe report daily` killed with SIGKILL while it writes (0, 10, 20, 40 … 640 ms after
+    /// its staging tree appears) leaves the previous report or the new one, every file of it,
+    /// never a mix: the lake changes between the two, so the runs' tables differ.
     @Test func killNineMidReportLeavesTheOldReportOrTheNewOne() async throws {
         let dir = try TemporaryDirectory(prefix: "batch-crash")
         defer { dir.remove() }
@@ -33,23 +33,28 @@ import Testing
         // The lake changes: a rerun now writes a different report.
         try TestLake.build(root: lake, logs: 10_000, events: 2_000, seed: 8)
 
-        // How long a whole run takes, timed on a copy so the lake keeps its old report.
+        // The new report, written on a copy so the lake keeps its old one.
         let copy = dir.path + "/copy"
         try FileManager.default.copyItem(atPath: lake, toPath: copy)
-        let started = ContinuousClock.now
-        let timed = try Self.runReport(lake: copy)
-        let status = await timed.waitForExit()
-        #expect(ChildProcess.exitCode(status) == 0, "\(String(decoding: timed.standardError, as: UTF8.self))")
-        let full = ContinuousClock.now - started
+        let full = try Self.runReport(lake: copy)
+        let status = await full.waitForExit()
+        #expect(ChildProcess.exitCode(status) == 0, "\(String(decoding: full.standardError, as: UTF8.self))")
         let new = try await Self.snapshot(try LocalFileStore(root: copy))
         #expect(new.count == old.count && new != old)
         #expect(Set(new.keys) == Set(old.keys))
 
+        let staging = "\(lake)/_logpipe/staging/\(DailyReport.directory(Self.date))"
+        func stagedTrees() -> Set<String> { Set((try? FileManager.default.contentsOfDirectory(atPath: staging)) ?? []) }
         var outcomes: [String] = []
-        // Later and later kills, until one lands after the swap (from then on all would).
-        for k in 0..<20 where outcomes.last != "new" {
+        for k in 0..<8 {
+            let before = stagedTrees()
             let child = try Self.runReport(lake: lake)
-            try await Task.sleep(for: full * (0.3 + 0.04 * Double(k)))
+            // The run's own staging tree appearing means its writes have begun.
+            let deadline = ContinuousClock.now + .seconds(60)
+            while stagedTrees().subtracting(before).isEmpty && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .microseconds(200))
+            }
+            try await Task.sleep(for: .milliseconds(k == 0 ? 0 : 5 << k))
             child.kill()
             _ = await child.waitForExit()
             let now = try await Self.snapshot(store)
@@ -61,6 +66,6 @@ import Testing
         #expect(ChildProcess.exitCode(await last.waitForExit()) == 0)
         #expect(try await Self.snapshot(store) == new)
         #expect(try await store.list("_logpipe/staging", recursive: true).isEmpty)
-        print("kill -9 outcomes after \(full): \(outcomes.joined(separator: " "))")
+        print("kill -9 outcomes: \(outcomes.joined(separator: " "))")
     }
 }
