@@ -116,3 +116,25 @@ final class Failures: Sendable {
         #expect(log.all.sorted() == ["2026-11-22", "2026-11-23", "2026-11-24"])
     }
 }
+
+@Suite struct RetentionTests {
+    @Test func retentionDeletesOnlyHoursOlderThanTheAgeAndIsOffByDefault() async throws {
+        let dir = try TemporaryDirectory(prefix: "batch-retention")
+        defer { dir.remove() }
+        try TestLake.build(root: dir.path, logs: 2_600, events: 260)
+        let store = try LocalFileStore(root: dir.path)
+        #expect(try BuiltinJobs.jobs(store: store).map(\.name) == ["report-daily", "service-analysis", "compaction"])
+        var options = BuiltinJobs.Options()
+        options.retentionDays = 1
+        let jobs = try BuiltinJobs.jobs(store: store, options: options)
+        let retention = try #require(jobs.first { $0.name == "retention" })
+        // At 2026-11-23 12:00 with one day of retention, hours ending by 2026-11-22 12:00 go:
+        // the hour before the day and the day's first 12 hours, two files each, per dataset.
+        let deleted = try await retention.run("2026-11-23T12:00:00Z")
+        #expect(deleted == 13 * 2 * 2)
+        let hours = try await LakeListing.partitions(store: store).map(\.hour)
+        let cutoff = HourPartition(year: 2026, month: 11, day: 22, hour: 12)
+        #expect(hours.allSatisfy { $0 >= cutoff })
+        #expect(Set(hours).count == 13)
+    }
+}
