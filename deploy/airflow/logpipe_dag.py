@@ -7,7 +7,9 @@ the guarantees match `logpipe scheduler`'s built-in jobs:
 - report_daily: `logpipe report daily --date {{ ds }}` at 00:15 UTC for the previous day
   (the logical date of a daily run is the start of the day it covers). A rerun replaces the
   day's report in one step, so retries and backfills are safe.
-- compaction: `logpipe jobs run compaction`, small files of closed hours merged.
+- service_analysis: `logpipe report services --date {{ ds }}` (the seed's service analysis),
+  after the report, as the scheduler runs it.
+- compaction: `logpipe jobs run compaction`, small files of closed hours merged, first.
 - retention: `logpipe jobs run retention`, only when LOGPIPE_RETENTION_DAYS is set
   (off unless configured, as in the scheduler).
 
@@ -59,7 +61,11 @@ with DAG(
         task_id="compaction",
         bash_command=f"{LOGPIPE} jobs run compaction --lake {LAKE}",
     )
-    compaction >> report_daily
+    service_analysis = BashOperator(
+        task_id="service_analysis",
+        bash_command=f"{LOGPIPE} report services --lake {LAKE} --date {{{{ ds }}}}",
+    )
+    compaction >> report_daily >> service_analysis
     if RETENTION_DAYS:
         retention = BashOperator(
             task_id="retention",
@@ -67,4 +73,4 @@ with DAG(
             env={"LOGPIPE_JOBS_RETENTION_DAYS": RETENTION_DAYS},
             append_env=True,
         )
-        report_daily >> retention
+        service_analysis >> retention
