@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "LogpipeTesting", targets: ["LogpipeTesting"]),
         .library(name: "LogpipeKafka", targets: ["LogpipeKafka"]),
         .library(name: "LogpipeObjectStore", targets: ["LogpipeObjectStore"]),
+        .library(name: "LogpipeBatch", targets: ["LogpipeBatch"]),
     ],
     // Kafka: the `kafka` bus through librdkafka (headers: Debian's librdkafka-dev;
     // runtime library >= 2.2, see docs/kafka.md). Off by default, so a build needs
@@ -110,7 +111,7 @@ let package = Package(
         .target(
             name: "LogpipeServers",
             dependencies: [
-                "LogpipeRecords", "LogpipeBus", "LogpipeGenerator", "LogpipeAnalytics", "LogpipeLake",
+                "LogpipeRecords", "LogpipeBus", "LogpipeGenerator", "LogpipeAnalytics", "LogpipeLake", "LogpipeBatch",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -120,13 +121,22 @@ let package = Package(
                 .product(name: "CompressNIO", package: "compress-nio"),
             ]
         ),
+        // Batch: the daily report, service analysis and search over the lake.
+        .target(
+            name: "LogpipeBatch",
+            dependencies: [
+                "LogpipeLake", "LogpipeParquet", "LogpipeRecords",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
         // CLI: the `logpipe` executable and its subcommands.
         .executableTarget(
             name: "LogpipeCLI",
             dependencies: [
                 "LogpipeRecords", "LogpipeBus", "LogpipeParquet", "LogpipeGenerator", "LogpipeServers",
                 "LogpipeLake", "LogpipeStream", "LogpipeAnalytics", "LogpipeBench", "LogpipeTesting", "LogpipeKafka",
-                "LogpipeObjectStore",
+                "LogpipeObjectStore", "LogpipeBatch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -158,6 +168,10 @@ let package = Package(
             dependencies: ["LogpipeObjectStore", "LogpipeLake", "LogpipeTesting", "LogpipeBus", "LogpipeGenerator", "LogpipeKafka"]
         ),
         .testTarget(name: "LogpipeDeployTests", dependencies: ["LogpipeTesting"], exclude: ["deploy_check.py"]),
+        .testTarget(
+            name: "LogpipeBatchTests",
+            dependencies: ["LogpipeBatch", "LogpipeLake", "LogpipeParquet", "LogpipeRecords", "LogpipeGenerator", "LogpipeTesting"]
+        ),
         .testTarget(name: "LogpipeParquetTests", dependencies: ["LogpipeParquet", "LogpipeTesting"]),
         .testTarget(
             name: "LogpipeServersTests",

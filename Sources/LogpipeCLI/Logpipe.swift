@@ -15,7 +15,7 @@ struct Logpipe: AsyncParsableCommand {
             """,
         subcommands: [
             RunCommand.self, CollectCommand.self, GenerateCommand.self, StreamCommandLine.self, TopicsCommand.self,
-            LakeCommand.self, ParquetCommand.self, BenchCommand.self, BusCrashChildCommand.self,
+            LakeCommand.self, ReportCommand.self, SearchCommand.self, SchedulerCommand.self, JobsCommand.self, ParquetCommand.self, BenchCommand.self, BusCrashChildCommand.self,
         ]
     )
 }

@@ -1,15 +1,17 @@
 import Hummingbird
 import Logging
 import LogpipeAnalytics
+import LogpipeBatch
 import LogpipeBus
 
 /// The HTTP applications of each role, ready to run in a `ServiceGroup`.
 public enum LogpipeApplications {
     /// The collector on its configured address, with `/metrics`.
-    /// With `analytics`, it also serves the live analytics API (as `logpipe run` does), and
-    /// with `dashboard` the dashboard. `/metrics` shows `metrics`, after refreshing `operatorMetrics`.
+    /// With `analytics`, it also serves the live analytics API (as `logpipe run` does), with
+    /// `search`, `GET /api/search` over the lake, and with `dashboard` the dashboard. `/metrics`
+    /// shows `metrics`, after refreshing `operatorMetrics`.
     public static func collector(
-        bus: any Bus, configuration: CollectorConfiguration, analytics: AnalyticsStore? = nil,
+        bus: any Bus, configuration: CollectorConfiguration, analytics: AnalyticsStore? = nil, search: LogSearch? = nil,
         metrics: MetricsScope = .process, operatorMetrics: OperatorMetrics? = nil, dashboard: DashboardRoutes? = nil,
         logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
@@ -19,6 +21,7 @@ public enum LogpipeApplications {
         let ingestor = Ingestor(bus: bus, limits: configuration.limits, logger: logger)
         CollectorRoutes(ingestor: ingestor, bus: bus, configuration: configuration).add(to: router)
         if let analytics { AnalyticsRoutes(store: analytics).add(to: router) }
+        if let search { SearchRoutes(search: search).add(to: router) }
         LogpipeMetrics.addRoute(to: router, scope: metrics) { await operatorMetrics?.refresh() }
         return Application(
             router: router,

@@ -1,4 +1,6 @@
 import ArgumentParser
+import LogpipeBatch
+import LogpipeLake
 import Configuration
 import Logging
 import LogpipeBus
@@ -135,6 +137,7 @@ struct RunCommand: AsyncParsableCommand {
                                         lake: streamRole.worker.store)
         let collectorApp = LogpipeApplications.collector(
             bus: bus, configuration: collectorConfiguration, analytics: streamRole.store,
+            search: LogSearch(store: streamRole.worker.store),
             metrics: .roles(apiPort == 0 ? [.collector, .stream] : [.collector]), operatorMetrics: operatorMetrics,
             dashboard: dashboard, logger: logger
         ) { port in
@@ -152,6 +155,7 @@ struct RunCommand: AsyncParsableCommand {
                 logger.info("stream API listening", metadata: ["address": "http://127.0.0.1:\(port)"])
             })
         }
+        services.append(SchedulerService(scheduler: try SchedulerSetup.make(settings: settings, logger: settings.logger("logpipe.scheduler"))))
         if !noGenerator {
             let host = isLoopback(collectorConfiguration.host) || collectorConfiguration.host == "0.0.0.0" ? "127.0.0.1" : collectorConfiguration.host
             let generatorConfiguration = try generator.configuration(

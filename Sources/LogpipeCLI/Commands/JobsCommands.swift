@@ -1,0 +1,117 @@
+import ArgumentParser
+import Foundation
+import Logging
+import LogpipeBatch
+import LogpipeLake
+import ServiceLifecycle
+
+/// The scheduler's configuration: `jobs.*` keys (flags, LOGPIPE_JOBS_* or the JSON file).
+enum SchedulerSetup {
+    static func make(settings: Settings, logger: Logger) throws -> Scheduler {
+        let directory = settings.string("lake.dir", default: "\(settings.dataDir)/lake")
+        let store = try LocalFileStore(root: directory)
+        var options = BuiltinJobs.Options()
+        options.dailyReportSchedule = settings.string("jobs.reportDaily.schedule", default: options.dailyReportSchedule)
+        options.serviceAnalysisSchedule = settings.string("jobs.serviceAnalysis.schedule", default: options.serviceAnalysisSchedule)
+        options.serviceAnalysis.availabilityTarget = settings.double("reports.sla.availability", default: options.serviceAnalysis.availabilityTarget)
+        options.serviceAnalysis.performanceTarget = settings.double("reports.sla.performance", default: options.serviceAnalysis.performanceTarget)
+        options.compactionSchedule = settings.string("jobs.compaction.schedule", default: options.compactionSchedule)
+        options.retentionSchedule = settings.string("jobs.retention.schedule", default: options.retentionSchedule)
+        options.retentionDays = settings.optionalDouble("jobs.retention.days")
+        return Scheduler(store: store, jobs: try BuiltinJobs.jobs(store: store, options: options),
+                         lockDirectory: try store.absolutePath(JobHistory.directory),
+                         catchUpLimit: settings.int("jobs.catchUp", default: 7), logger: logger)
+    }
+}
+
+/// `logpipe scheduler`: the built-in scheduler on its own.
+struct SchedulerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scheduler",
+        abstract: "Run the scheduled jobs (daily report 00:15 UTC, compaction, retention when configured) until stopped.")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(help: "The lake directory (default <data-dir>/lake).")
+    var lake: String?
+
+    func run() async throws {
+        let settings = try await Settings.load(common, flags: ["lake.dir": flag(lake)])
+        let scheduler = try SchedulerSetup.make(settings: settings, logger: settings.logger("logpipe.scheduler"))
+        await scheduler.run()
+    }
+}
+
+/// `logpipe jobs ls|history|run`.
+struct JobsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "jobs", abstract: "Scheduled jobs: list, history, manual runs.", subcommands: [List.self, History.self, Run.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "Jobs with their schedules and last runs.")
+        @OptionGroup var common: CommonOptions
+        @Option(help: "The lake directory (default <data-dir>/lake).") var lake: String?
+
+        func run() async throws {
+            let settings = try await Settings.load(common, flags: ["lake.dir": flag(lake)])
+            let scheduler = try SchedulerSetup.make(settings: settings, logger: settings.logger("logpipe.scheduler"))
+            let runs = try await JobHistory(store: scheduler.store).runs()
+            var rows = [["JOB", "SCHEDULE", "LAST INTERVAL", "STATUS", "NEXT"]]
+            for job in scheduler.jobs {
+                let last = runs.last { $0.job == job.name }
+                rows.append([job.name, job.schedule.description, last?.interval ?? "-", last?.status ?? "-",
+                             job.schedule.next(after: Date()).formatted(.iso8601)])
+            }
+            print(table(rows))
+        }
+    }
+
+    struct History: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "history", abstract: "Every recorded run, oldest first.")
+        @OptionGroup var common: CommonOptions
+        @Option(help: "The lake directory (default <data-dir>/lake).") var lake: String?
+        @Argument(help: "Only this job.") var job: String?
+
+        func run() async throws {
+            let settings = try await Settings.load(common, flags: ["lake.dir": flag(lake)])
+            let directory = settings.string("lake.dir", default: "\(settings.dataDir)/lake")
+            let runs = try await JobHistory(store: LocalFileStore(root: directory)).runs(job: job)
+            var rows = [["JOB", "INTERVAL", "ATTEMPT", "START", "SECONDS", "STATUS", "ROWS", "ERROR"]]
+            for r in runs {
+                rows.append([r.job, r.interval, String(r.attempt), Date(timeIntervalSince1970: r.start).formatted(.iso8601),
+                             r.end.map { String(format: "%.3f", $0 - r.start) } ?? "-", r.status, r.rows.map(String.init) ?? "-", r.error ?? ""])
+            }
+            print(table(rows))
+        }
+    }
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "run", abstract: "Run a job for one interval now (a manual trigger).")
+        @OptionGroup var common: CommonOptions
+        @Option(help: "The lake directory (default <data-dir>/lake).") var lake: String?
+        @Argument(help: "The job: report-daily, compaction, retention.") var job: String
+        @Option(help: "The interval: the day (YYYY-MM-DD) for report-daily, default yesterday; a time for the others, default now.")
+        var date: String?
+
+        func run() async throws {
+            let settings = try await Settings.load(common, flags: ["lake.dir": flag(lake)])
+            let scheduler = try SchedulerSetup.make(settings: settings, logger: settings.logger("logpipe.scheduler"))
+            guard let definition = scheduler.jobs.first(where: { $0.name == job }) else {
+                throw ValidationError("no job \(job); jobs: \(scheduler.jobs.map(\.name).joined(separator: ", "))")
+            }
+            let key = date ?? definition.interval(Date())
+            let attempts = try await scheduler.trigger(job, interval: key)
+            for a in attempts { print("\(a.job) \(a.interval) attempt \(a.attempt): \(a.status)\(a.error.map { " (\($0))" } ?? "") rows \(a.rows ?? 0)") }
+            if attempts.last?.status != "succeeded" { throw ExitCode.failure }
+        }
+    }
+}
+
+/// The scheduler as a service of `logpipe run`, stopped with the others on shutdown.
+struct SchedulerService: Service {
+    let scheduler: Scheduler
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { await scheduler.run() }
+    }
+}
