@@ -123,17 +123,37 @@ struct Settings {
 
     /// Opens the configured bus; the embedded log lives under the data directory by default.
     func openBus() async throws -> any Bus {
-        let location = string("bus", default: "local:\(dataDir)/bus")
-        if location.hasPrefix("kafka://") {
+        switch try busLocation() {
+        case .kafka(let url):
             #if Kafka
-            return try KafkaBus(configuration: kafkaConfiguration(location), logger: logger("logpipe.kafka"))
+            return try KafkaBus(configuration: kafkaConfiguration(url), logger: logger("logpipe.kafka"))
             #else
             throw ValidationError("this build of logpipe has no Kafka support; rebuild with `swift build --traits Kafka` (docs/kafka.md)")
             #endif
+        case .local(let path):
+            return try LocalBus(directory: path, options: LocalBusOptions())
         }
-        let path = location.hasPrefix("local:") ? String(location.dropFirst("local:".count)) : location
-        guard !path.isEmpty else { throw ValidationError("--bus local:PATH needs a directory") }
-        return try LocalBus(directory: path, options: LocalBusOptions())
+    }
+
+    /// The configured bus, parsed (`--bus`, default the embedded log under the data directory).
+    func busLocation() throws(ConfigurationRefused) -> BusLocation {
+        try BusLocation(parsing: string("bus", default: "local:\(dataDir)/bus"))
+    }
+
+    /// The configured lake, parsed (`--lake`, default `<data-dir>/lake`).
+    func lakeLocation() throws(ConfigurationRefused) -> LakeLocation {
+        try LakeLocation(parsing: string("lake.dir", default: "\(dataDir)/lake"))
+    }
+
+    /// Refuses a bus (and, when `lake` is set, a lake) this role could not open or write,
+    /// before anything is created: unknown schemes, malformed URLs, unwritable directories.
+    func checkState(lake: Bool) throws(ConfigurationRefused) {
+        if case .local(let directory) = try busLocation() {
+            try Preflight.checkWritableDirectory(directory, flag: "--bus")
+        }
+        if lake, let directory = try lakeLocation().localDirectory {
+            try Preflight.checkWritableDirectory(directory, flag: "--lake")
+        }
     }
 }
 
@@ -141,8 +161,7 @@ extension Settings {
     /// Where a stream worker's partitions come from: a Kafka consumer group on a Kafka
     /// bus, every partition on the embedded one.
     func assignmentSource(bus: any Bus) throws -> (any PartitionAssignmentSource)? {
-        let location = string("bus", default: "local:\(dataDir)/bus")
-        guard location.hasPrefix("kafka://") else { return nil }
+        guard case .kafka(let location) = try busLocation() else { return nil }
         #if Kafka
         return KafkaAssignmentSource(configuration: try kafkaConfiguration(location), logger: logger("logpipe.kafka.group"))
         #else

@@ -11,7 +11,7 @@ import ServiceLifecycle
 
 /// Stream flags shared by `run` and `stream`.
 struct StreamOptions: ParsableArguments {
-    @Option(help: "The lake directory (default <data-dir>/lake).")
+    @Option(help: "The lake: a directory or file:///path (default <data-dir>/lake).")
     var lake: String?
 
     @Option(help: "Micro-batch trigger in seconds; 0 runs batches back to back as data comes (default 0).")
@@ -29,6 +29,23 @@ struct StreamOptions: ParsableArguments {
     @Option(help: "POST each alert as JSON to this URL.")
     var alertWebhook: String?
 
+    /// Refuses what the stream could not use, before anything is opened.
+    func check(_ settings: Settings) throws(ConfigurationRefused) {
+        try settings.checkState(lake: true)
+        if let webhook = settings.optionalString("analytics.webhook") {
+            try Preflight.checkHTTPURL(webhook, flag: "--alert-webhook")
+        }
+        if let mib = settings.reader.int(forKey: "stream.rollMib"), mib <= 0 {
+            throw ConfigurationRefused("--roll-mib \(mib): must be at least 1")
+        }
+        if let seconds = settings.optionalDouble("stream.rollSeconds"), !(seconds > 0) {
+            throw ConfigurationRefused("--roll-seconds \(seconds): must be more than 0")
+        }
+        if let trigger = settings.optionalDouble("stream.trigger"), !(trigger >= 0) {
+            throw ConfigurationRefused("--trigger \(trigger): must be 0 or more")
+        }
+    }
+
     var flags: [String: ConfigValue?] {
         ["lake.dir": flag(lake), "stream.trigger": flag(trigger), "stream.rollMib": flag(rollMib),
          "stream.rollSeconds": flag(rollSeconds), "analytics.lateness": flag(lateness), "analytics.webhook": flag(alertWebhook)]
@@ -42,7 +59,9 @@ struct StreamRole {
     let publisher: AnalyticsPublisher
 
     static func make(settings: Settings, bus: any Bus, logger: Logger) async throws -> StreamRole {
-        let lakeDirectory = settings.string("lake.dir", default: "\(settings.dataDir)/lake")
+        guard let lakeDirectory = try settings.lakeLocation().localDirectory else {
+            throw ConfigurationRefused("this build writes local lakes only")
+        }
         let lake = try LocalFileStore(root: lakeDirectory)
         var configuration = StreamConfiguration()
         let trigger = settings.double("stream.trigger", default: 0)
@@ -88,6 +107,14 @@ struct StreamCommandLine: AsyncParsableCommand {
     func run() async throws {
         let settings = try await Settings.load(common, flags: stream.flags.merging(["stream.apiPort": flag(apiPort)]) { a, _ in a })
         let logger = settings.logger("logpipe.stream")
+        try stream.check(settings)
+        let port = settings.int("stream.apiPort", default: 8082)
+        if once {
+            if apiPort != nil { throw ConfigurationRefused("--once and --api-port contradict: a backfill serves no API") }
+            if stream.trigger != nil { throw ConfigurationRefused("--once and --trigger contradict: a backfill runs batches back to back") }
+        } else {
+            try Preflight.checkPort(port, host: "127.0.0.1", flag: "--api-port")
+        }
         LogpipeMetrics.bootstrap()
         let bus = try await settings.openBus()
         let role = try await StreamRole.make(settings: settings, bus: bus, logger: logger)
@@ -99,7 +126,6 @@ struct StreamCommandLine: AsyncParsableCommand {
             return
         }
         var services: [any Service] = [BusService(bus: bus, logger: logger), role.worker]
-        let port = settings.int("stream.apiPort", default: 8082)
         if port != 0 {
             services.append(LogpipeApplications.api(store: role.store, host: "127.0.0.1", port: port, logger: logger) { port in
                 logger.info("stream API listening", metadata: ["address": "http://127.0.0.1:\(port)"])
@@ -123,12 +149,14 @@ struct LakeCommand: AsyncParsableCommand {
 
         @OptionGroup var common: CommonOptions
 
-        @Option(help: "The lake directory (default <data-dir>/lake).")
+        @Option(help: "The lake: a directory or file:///path (default <data-dir>/lake).")
         var lake: String?
 
         func run() async throws {
             let settings = try await Settings.load(common, flags: ["lake.dir": flag(lake)])
-            let directory = settings.string("lake.dir", default: "\(settings.dataDir)/lake")
+            guard let directory = try settings.lakeLocation().localDirectory else {
+                throw ConfigurationRefused("lake ls lists local lakes only")
+            }
             guard FileManager.default.fileExists(atPath: directory) else {
                 throw ValidationError("no lake at \(directory)")
             }
