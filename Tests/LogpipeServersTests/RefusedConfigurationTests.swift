@@ -95,7 +95,7 @@ struct RefusedConfigurationTests {
     @Test("contradictory flags")
     func contradictions() async throws {
         try await expectRefused(["stream", "--data-dir", "DATA", "--once", "--api-port", "9"],
-                                saying: "--once and --api-port contradict")
+                                saying: "--once and --api-port 9 contradict")
         try await expectRefused(["stream", "--data-dir", "DATA", "--once", "--trigger", "5"], saying: "--once and --trigger contradict")
         try await expectRefused(["run", "--data-dir", "DATA", "--no-generator", "--rate", "100"],
                                 saying: "--no-generator and --rate contradict")

@@ -110,7 +110,7 @@ struct StreamCommandLine: AsyncParsableCommand {
         try stream.check(settings)
         let port = settings.int("stream.apiPort", default: 8082)
         if once {
-            if apiPort != nil { throw ConfigurationRefused("--once and --api-port contradict: a backfill serves no API") }
+            if let apiPort, apiPort != 0 { throw ConfigurationRefused("--once and --api-port \(apiPort) contradict: a backfill serves no API") }
             if stream.trigger != nil { throw ConfigurationRefused("--once and --trigger contradict: a backfill runs batches back to back") }
         } else {
             try Preflight.checkPort(port, host: "127.0.0.1", flag: "--api-port")
