@@ -302,16 +302,12 @@ public struct AccessLogReader: Sendable {
               let zh = digits(s + 22, 2), let zm = digits(s + 24, 2), p[s + 21] == 0x2B || p[s + 21] == 0x2D
         else { return nil }
         let month = Int64(monthIndex + 1)
-        let monthDays: [Int64] = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-        guard day >= 1, day <= monthDays[monthIndex], hour < 24, minute < 60, second < 61, zh < 24, zm < 60 else { return nil }
-        // Days from the civil date (Howard Hinnant's algorithm).
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        let days = era * 146_097 + doe - 719_468
+        guard day >= 1, day <= EventTime.daysInMonth(year: year, month: month), hour < 24, minute < 60, second < 61,
+              zh < 24, zm < 60 else { return nil }
+        let days = EventTime.daysFromCivil(year: year, month: month, day: day)
         let offset = (zh * 3600 + zm * 60) * (p[s + 21] == 0x2D ? -1 : 1)
-        return (days * 86_400 + hour * 3600 + minute * 60 + second - offset) * 1_000_000
+        let micros = (days * 86_400 + hour * 3600 + minute * 60 + second - offset) * 1_000_000
+        // The contract's range (years 1970 to 2200), as for JSON timestamps; found by fuzzing.
+        return micros >= EventTime.minMicros && micros < EventTime.endMicros ? micros : nil
     }
 }

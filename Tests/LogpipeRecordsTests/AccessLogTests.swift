@@ -59,6 +59,26 @@ struct AccessLogTests {
         #expect(again.record(at: 0) == expected[3])
     }
 
+    @Test("times outside the contract's years or calendar are rejected (a fuzzing finding)")
+    func timeRange() {
+        let lines = [
+            #"2001:db8::1 - - [29/Nov/4052:01:02:03 +0000] "GET /x HTTP/2.0" 404 0 "-" "curl""#,
+            #"2001:db8::1 - - [01/Jan/1970:00:30:00 +0100] "GET /x HTTP/2.0" 404 0 "-" "curl""#,
+            #"2001:db8::1 - - [29/Feb/2026:00:00:00 +0000] "GET /x HTTP/2.0" 404 0 "-" "curl""#,
+            #"2001:db8::1 - - [29/Feb/2028:00:00:00 +0000] "GET /x HTTP/2.0" 404 0 "-" "curl""#,
+        ]
+        let (batch, result) = read(lines.joined(separator: "\n"))
+        #expect(result.body.errors.map(\.index) == [0, 1, 2])
+        #expect(result.body.errors.map(\.field) == ["timestamp", "timestamp", "timestamp"])
+        #expect(batch.count == 1)
+        // Every accepted line writes back as JSON the JSON reader accepts.
+        var json: [UInt8] = []
+        JSONRecordWriter.appendLog(batch, row: 0, to: &json)
+        var reader = JSONBodyReader()
+        var again = LogBatch()
+        #expect(json.withUnsafeBytes { reader.appendLog(json: $0, to: &again) } == nil)
+    }
+
     @Test("a very long URL keeps its path as the endpoint and its query in metadata")
     func longURL() {
         let query = "q=" + String(repeating: "a", count: 8000)
