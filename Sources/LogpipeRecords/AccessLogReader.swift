@@ -158,6 +158,13 @@ public struct AccessLogReader: Sendable {
                 return fail(field, "not valid UTF-8", .encoding)
             }
         }
+        // Unquoted fields too: a byte ≥ 0x80 in the client or user must be UTF-8 (found by fuzzing).
+        for (field, range) in [("metadata.client_ip", f.client), ("metadata.user_id", f.user ?? 0..<0)]
+        where range.contains(where: { p[$0] >= 0x80 }) {
+            if String(validating: UnsafeBufferPointer(start: p + range.lowerBound, count: range.count), as: UTF8.self) == nil {
+                return fail(field, "not valid UTF-8", .encoding)
+            }
+        }
         guard let service else {
             return fail("service", "access log lines need a service: ?service=NAME or the X-Logpipe-Service header", .missingField)
         }

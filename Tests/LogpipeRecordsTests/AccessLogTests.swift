@@ -67,9 +67,16 @@ struct AccessLogTests {
             #"2001:db8::1 - - [29/Feb/2026:00:00:00 +0000] "GET /x HTTP/2.0" 404 0 "-" "curl""#,
             #"2001:db8::1 - - [29/Feb/2028:00:00:00 +0000] "GET /x HTTP/2.0" 404 0 "-" "curl""#,
         ]
-        let (batch, result) = read(lines.joined(separator: "\n"))
-        #expect(result.body.errors.map(\.index) == [0, 1, 2])
-        #expect(result.body.errors.map(\.field) == ["timestamp", "timestamp", "timestamp"])
+        var body = Array(lines.joined(separator: "\n").utf8)
+        // Invalid UTF-8 in the client and in the user (the second fuzzing finding).
+        body += Array("\n127.0.0".utf8) + [0xC3] + Array(".1 - frank [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.0\" 200 1".utf8)
+        body += Array("\n127.0.0.1 - fr".utf8) + [0xFF] + Array("ank [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.0\" 200 1".utf8)
+        var reader0 = AccessLogReader(format: .auto, service: "web", host: "edge-1")
+        var batch = LogBatch()
+        let result = body.withUnsafeBytes { reader0.readLogs(body: $0, into: &batch) }
+        #expect(result.body.errors.map(\.field).suffix(2) == ["metadata.client_ip", "metadata.user_id"])
+        #expect(result.body.errors.map(\.index) == [0, 1, 2, 4, 5])
+        #expect(result.body.errors.map(\.field).prefix(3) == ["timestamp", "timestamp", "timestamp"])
         #expect(batch.count == 1)
         // Every accepted line writes back as JSON the JSON reader accepts.
         var json: [UInt8] = []
