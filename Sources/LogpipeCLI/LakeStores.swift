@@ -25,14 +25,14 @@ struct ObjectStoreOptions: ParsableArguments {
 }
 
 extension Settings {
-    /// The configured lake's location: `lake.dir`, default `<data-dir>/lake`.
-    var lakeLocation: String { string("lake.dir", default: "\(dataDir)/lake") }
+    /// The configured lake as given: `lake.dir`, default `<data-dir>/lake` (a directory or a URL).
+    var lakeSetting: String { string("lake.dir", default: "\(dataDir)/lake") }
 
-    /// Opens the lake: `s3://bucket/prefix`, `webhdfs://namenode:9870/path` (`swebhdfs://` over
-    /// HTTPS), or a local directory.
+    /// Opens the lake `lakeLocation()` names: `s3://bucket/prefix`, `webhdfs://namenode:9870/path`
+    /// (`swebhdfs://` over HTTPS), or a local directory.
     func openLake() throws -> any FileStore {
-        let location = lakeLocation
-        if location.hasPrefix("s3://") {
+        switch try lakeLocation() {
+        case .s3(let location):
             do {
                 return try S3FileStore(configuration: S3Configuration.parse(
                     url: location, endpoint: optionalString("lake.s3.endpoint"), region: optionalString("lake.s3.region"),
@@ -41,17 +41,14 @@ extension Settings {
             } catch {
                 throw ValidationError("--lake \(location): \(error)")
             }
-        }
-        if location.hasPrefix("webhdfs://") || location.hasPrefix("swebhdfs://") {
+        case .webhdfs(let location):
             do {
                 return WebHDFSFileStore(configuration: try WebHDFSConfiguration.parse(url: location, user: optionalString("lake.hdfs.user")))
             } catch {
                 throw ValidationError("--lake \(location): \(error)")
             }
+        case .local(let directory):
+            return try LocalFileStore(root: directory)
         }
-        if let scheme = location.range(of: "://") {
-            throw ValidationError("--lake \(location): unknown scheme '\(location[..<scheme.lowerBound])' (use a directory, s3:// or webhdfs://)")
-        }
-        return try LocalFileStore(root: location)
     }
 }

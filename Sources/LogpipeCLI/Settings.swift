@@ -136,22 +136,37 @@ struct Settings {
     /// An embedded bus has one writer (the collector or `run`); stream workers and
     /// `topics` open it with `.read` and follow it from their own processes.
     func openBus(access: LocalBusAccess = .write) async throws -> any Bus {
-        let location = string("bus", default: "local:\(dataDir)/bus")
-        if location.hasPrefix("kafka://") {
+        switch try busLocation() {
+        case .kafka(let url):
             #if Kafka
-            return try KafkaBus(configuration: kafkaConfiguration(location), logger: logger("logpipe.kafka"))
+            return try KafkaBus(configuration: kafkaConfiguration(url), logger: logger("logpipe.kafka"))
             #else
             throw ValidationError("this build of logpipe has no Kafka support; rebuild with `swift build --traits Kafka` (docs/kafka.md)")
             #endif
+        case .local(let path):
+            return try LocalBus(directory: path, options: LocalBusOptions(access: access))
         }
-        let path = try localBusPath(location)
-        return try LocalBus(directory: path, options: LocalBusOptions(access: access))
     }
 
-    private func localBusPath(_ location: String) throws -> String {
-        let path = location.hasPrefix("local:") ? String(location.dropFirst("local:".count)) : location
-        guard !path.isEmpty else { throw ValidationError("--bus local:PATH needs a directory") }
-        return path
+    /// The configured bus, parsed (`--bus`, default the embedded log under the data directory).
+    func busLocation() throws(ConfigurationRefused) -> BusLocation {
+        try BusLocation(parsing: string("bus", default: "local:\(dataDir)/bus"))
+    }
+
+    /// The configured lake, parsed (`--lake`, default `<data-dir>/lake`).
+    func lakeLocation() throws(ConfigurationRefused) -> LakeLocation {
+        try LakeLocation(parsing: string("lake.dir", default: "\(dataDir)/lake"))
+    }
+
+    /// Refuses a bus (and, when `lake` is set, a lake) this role could not open or write,
+    /// before anything is created: unknown schemes, malformed URLs, unwritable directories.
+    func checkState(lake: Bool) throws(ConfigurationRefused) {
+        if case .local(let directory) = try busLocation() {
+            try Preflight.checkWritableDirectory(directory, flag: "--bus")
+        }
+        if lake, let directory = try lakeLocation().localDirectory {
+            try Preflight.checkWritableDirectory(directory, flag: "--lake")
+        }
     }
 }
 
@@ -159,9 +174,12 @@ extension Settings {
     /// Where a stream worker's partitions come from: a Kafka consumer group on a Kafka
     /// bus, leases shared by the workers on this machine on the embedded one.
     func assignmentSource(bus: any Bus) throws -> (any PartitionAssignmentSource)? {
-        let location = string("bus", default: "local:\(dataDir)/bus")
-        guard location.hasPrefix("kafka://") else {
-            return LocalLeaseAssignmentSource(bus: bus, directory: try localBusPath(location), logger: logger("logpipe.bus.leases"))
+        let location: String
+        switch try busLocation() {
+        case .local(let path):
+            return LocalLeaseAssignmentSource(bus: bus, directory: path, logger: logger("logpipe.bus.leases"))
+        case .kafka(let url):
+            location = url
         }
         #if Kafka
         return KafkaAssignmentSource(configuration: try kafkaConfiguration(location), logger: logger("logpipe.kafka.group"))

@@ -42,15 +42,14 @@ public enum LakeTesting {
         public var error: String
     }
 
-    /// Runs a Python script with `TestEnvironment.python` (pyarrow and duckdb available),
+    /// Runs a Python script with `TestEnvironment.requirePython()` (pyarrow and duckdb available),
     /// passing `arguments` as `sys.argv[1...]`.
     public static func runPython(_ script: String, arguments: [String] = []) async throws -> PythonResult {
         let directory = try TemporaryDirectory(prefix: "logpipe-py")
         defer { directory.remove() }
         let path = directory.appending("script.py")
         try Data(script.utf8).write(to: URL(fileURLWithPath: path))
-        let child = try ChildProcess(executable: TestEnvironment.python,
-                                     arguments: TestEnvironment.pythonPrefixArguments + [path] + arguments)
+        let child = try ChildProcess(executable: try TestEnvironment.requirePython(), arguments: [path] + arguments)
         let status = await child.waitForExit()
         return PythonResult(exitCode: ChildProcess.exitCode(status),
                             output: String(decoding: child.standardOutput, as: UTF8.self),

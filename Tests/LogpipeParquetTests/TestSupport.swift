@@ -1,5 +1,6 @@
 import Foundation
 import LogpipeParquet
+import LogpipeTesting
 
 /// A temporary directory removed when the value is deinitialised.
 final class TempDir {
@@ -283,17 +284,13 @@ enum Datasets {
     }
 }
 
-/// Runs python3 with pyarrow and duckdb on a batch of jobs (see interop.py below).
+/// Runs the test Python (pyarrow and duckdb, `TestEnvironment.requirePython()`) on a batch of jobs (see interop.py below).
 enum Python {
-    static let available: Bool = {
-        (try? run(["-c", "import pyarrow, duckdb"])) != nil
-    }()
-
     @discardableResult
     static func run(_ arguments: [String]) throws -> String {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3"] + arguments
+        p.executableURL = URL(fileURLWithPath: try TestEnvironment.requirePython())
+        p.arguments = arguments
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err

@@ -12,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
     )
 
     enum Name: String, ExpressibleByArgument, CaseIterable {
-        case json, bus, parquet, collector, lake, analytics, kafka, kafkaLake = "kafka-lake", latency, late, all
+        case json, accessLog = "access-log", bus, parquet, collector, lake, analytics, kafka, kafkaLake = "kafka-lake", latency, late, all
     }
 
     @Argument(help: "Which benchmark: \(Name.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -52,6 +52,8 @@ struct BenchCommand: AsyncParsableCommand {
             switch bench {
             case .json:
                 report = JSONBench.run(records: records ?? 1_000_000)
+            case .accessLog:
+                report = AccessLogBench.run(records: records ?? 1_000_000)
             case .bus:
                 report = try await BusBench.run(directory: work, records: records ?? 1_000_000)
             case .parquet:

@@ -8,7 +8,10 @@ import ServiceLifecycle
 /// The scheduler's configuration: `jobs.*` keys (flags, LOGPIPE_JOBS_* or the JSON file).
 enum SchedulerSetup {
     static func make(settings: Settings, logger: Logger) throws -> Scheduler {
-        let directory = settings.string("lake.dir", default: "\(settings.dataDir)/lake")
+        // Job locks are flocks and history lives beside them: a lake directory on this machine.
+        guard let directory = try settings.lakeLocation().localDirectory else {
+            throw ConfigurationRefused("the scheduler needs a local lake directory (its job locks are files); run it where the lake is a directory, or schedule the commands with deploy/airflow")
+        }
         let store = try LocalFileStore(root: directory)
         var options = BuiltinJobs.Options()
         options.dailyReportSchedule = settings.string("jobs.reportDaily.schedule", default: options.dailyReportSchedule)

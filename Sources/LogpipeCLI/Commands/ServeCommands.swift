@@ -50,7 +50,8 @@ struct CollectorOptions: ParsableArguments {
             apiKey: settings.optionalString("collector.apiKey") ?? settings.optionalString("apiKey"),
             limits: limits
         )
-        do { try configuration.validate() } catch { throw ValidationError(error.description) }
+        do { try configuration.validate() } catch { throw ConfigurationRefused(error.description) }
+        try Preflight.checkPort(configuration.port, host: configuration.host, flag: "--port")
         return configuration
     }
 }
@@ -87,9 +88,14 @@ struct GeneratorOptions: ParsableArguments {
             }
             return parsed
         }
+        let port = settings.int("generator.port", default: 8000)
+        try Preflight.checkPort(port, host: settings.string("generator.host", default: "127.0.0.1"), flag: "--generator-port")
+        if let rate = settings.optionalDouble("generator.rate"), !(rate > 0) {
+            throw ConfigurationRefused("--rate \(rate): must be more than 0")
+        }
         return GeneratorConfiguration(
             host: settings.string("generator.host", default: "127.0.0.1"),
-            port: settings.int("generator.port", default: 8000),
+            port: port,
             collectorURL: collectorURL,
             apiKey: apiKey,
             rate: settings.optionalDouble("generator.rate"),
@@ -123,8 +129,22 @@ struct RunCommand: AsyncParsableCommand {
             common, flags: collector.flags.merging(generator.flags) { a, _ in a }.merging(stream.flags) { a, _ in a }
                 .merging(["stream.apiPort": flag(apiPort)]) { a, _ in a })
         let logger = settings.logger("logpipe")
-        LogpipeMetrics.bootstrap()
+        try stream.check(settings)
+        if noGenerator {
+            let given = [("--rate", generator.rate != nil), ("--generator-port", generator.generatorPort != nil),
+                         ("--batch-size", generator.batchSize != nil), ("--seed", generator.seed != nil),
+                         ("--incident", !generator.incident.isEmpty), ("--incident-every", generator.incidentEvery != nil)]
+            if let (name, _) = given.first(where: { $0.1 }) {
+                throw ConfigurationRefused("--no-generator and \(name) contradict: drop one of them")
+            }
+        } else if case let port = settings.int("collector.port", default: 8081), port != 0, settings.int("generator.port", default: 8000) == port {
+            throw ConfigurationRefused("--port and --generator-port are both \(port): give the collector and the generator different ports")
+        }
         let collectorConfiguration = try CollectorOptions.configuration(settings)
+        let host = isLoopback(collectorConfiguration.host) || collectorConfiguration.host == "0.0.0.0" ? "127.0.0.1" : collectorConfiguration.host
+        let generatorConfiguration = noGenerator ? nil : try generator.configuration(
+            settings, collectorURL: "http://\(host):\(collectorConfiguration.port)", apiKey: collectorConfiguration.apiKey)
+        LogpipeMetrics.bootstrap()
         let bus = try await settings.openBus()
         try await Ingestor(bus: bus).prepareTopics()
         let streamRole = try await StreamRole.make(settings: settings, bus: bus, logger: logger)
@@ -155,11 +175,12 @@ struct RunCommand: AsyncParsableCommand {
                 logger.info("stream API listening", metadata: ["address": "http://127.0.0.1:\(port)"])
             })
         }
-        services.append(SchedulerService(scheduler: try SchedulerSetup.make(settings: settings, logger: settings.logger("logpipe.scheduler"))))
-        if !noGenerator {
-            let host = isLoopback(collectorConfiguration.host) || collectorConfiguration.host == "0.0.0.0" ? "127.0.0.1" : collectorConfiguration.host
-            let generatorConfiguration = try generator.configuration(
-                settings, collectorURL: "http://\(host):\(collectorConfiguration.port)", apiKey: collectorConfiguration.apiKey)
+        if try settings.lakeLocation().localDirectory != nil {
+            services.append(SchedulerService(scheduler: try SchedulerSetup.make(settings: settings, logger: settings.logger("logpipe.scheduler"))))
+        } else {
+            logger.notice("no built-in scheduler: its job locks need a local lake directory (run logpipe scheduler where one is, or use deploy/airflow)")
+        }
+        if let generatorConfiguration {
             let generatorService = Generator(configuration: generatorConfiguration, logger: logger)
             services.append(LogpipeApplications.generator(
                 generatorService, configuration: generatorConfiguration, metrics: .roles([.generator]),
@@ -188,8 +209,9 @@ struct CollectCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try await Settings.load(common, flags: collector.flags)
         let logger = settings.logger("logpipe.collector")
-        LogpipeMetrics.bootstrap()
+        try settings.checkState(lake: false)
         let configuration = try CollectorOptions.configuration(settings)
+        LogpipeMetrics.bootstrap()
         let bus = try await settings.openBus()
         try await Ingestor(bus: bus).prepareTopics()
         let operatorMetrics = OperatorMetrics(volumes: settings.volumes(lake: nil), bus: bus, groups: [StreamConfiguration().group])
@@ -225,10 +247,12 @@ struct GenerateCommand: AsyncParsableCommand {
             "generator.collectorUrl": flag(collectorUrl), "collector.apiKey": secret(apiKey),
         ]) { a, _ in a })
         let logger = settings.logger("logpipe.generator")
+        let collectorURL = settings.string("generator.collectorUrl", default: "http://127.0.0.1:8081")
+        try Preflight.checkHTTPURL(collectorURL, flag: "--collector-url")
         LogpipeMetrics.bootstrap()
         let configuration = try generator.configuration(
             settings,
-            collectorURL: settings.string("generator.collectorUrl", default: "http://127.0.0.1:8081"),
+            collectorURL: collectorURL,
             apiKey: settings.optionalString("collector.apiKey"))
         let service = Generator(configuration: configuration, logger: logger)
         let app = LogpipeApplications.generator(

@@ -38,6 +38,23 @@ struct StreamOptions: ParsableArguments {
     @Option(help: "POST each alert as JSON to this URL.")
     var alertWebhook: String?
 
+    /// Refuses what the stream could not use, before anything is opened.
+    func check(_ settings: Settings) throws(ConfigurationRefused) {
+        try settings.checkState(lake: true)
+        if let webhook = settings.optionalString("analytics.webhook") {
+            try Preflight.checkHTTPURL(webhook, flag: "--alert-webhook")
+        }
+        if let mib = settings.reader.int(forKey: "stream.rollMib"), mib <= 0 {
+            throw ConfigurationRefused("--roll-mib \(mib): must be at least 1")
+        }
+        if let seconds = settings.optionalDouble("stream.rollSeconds"), !(seconds > 0) {
+            throw ConfigurationRefused("--roll-seconds \(seconds): must be more than 0")
+        }
+        if let trigger = settings.optionalDouble("stream.trigger"), !(trigger >= 0) {
+            throw ConfigurationRefused("--trigger \(trigger): must be 0 or more")
+        }
+    }
+
     var flags: [String: ConfigValue?] {
         ["lake.dir": flag(lake), "stream.trigger": flag(trigger), "stream.rollMib": flag(rollMib),
          "stream.rollSeconds": flag(rollSeconds), "analytics.lateness": flag(lateness),
@@ -55,7 +72,7 @@ struct StreamRole {
     let lakeDirectory: String
 
     static func make(settings: Settings, bus: any Bus, logger: Logger) async throws -> StreamRole {
-        let lakeDirectory = settings.lakeLocation
+        let lakeDirectory = settings.lakeSetting
         let lake = try settings.openLake()
         if let s3 = lake as? S3FileStore {
             // Uploads of workers killed mid-file: invisible, but they hold space until aborted.
@@ -121,6 +138,14 @@ struct StreamCommandLine: AsyncParsableCommand {
     func run() async throws {
         let settings = try await Settings.load(common, flags: stream.flags.merging(["stream.apiPort": flag(apiPort), "stream.apiHost": flag(apiHost)]) { a, _ in a })
         let logger = settings.logger("logpipe.stream")
+        try stream.check(settings)
+        let port = settings.int("stream.apiPort", default: 8082)
+        if once {
+            if let apiPort, apiPort != 0 { throw ConfigurationRefused("--once and --api-port \(apiPort) contradict: a backfill serves no API") }
+            if stream.trigger != nil { throw ConfigurationRefused("--once and --trigger contradict: a backfill runs batches back to back") }
+        } else {
+            try Preflight.checkPort(port, host: "127.0.0.1", flag: "--api-port")
+        }
         LogpipeMetrics.bootstrap()
         let bus = try await settings.openBus(access: .read)
         let role = try await StreamRole.make(settings: settings, bus: bus, logger: logger)
@@ -132,7 +157,6 @@ struct StreamCommandLine: AsyncParsableCommand {
             return
         }
         var services: [any Service] = [BusService(bus: bus, logger: logger), role.worker]
-        let port = settings.int("stream.apiPort", default: 8082)
         if port != 0 {
             let host = settings.string("stream.apiHost", default: "127.0.0.1")
             let operatorMetrics = OperatorMetrics(
@@ -170,7 +194,7 @@ struct LakeCommand: AsyncParsableCommand {
 
         func run() async throws {
             let settings = try await Settings.load(common, flags: objectStore.flags.merging(["lake.dir": flag(lake)]) { a, _ in a })
-            let directory = settings.lakeLocation
+            let directory = settings.lakeSetting
             guard directory.contains("://") || FileManager.default.fileExists(atPath: directory) else {
                 throw ValidationError("no lake at \(directory)")
             }

@@ -12,6 +12,7 @@ struct TopicsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try await Settings.load(common)
+        try settings.checkState(lake: false)
         let bus = try await settings.openBus(access: .read)
         defer { Task { try? await bus.close() } }
         let topics = try await bus.topics()

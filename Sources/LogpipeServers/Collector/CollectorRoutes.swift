@@ -98,8 +98,22 @@ public struct CollectorRoutes: Sendable {
         } catch let error as HTTPError where error.status == .contentTooLarge {
             return errorResponse(.contentTooLarge, "the body is larger than \(configuration.limits.maxBodyBytes) bytes")
         }
+        // Raw lines: asked for with ?format=, or sent as text/plain.
+        var accessLog: AccessLogReader? = nil
+        let query = request.uri.queryParameters
+        let isText = request.headers[.contentType].map { $0.lowercased().hasPrefix("text/plain") } ?? false
+        if kind == .logs, query["format"] != nil || isText {
+            let name = query["format"].map(String.init) ?? "auto"
+            guard let format = AccessLogFormat(rawValue: name) else {
+                return errorResponse(.badRequest, "format '\(name)' is not one of apache, nginx, auto")
+            }
+            let service = query["service"].map(String.init) ?? Self.header(request, "x-logpipe-service")
+            let host = query["host"].map(String.init) ?? Self.header(request, "x-logpipe-host")
+            accessLog = AccessLogReader(format: format, service: service.flatMap { $0.isEmpty ? nil : $0 }, host: host)
+        }
         do {
-            let outcome = try await ingestor.ingest(kind: kind, body: body, contentEncoding: request.headers[.contentEncoding])
+            let outcome = try await ingestor.ingest(kind: kind, body: body, contentEncoding: request.headers[.contentEncoding],
+                                                    accessLog: accessLog)
             return outcomeResponse(outcome)
         } catch {
             switch error {
@@ -116,6 +130,11 @@ public struct CollectorRoutes: Sendable {
                 return response
             }
         }
+    }
+
+    /// The value of header `name` (lower case).
+    private static func header(_ request: Request, _ name: String) -> String? {
+        request.headers.first { $0.name.canonicalName == name }?.value
     }
 
     private static func accepts(contentType: String) -> Bool {

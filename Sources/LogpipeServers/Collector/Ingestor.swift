@@ -93,7 +93,10 @@ public final class Ingestor: Sendable {
     ///
     /// - Parameters:
     ///   - contentEncoding: the request's `Content-Encoding` (`gzip` or none).
-    public func ingest(kind: RecordKind, body: ByteBuffer, contentEncoding: String?) async throws(IngestError) -> IngestOutcome {
+    ///   - accessLog: for logs sent as raw text lines (Apache, Nginx, JSON lines), the reader
+    ///     of those lines; nil reads JSON bodies.
+    public func ingest(kind: RecordKind, body: ByteBuffer, contentEncoding: String?,
+                       accessLog: AccessLogReader? = nil) async throws(IngestError) -> IngestOutcome {
         let started = ContinuousClock.now
         let cost = body.readableBytes
         let before = inFlightBytes.add(cost, ordering: .relaxed).newValue
@@ -103,7 +106,11 @@ public final class Ingestor: Sendable {
             throw .overloaded(retryAfterSeconds: 1)
         }
         let decoded = try decode(body, encoding: contentEncoding)
-        let (produce, deadLetters, outcome) = try parse(kind: kind, body: decoded)
+        let (produce, deadLetters, outcome) = if let accessLog, kind == .logs {
+            parseText(decoded, reader: accessLog)
+        } else {
+            try parse(kind: kind, body: decoded)
+        }
         if produce.count == 0 && outcome.rejected.isEmpty {
             throw .badRequest("the body holds no records")
         }
@@ -172,6 +179,36 @@ public final class Ingestor: Sendable {
         switch result {
         case .success(let value): return value
         case .failure(let error): throw .badRequest(error.description)
+        }
+    }
+
+    /// Raw text lines: a JSON line goes on the bus as sent, an access-log line as the
+    /// contract JSON of the record it was parsed into.
+    private func parseText(_ body: ByteBuffer, reader: AccessLogReader) -> (ProduceBatch, ProduceBatch, IngestOutcome) {
+        body.withUnsafeReadableBytes { raw in
+            var reader = reader
+            var batch = LogBatch()
+            let read = reader.readLogs(body: raw, limits: limits.records, into: &batch)
+            var produce = ProduceBatch()
+            var json: [UInt8] = []
+            batch.service.bytes.withUnsafeBufferPointer { keyBytes in
+                for (row, span) in read.body.acceptedSpans.enumerated() {
+                    let key = keyBytes[batch.service.range(ofRow: row)]
+                    if read.isJSONLine[row] {
+                        produce.append(key: key, value: UnsafeRawBufferPointer(rebasing: raw[span]))
+                    } else {
+                        json.removeAll(keepingCapacity: true)
+                        JSONRecordWriter.appendLog(batch, row: row, to: &json)
+                        json.withUnsafeBytes { produce.append(key: key, value: $0) }
+                    }
+                }
+            }
+            var dead = ProduceBatch()
+            let now = Int64(currentEpochMillis())
+            for (error, span) in zip(read.body.errors, read.body.rejectedSpans) {
+                dead.append(key: nil as [UInt8]?, value: deadLetterEnvelope(error: error, raw: UnsafeRawBufferPointer(rebasing: raw[span]), receivedMillis: now))
+            }
+            return (produce, dead, IngestOutcome(accepted: read.body.accepted, rejected: read.body.errors))
         }
     }
 

@@ -1,0 +1,136 @@
+import Foundation
+import LogpipeTesting
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A bad setting is refused by the real `logpipe` binary before it starts: exit 1, one
+/// line on standard error naming the setting, and nothing created on disk.
+@Suite(.serialized)
+struct RefusedConfigurationTests {
+    /// Runs `logpipe <arguments>` with its data directory inside a fresh temporary
+    /// directory (`DATA` in the arguments is replaced by it) and checks the refusal.
+    func expectRefused(_ arguments: [String], saying expected: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let directory = try TemporaryDirectory(prefix: "logpipe-refused")
+        defer { directory.remove() }
+        let data = directory.appending("data")
+        let resolved = arguments.map { $0.replacingOccurrences(of: "DATA", with: data) }
+        let result = try await ChildProcess.run(try TestEnvironment.requireLogpipe(), resolved, timeout: .seconds(30))
+        let lines = result.error.split(separator: "\n")
+        #expect(ChildProcess.exitCode(result.status) == 1, "exit status for \(resolved.joined(separator: " ")): \(result.error)", sourceLocation: sourceLocation)
+        #expect(lines.count == 1, "one line expected, got: \(result.error)", sourceLocation: sourceLocation)
+        #expect(result.error.contains(expected), "\(result.error) does not say \(expected)", sourceLocation: sourceLocation)
+        let left = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        #expect(left.isEmpty, "created \(left) for \(resolved.joined(separator: " "))", sourceLocation: sourceLocation)
+    }
+
+    @Test("unknown lake schemes and malformed lake URLs")
+    func lakeURLs() async throws {
+        try await expectRefused(["stream", "--data-dir", "DATA", "--once", "--lake", "s3://lake/pipeline"],
+                                saying: "--lake s3://lake/pipeline: unknown lake scheme s3://")
+        try await expectRefused(["run", "--data-dir", "DATA", "--no-generator", "--lake", "hdfs://namenode:9870/lake"],
+                                saying: "unknown lake scheme hdfs://")
+        try await expectRefused(["stream", "--data-dir", "DATA", "--once", "--lake", "file://remotehost/lake"],
+                                saying: "a file URL must be file:///absolute/path")
+        try await expectRefused(["lake", "ls", "--data-dir", "DATA", "--lake", "gs://bucket"], saying: "unknown lake scheme gs://")
+    }
+
+    @Test("unknown bus schemes and malformed broker lists")
+    func busURLs() async throws {
+        try await expectRefused(["collect", "--data-dir", "DATA", "--bus", "redis://127.0.0.1:6379"],
+                                saying: "--bus redis://127.0.0.1:6379: unknown bus scheme redis://")
+        try await expectRefused(["stream", "--data-dir", "DATA", "--once", "--bus", "kafka://broker1"],
+                                saying: "each broker must be host:port")
+        try await expectRefused(["topics", "--data-dir", "DATA", "--bus", "kafka://broker1:9092,:9093"],
+                                saying: "each broker must be host:port")
+        try await expectRefused(["collect", "--data-dir", "DATA", "--bus", "local:"], saying: "--bus local:PATH needs a directory")
+    }
+
+    @Test("alert webhooks and collector URLs that are not http(s) URLs")
+    func webhookURLs() async throws {
+        try await expectRefused(["stream", "--data-dir", "DATA", "--once", "--alert-webhook", "hooks.example.com/alert"],
+                                saying: "--alert-webhook hooks.example.com/alert: expected an http:// or https:// URL")
+        try await expectRefused(["run", "--data-dir", "DATA", "--no-generator", "--alert-webhook", "ftp://hooks.example.com/alert"],
+                                saying: "--alert-webhook ftp://hooks.example.com/alert")
+        try await expectRefused(["generate", "--data-dir", "DATA", "--collector-url", "127.0.0.1:8081"],
+                                saying: "--collector-url 127.0.0.1:8081: expected an http:// or https:// URL")
+    }
+
+    @Test("directories that cannot be created or written")
+    func directories() async throws {
+        let directory = try TemporaryDirectory(prefix: "logpipe-refused-file")
+        defer { directory.remove() }
+        let file = directory.appending("a-file")
+        try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+        try await expectRefused(["collect", "--bus", "local:\(file)/bus"], saying: "\(file) exists and is not a directory")
+        try await expectRefused(["stream", "--data-dir", "DATA", "--once", "--lake", "\(file)/lake"],
+                                saying: "--lake \(file)/lake: \(file) exists and is not a directory")
+        // /proc refuses new directories even to root.
+        try await expectRefused(["stream", "--data-dir", "DATA", "--once", "--lake", "/proc/logpipe-lake"],
+                                saying: "--lake /proc/logpipe-lake cannot be created: /proc is not writable")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["a-file"])
+    }
+
+    @Test("ports in use or out of range")
+    func ports() async throws {
+        let listener = try Listener()
+        defer { listener.close() }
+        try await expectRefused(["collect", "--data-dir", "DATA", "--port", String(listener.port)],
+                                saying: "--port \(listener.port): 127.0.0.1:\(listener.port) is already in use")
+        try await expectRefused(["stream", "--data-dir", "DATA", "--api-port", String(listener.port)],
+                                saying: "--api-port \(listener.port): 127.0.0.1:\(listener.port) is already in use")
+        try await expectRefused(["run", "--data-dir", "DATA", "--port", "0", "--generator-port", String(listener.port)],
+                                saying: "--generator-port \(listener.port)")
+        try await expectRefused(["collect", "--data-dir", "DATA", "--port", "70000"], saying: "--port 70000: a port is 0 to 65535")
+    }
+
+    @Test("API keys too short or missing beyond loopback")
+    func apiKeys() async throws {
+        try await expectRefused(["collect", "--data-dir", "DATA", "--api-key", "short"], saying: "the API key must be at least 16 characters")
+        try await expectRefused(["collect", "--data-dir", "DATA", "--host", "0.0.0.0"], saying: "which is not loopback: set an API key")
+    }
+
+    @Test("contradictory flags")
+    func contradictions() async throws {
+        try await expectRefused(["stream", "--data-dir", "DATA", "--once", "--api-port", "9"],
+                                saying: "--once and --api-port 9 contradict")
+        try await expectRefused(["stream", "--data-dir", "DATA", "--once", "--trigger", "5"], saying: "--once and --trigger contradict")
+        try await expectRefused(["run", "--data-dir", "DATA", "--no-generator", "--rate", "100"],
+                                saying: "--no-generator and --rate contradict")
+        try await expectRefused(["run", "--data-dir", "DATA", "--port", "18181", "--generator-port", "18181"],
+                                saying: "--port and --generator-port are both 18181")
+        try await expectRefused(["stream", "--data-dir", "DATA", "--once", "--roll-mib", "0"], saying: "--roll-mib 0: must be at least 1")
+    }
+}
+
+/// A loopback listener could not be set up.
+private struct ListenFailure: Error {
+    let errno: Int32
+}
+
+/// A socket listening on a loopback port, so a test can hold a port in use.
+private struct Listener {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 1) == 0 else { throw ListenFailure(errno: errno) }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        self.fd = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func close() { _ = Glibc.close(fd) }
+}
