@@ -16,8 +16,7 @@ import FoundationNetworking
         try TestLake.build(root: dir.appending("lake"), logs: 30_000, events: 10)
         let port = try LoopbackPort.free()
         let child = try ChildProcess(executable: TestEnvironment.logpipeBinary, arguments: [
-            "run", "--data-dir", dir.path, "--port", String(port), "--generator-port", String(try LoopbackPort.free()),
-            "--no-generator", "--log-level", "warning",
+            "run", "--data-dir", dir.path, "--port", String(port), "--no-generator", "--log-level", "warning",
         ])
         defer { child.kill(SIGKILL) }
         try await LoopbackPort.waitUntilListening(port, timeout: .seconds(30)) { String(decoding: child.standardError, as: UTF8.self) }
