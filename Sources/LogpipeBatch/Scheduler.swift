@@ -240,7 +240,8 @@ public actor Scheduler {
 
     private func runInterval(_ job: ScheduledJob, _ key: String) async throws -> [JobRun] {
         var attempts: [JobRun] = []
-        let labels = [("job", job.name)]
+        // Not `job`: Prometheus gives that label to the scrape target.
+        let labels = [("job_name", job.name)]
         for attempt in 1...job.maxAttempts {
             var run = JobRun(job: job.name, interval: key, attempt: attempt, owner: owner,
                              start: clock.now().timeIntervalSince1970, end: nil, status: "running", rows: nil, error: nil)
