@@ -39,13 +39,13 @@ extension Settings {
                     accessKeyId: optionalString("lake.s3.accessKeyId"), secretAccessKey: optionalString("lake.s3.secretAccessKey"),
                     sessionToken: optionalString("lake.s3.sessionToken")))
             } catch {
-                throw ValidationError("--lake \(location): \(error)")
+                throw ConfigurationRefused("--lake \(location): \(error)")
             }
         case .webhdfs(let location):
             do {
                 return WebHDFSFileStore(configuration: try WebHDFSConfiguration.parse(url: location, user: optionalString("lake.hdfs.user")))
             } catch {
-                throw ValidationError("--lake \(location): \(error)")
+                throw ConfigurationRefused("--lake \(location): \(error)")
             }
         case .local(let directory):
             return try LocalFileStore(root: directory)

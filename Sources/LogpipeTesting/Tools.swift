@@ -24,12 +24,12 @@ public struct ToolMissing: Error, CustomStringConvertible {
 }
 
 extension ChildProcess {
-    /// Runs `executable` to completion; returns its exit status and output. Kills it and
-    /// throws after `timeout`.
+    /// Runs `executable` to completion (with `environment` when given, else this process's);
+    /// returns its exit status and output. Kills it and throws after `timeout`.
     public static func run(
-        _ executable: String, _ arguments: [String], timeout: Duration = .seconds(60)
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil, timeout: Duration = .seconds(60)
     ) async throws -> (status: Int32, output: String, error: String) {
-        let child = try ChildProcess(executable: executable, arguments: arguments)
+        let child = try ChildProcess(executable: executable, arguments: arguments, environment: environment)
         let expired = Mutex(false)
         let timer = Task {
             try await Task.sleep(for: timeout)

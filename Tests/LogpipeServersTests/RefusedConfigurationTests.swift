@@ -12,12 +12,13 @@ import Glibc
 struct RefusedConfigurationTests {
     /// Runs `logpipe <arguments>` with its data directory inside a fresh temporary
     /// directory (`DATA` in the arguments is replaced by it) and checks the refusal.
-    func expectRefused(_ arguments: [String], saying expected: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    func expectRefused(_ arguments: [String], saying expected: String, environment: [String: String]? = nil,
+                       sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let directory = try TemporaryDirectory(prefix: "logpipe-refused")
         defer { directory.remove() }
         let data = directory.appending("data")
         let resolved = arguments.map { $0.replacingOccurrences(of: "DATA", with: data) }
-        let result = try await ChildProcess.run(try TestEnvironment.requireLogpipe(), resolved, timeout: .seconds(30))
+        let result = try await ChildProcess.run(try TestEnvironment.requireLogpipe(), resolved, environment: environment, timeout: .seconds(30))
         let lines = result.error.split(separator: "\n")
         #expect(ChildProcess.exitCode(result.status) == 1, "exit status for \(resolved.joined(separator: " ")): \(result.error)", sourceLocation: sourceLocation)
         #expect(lines.count == 1, "one line expected, got: \(result.error)", sourceLocation: sourceLocation)
@@ -28,8 +29,13 @@ struct RefusedConfigurationTests {
 
     @Test("unknown lake schemes and malformed lake URLs")
     func lakeURLs() async throws {
+        try await expectRefused(["stream", "--data-dir", "DATA", "--once", "--lake", "gs://lake/pipeline"],
+                                saying: "--lake gs://lake/pipeline: unknown lake scheme gs://")
+        // A known scheme without what it needs is refused as early, in one line.
         try await expectRefused(["stream", "--data-dir", "DATA", "--once", "--lake", "s3://lake/pipeline"],
-                                saying: "--lake s3://lake/pipeline: unknown lake scheme s3://")
+                                saying: "--lake s3://lake/pipeline: ", environment: ProcessInfo.processInfo.environment.filter {
+                                    !$0.key.hasPrefix("AWS_") && !$0.key.hasPrefix("LOGPIPE_LAKE_S3_")
+                                })
         try await expectRefused(["run", "--data-dir", "DATA", "--no-generator", "--lake", "hdfs://namenode:9870/lake"],
                                 saying: "unknown lake scheme hdfs://")
         try await expectRefused(["stream", "--data-dir", "DATA", "--once", "--lake", "file://remotehost/lake"],
