@@ -143,7 +143,7 @@ struct BusSharingProcessTests {
         try await Task.sleep(for: .milliseconds(800))
         stop.set()
         let acknowledged = await acked
-        let onBus = try await busRequestIDs(dir.appending("bus"))
+        let onBus = try await collectors.storedRequestIDs(busDirectory: dir.appending("bus"), access: .read)
         #expect(acknowledged.count >= 500, "the load acknowledged too little to prove anything")
         #expect(acknowledged.isSubset(of: Set(onBus)))
 
@@ -165,24 +165,6 @@ struct BusSharingProcessTests {
         #expect(lake.rows == onBus.count, "lake rows \(lake.rows), bus records \(onBus.count)")
         #expect(lake.distinct == lake.rows, "\(lake.rows - lake.distinct) records are in the lake twice")
         #expect(lake.missing == 0, "\(lake.missing) records on the bus never reached the lake")
-    }
-
-    /// Every request id on `logs.raw`, read through a reader of the bus (the collector may still run).
-    private func busRequestIDs(_ directory: String) async throws -> [String] {
-        let bus = try LocalBus(directory: directory, options: LocalBusOptions(access: .read))
-        var ids: [String] = []
-        for partition in try await bus.topics().first(where: { $0.name == "logs.raw" })!.partitions {
-            var offset = partition.lowWatermark
-            while offset < partition.highWatermark {
-                let batch = try await bus.fetch(TopicPartition(topic: "logs.raw", partition: partition.partition), from: offset, maxBytes: 4 << 20, maxWaitMillis: 0)
-                for record in batch.records {
-                    ids.append(contentsOf: requestIDs(in: Array(batch.buffer[Int(record.value.lowerBound)..<Int(record.value.upperBound)])))
-                }
-                offset = batch.nextOffset(after: offset)
-            }
-        }
-        try await bus.close()
-        return ids
     }
 
     struct LakeIDs {

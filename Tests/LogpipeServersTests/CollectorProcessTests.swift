@@ -56,9 +56,10 @@ struct CollectorProcessTests {
         return acknowledged
     }
 
-    /// Every record on `logs.raw` in `busDirectory`, as request ids (one per record, duplicates kept).
-    func storedRequestIDs(busDirectory: String) async throws -> [String] {
-        let bus = try LocalBus(directory: busDirectory)
+    /// Every record on `logs.raw` in `busDirectory`, as request ids (one per record, duplicates kept);
+    /// `.read` while another process may still write the bus.
+    func storedRequestIDs(busDirectory: String, access: LocalBusAccess = .write) async throws -> [String] {
+        let bus = try LocalBus(directory: busDirectory, options: LocalBusOptions(access: access))
         defer { Task { try? await bus.close() } }
         var ids: [String] = []
         for partition in try await bus.topics().first(where: { $0.name == "logs.raw" })!.partitions {
