@@ -127,8 +127,10 @@ public struct RecordGenerator: Sendable {
     /// Incidents applied to records whose event time they cover.
     public var incidents: [Incident]
 
-    /// A generator. `users` and `ips` size the populations behind the records.
-    public init(seed: UInt64, users: Int = 10_000, ips: Int = 4_000, incidents: [Incident] = []) {
+    /// A generator. `users` and `ips` size the populations behind the records; logs come
+    /// from the first `services` of ``services`` (all of them by default).
+    public init(seed: UInt64, users: Int = 10_000, ips: Int = 4_000, incidents: [Incident] = [],
+                services: Int = RecordGenerator.services.count) {
         rng = SeededRandom(seed: seed)
         userCount = max(1, users)
         ipCount = max(1, ips)
@@ -144,7 +146,7 @@ public struct RecordGenerator: Sendable {
             table.append(Service(name: Array(name.utf8), hosts: hosts, endpoints: endpoints,
                                  medianMillis: 15 + Double(setup.below(80))))
         }
-        serviceTable = table
+        serviceTable = Array(table.prefix(max(1, min(services, table.count))))
     }
 
     // MARK: Logs

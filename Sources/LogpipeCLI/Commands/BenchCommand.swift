@@ -12,13 +12,13 @@ struct BenchCommand: AsyncParsableCommand {
     )
 
     enum Name: String, ExpressibleByArgument, CaseIterable {
-        case json, accessLog = "access-log", bus, parquet, collector, lake, analytics, kafka, kafkaLake = "kafka-lake", latency, late, all
+        case product, json, accessLog = "access-log", bus, parquet, collector, lake, analytics, kafka, kafkaLake = "kafka-lake", latency, late, all
     }
 
     @Argument(help: "Which benchmark: \(Name.allCases.map(\.rawValue).joined(separator: ", ")).")
     var name: Name = .all
 
-    @Option(help: "Records (or rows) to use; each benchmark has its own default.")
+    @Option(help: "Records (or rows) to use; each benchmark has its own default (product: 1M).")
     var records: Int?
 
     @Option(help: "Seconds per wrk run for the collector benchmark.")
@@ -76,6 +76,10 @@ struct BenchCommand: AsyncParsableCommand {
                 report = try await LatencyBench.run(
                     binary: Bundle.main.executablePath ?? CommandLine.arguments[0], port: LoopbackPort.free(),
                     windows: windows, workDir: work + "/latency")
+            case .product:
+                report = try await ProductBench.run(
+                    binary: Bundle.main.executablePath ?? CommandLine.arguments[0], records: records ?? 1_000_000,
+                    port: LoopbackPort.free(), workDir: work + "/product", python: python, spark: spark)
             case .late:
                 report = try await LateBackfillBench.run(
                     binary: Bundle.main.executablePath ?? CommandLine.arguments[0], records: records ?? 1_000_000,

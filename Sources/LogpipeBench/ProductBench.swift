@@ -1,0 +1,358 @@
+import Foundation
+import LogpipeGenerator
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `logpipe bench product`: the product path as a user runs it, each step a separate
+/// process of the `logpipe` binary, against DuckDB, pyarrow (and Spark with `--spark`)
+/// on the same records in the same run.
+///
+/// - Records: `records` generated logs from 8 services, event times evenly spread over
+///   48 hours ending an hour before now (none is future); 2% are shifted back by up to
+///   2 minutes (out of order, within the allowed lateness) and 0.5% by 15–30 minutes
+///   (late, behind the watermark). Written once as NDJSON for every peer.
+/// - Ingest (timed): `logpipe collect` on a fresh data directory; `connections` keep-alive
+///   connections POST the NDJSON, 5,000 records per request (`application/x-ndjson`), each
+///   acknowledged only once durable. Rate: acknowledged records / wall time of the posting.
+///   Peak RSS: the collector's `VmHWM` before it is stopped with SIGTERM.
+/// - Stream (timed): `/usr/bin/time logpipe stream --once` on that data directory with the
+///   CLI's defaults (raw hourly lake and analytics): wall seconds and peak RSS of the process.
+/// - Peers (timed the same way, whole process under `/usr/bin/time`): DuckDB `read_json` →
+///   `COPY … (FORMAT parquet, PARTITION_BY (year, month, day, hour))`, pyarrow `read_json` →
+///   `write_dataset` hive-partitioned, and with `spark` Spark Structured Streaming (file
+///   source of 100k-record files, one per micro-batch → partitioned Parquet, `local[2]`).
+public enum ProductBench {
+    /// Records per POST, as the issue's user sends them.
+    static let recordsPerRequest = 5_000
+
+    /// Runs the benchmark with `binary` (the `logpipe` executable) in `workDir` (emptied
+    /// first), the collector on loopback `port`, and returns a text report.
+    public static func run(binary: String, records: Int = 1_000_000, port: Int, workDir: String,
+                           python: String = "python3", spark: Bool = false, connections: Int = 4) async throws -> String {
+        try? FileManager.default.removeItem(atPath: workDir)
+        try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
+        let loadBefore = loadAverage()
+        let (ndjson, requests) = generate(records: records)
+        let input = workDir + "/input.ndjson"
+        try Data(ndjson).write(to: URL(fileURLWithPath: input))
+
+        // Ingest: the collector as its own process, posted to over loopback.
+        let dataDir = workDir + "/data"
+        let collector = Process()
+        collector.executableURL = URL(fileURLWithPath: binary)
+        collector.arguments = ["collect", "--data-dir", dataDir, "--port", String(port), "--log-level", "warning"]
+        try collector.run()
+        let ingest: (seconds: Double, rssKiB: Int)
+        do {
+            try waitUntilListening(port: port, process: collector)
+            let began = ContinuousClock.now
+            try await post(ndjson: ndjson, requests: requests, port: port, connections: connections)
+            let seconds = Peers.seconds(since: began)
+            ingest = (seconds, peakRSS(pid: collector.processIdentifier))
+        } catch {
+            collector.terminate()
+            collector.waitUntilExit()
+            throw error
+        }
+        collector.terminate()
+        collector.waitUntilExit()
+        guard collector.terminationStatus == 0 else {
+            throw Peers.Failure(description: "logpipe collect exited with \(collector.terminationStatus) after SIGTERM")
+        }
+
+        // Stream: the backfill a user runs on that data directory.
+        let (streamSeconds, streamRSS, output) = try LateBackfillBench.timed(
+            binary, ["stream", "--once", "--data-dir", dataDir, "--log-level", "warning"])
+        guard output.contains("records \(records),") else {
+            throw Peers.Failure(description: "logpipe stream --once read other than \(records) records: \(output)")
+        }
+
+        var rows: [Row] = [
+            Row(name: "logpipe collect (POST NDJSON)", seconds: ingest.seconds, rssKiB: ingest.rssKiB,
+                note: "\(connections) connections, \(recordsPerRequest)/request, all 2xx"),
+            Row(name: "logpipe stream --once", seconds: streamSeconds, rssKiB: streamRSS,
+                note: output.trimmingCharacters(in: .whitespacesAndNewlines)),
+        ]
+        let peerNames = ["duckdb", "pyarrow"] + (spark ? ["spark"] : [])
+        for peer in peerNames {
+            let out = workDir + "/" + peer
+            let (seconds, rss, stdout) = try LateBackfillBench.timed(python, ["-c", peerScript, peer, input, out, workDir])
+            guard let line = stdout.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+                  let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                throw Peers.Failure(description: "peer \(peer) printed no summary: \(stdout)")
+            }
+            let inner = object["seconds"] as? Double ?? .nan
+            rows.append(Row(name: object["name"] as? String ?? peer, seconds: seconds, rssKiB: rss,
+                            note: String(format: "%@; %d files in %d hours; %.2f s inside the script",
+                                         object["note"] as? String ?? "", object["files"] as? Int ?? 0,
+                                         object["hours"] as? Int ?? 0, inner)))
+        }
+        let loadAfter = loadAverage()
+
+        let streamRate = Double(records) / streamSeconds
+        var report = """
+            product path: \(records) logs (\(ndjson.count / 1_000_000) MB NDJSON), 48 h of event time, 8 services, \
+            2% out of order by ≤ 2 min, 0.5% late by 15–30 min
+              load average before \(loadBefore), after \(loadAfter); \(ProcessInfo.processInfo.activeProcessorCount) cores
+              \("step".padding(toLength: 34, withPad: " ", startingAt: 0))  seconds   records/s  peak RSS MiB  logpipe stream / peer
+
+            """
+        for row in rows {
+            let rate = Double(records) / row.seconds
+            report += "  " + row.name.padding(toLength: 34, withPad: " ", startingAt: 0)
+            report += String(format: "  %7.2f  %10.0f  %12d", row.seconds, rate, row.rssKiB / 1024)
+            report += row.name.hasPrefix("logpipe") ? String(repeating: " ", count: 23) : String(format: "  %20.2fx ", streamRate / rate)
+            report += " \(row.note)\n"
+        }
+        report += "  all times: whole process wall clock (/usr/bin/time), except collect: first POST to last acknowledgement\n"
+        return report
+    }
+
+    struct Row {
+        var name: String
+        var seconds: Double
+        var rssKiB: Int
+        var note: String
+    }
+
+    /// The NDJSON and, per request, its byte range (`recordsPerRequest` lines each).
+    static func generate(records: Int) -> ([UInt8], [Range<Int>]) {
+        var generator = RecordGenerator(seed: 20_261_129, services: 8)
+        var disorder = SeededRandom(seed: 14)
+        let span = 48 * 3600.0
+        let start = Double(Int(Date().timeIntervalSince1970) / 60 * 60) - 3600 - span
+        let spacing = span / Double(max(1, records))
+        var out: [UInt8] = []
+        out.reserveCapacity(records * 340)
+        var requests: [Range<Int>] = []
+        var requestStart = 0
+        for i in 0..<records {
+            var timestamp = start + Double(i) * spacing
+            let draw = disorder.unit()
+            if draw < 0.005 {
+                timestamp -= 900 + disorder.unit() * 900
+            } else if draw < 0.025 {
+                timestamp -= disorder.unit() * 120
+            }
+            generator.appendLog(to: &out, timestamp: timestamp)
+            out.append(UInt8(ascii: "\n"))
+            if (i + 1) % recordsPerRequest == 0 || i == records - 1 {
+                requests.append(requestStart..<out.count)
+                requestStart = out.count
+            }
+        }
+        return (out, requests)
+    }
+
+    /// POSTs every request over `connections` keep-alive connections, each on its own
+    /// thread (the socket calls block), request `i` on connection `i % connections`.
+    static func post(ndjson: [UInt8], requests: [Range<Int>], port: Int, connections: Int) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for c in 0..<connections {
+                group.addTask {
+                    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+                        Thread {
+                            do {
+                                let client = try LoopbackHTTPClient(port: port)
+                                defer { client.close() }
+                                for r in stride(from: c, to: requests.count, by: connections) {
+                                    let status = try ndjson[requests[r]].withUnsafeBytes {
+                                        try client.post(path: "/api/collect/logs", contentType: "application/x-ndjson", body: $0)
+                                    }
+                                    guard (200..<300).contains(status) else {
+                                        throw Peers.Failure(description: "the collector answered \(status) to request \(r)")
+                                    }
+                                }
+                                continuation.resume()
+                            } catch {
+                                continuation.resume(throwing: error)
+                            }
+                        }.start()
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// Waits (up to a minute) until `port` accepts connections, failing early if `process` exits.
+    static func waitUntilListening(port: Int, process: Process) throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if let client = try? LoopbackHTTPClient(port: port) {
+                client.close()
+                return
+            }
+            guard process.isRunning else {
+                throw Peers.Failure(description: "logpipe collect exited with \(process.terminationStatus) before listening")
+            }
+            usleep(50_000)
+        }
+        throw Peers.Failure(description: "logpipe collect did not listen on port \(port) within 60 s")
+    }
+
+    /// Peak resident set size of a live process in KiB (`VmHWM`), 0 if unreadable.
+    static func peakRSS(pid: Int32) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
+        return Int(line.split(separator: " ")[1]) ?? 0
+    }
+
+    /// The 1, 5 and 15-minute load averages, as /proc/loadavg gives them.
+    static func loadAverage() -> String {
+        let text = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? ""
+        return text.split(separator: " ").prefix(3).joined(separator: " ")
+    }
+
+    /// Runs one peer (argv: peer, NDJSON, output directory, work directory) and prints one
+    /// JSON line: name, seconds inside the script, files, hours, note.
+    static let peerScript = #"""
+import json, os, sys, time, glob
+peer, src, out, work = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+
+def summary(name, seconds, note):
+    files = [f for f in glob.glob(out + "/**/*.parquet", recursive=True) if "/_" not in f[len(out):] and "/." not in f[len(out):]]
+    print(json.dumps({"name": name, "seconds": seconds, "files": len(files), "hours": len({os.path.dirname(f) for f in files}),
+                      "note": note}), flush=True)
+
+if peer == "duckdb":
+    import duckdb
+    con = duckdb.connect()
+    con.execute("SET TimeZone='UTC'")
+    t = time.perf_counter()
+    con.execute(f"""COPY (SELECT to_timestamp("timestamp") AS "timestamp", level, service, host, message, metadata,
+          year(to_timestamp("timestamp")) AS year, month(to_timestamp("timestamp")) AS month,
+          day(to_timestamp("timestamp")) AS day, hour(to_timestamp("timestamp")) AS hour
+        FROM read_json('{src}', format='newline_delimited', columns={{
+          'timestamp': 'DOUBLE', 'level': 'VARCHAR', 'service': 'VARCHAR', 'host': 'VARCHAR', 'message': 'VARCHAR',
+          'metadata': 'STRUCT(request_id VARCHAR, response_time_ms DOUBLE, status_code INTEGER, endpoint VARCHAR, method VARCHAR, client_ip VARCHAR, user_id VARCHAR)'}}))
+      TO '{out}' (FORMAT parquet, PARTITION_BY (year, month, day, hour), COMPRESSION snappy)""")
+    summary("duckdb COPY PARTITION_BY", time.perf_counter() - t, "duckdb " + duckdb.__version__)
+elif peer == "pyarrow":
+    import pyarrow as pa, pyarrow.json as pj, pyarrow.compute as pc, pyarrow.dataset as ds
+    schema = pa.schema([("timestamp", pa.float64()), ("level", pa.string()), ("service", pa.string()), ("host", pa.string()),
+        ("message", pa.string()), ("metadata", pa.struct([("request_id", pa.string()), ("response_time_ms", pa.float64()),
+        ("status_code", pa.int32()), ("endpoint", pa.string()), ("method", pa.string()), ("client_ip", pa.string()),
+        ("user_id", pa.string())]))])
+    t = time.perf_counter()
+    table = pj.read_json(src, parse_options=pj.ParseOptions(explicit_schema=schema))
+    ts = pc.cast(pc.multiply(table["timestamp"], 1e6), pa.int64()).cast(pa.timestamp("us", tz="UTC"))
+    table = table.set_column(0, "timestamp", ts)
+    for unit in ["year", "month", "day", "hour"]:
+        table = table.append_column(unit, getattr(pc, unit)(ts))
+    ds.write_dataset(table, out, format="parquet", partitioning=["year", "month", "day", "hour"], partitioning_flavor="hive",
+                     file_options=ds.ParquetFileFormat().make_write_options(compression="snappy"),
+                     existing_data_behavior="overwrite_or_ignore", max_open_files=1024)
+    summary("pyarrow write_dataset", time.perf_counter() - t, "pyarrow " + pa.__version__)
+elif peer == "spark":
+    import pyspark
+    from pyspark.sql import SparkSession, functions as F, types as T
+    s = SparkSession.builder.master("local[2]").appName("raw_to_lake").config("spark.ui.enabled", "false") \
+        .config("spark.sql.session.timeZone", "UTC").getOrCreate()
+    s.sparkContext.setLogLevel("ERROR")
+    # The records arrive as a stream: files of 100k records, one micro-batch each, like the seed's job on Kafka.
+    indir = os.path.join(work, "spark-in"); os.makedirs(indir, exist_ok=True)
+    with open(src, "rb") as f:
+        part, lines = 0, []
+        for line in f:
+            lines.append(line)
+            if len(lines) == 100_000:
+                with open(os.path.join(indir, f"part-{part:05d}.json"), "wb") as o: o.writelines(lines)
+                part, lines = part + 1, []
+        if lines:
+            with open(os.path.join(indir, f"part-{part:05d}.json"), "wb") as o: o.writelines(lines)
+    meta = T.StructType([T.StructField("request_id", T.StringType()), T.StructField("response_time_ms", T.DoubleType()),
+        T.StructField("status_code", T.IntegerType()), T.StructField("endpoint", T.StringType()), T.StructField("method", T.StringType()),
+        T.StructField("client_ip", T.StringType()), T.StructField("user_id", T.StringType())])
+    sch = T.StructType([T.StructField("timestamp", T.DoubleType()), T.StructField("level", T.StringType()),
+        T.StructField("service", T.StringType()), T.StructField("host", T.StringType()), T.StructField("message", T.StringType()),
+        T.StructField("metadata", meta)])
+    t = time.perf_counter()
+    df = s.readStream.schema(sch).option("maxFilesPerTrigger", 1).json(indir).withColumn("timestamp", F.col("timestamp").cast("timestamp")) \
+        .withColumn("year", F.year("timestamp")).withColumn("month", F.month("timestamp")) \
+        .withColumn("day", F.dayofmonth("timestamp")).withColumn("hour", F.hour("timestamp"))
+    q = df.writeStream.format("parquet").option("path", out).option("checkpointLocation", os.path.join(work, "spark-ckpt")) \
+        .partitionBy("year", "month", "day", "hour").trigger(availableNow=True).start()
+    q.awaitTermination()
+    summary("spark structured streaming local[2]", time.perf_counter() - t,
+            f"pyspark {pyspark.__version__}, {q.lastProgress and q.lastProgress['batchId'] + 1} micro-batches of 100k")
+    s.stop()
+"""#
+}
+
+/// A blocking HTTP/1.1 keep-alive client for loopback, so posting costs the collector's
+/// time rather than a client library's.
+final class LoopbackHTTPClient {
+    private let fd: Int32
+    private var buffer = [UInt8](repeating: 0, count: 65_536)
+
+    /// Connects to 127.0.0.1:`port`.
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Peers.Failure(description: "socket: errno \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else {
+            let code = errno
+            Glibc.close(fd)
+            throw Peers.Failure(description: "connect to 127.0.0.1:\(port): errno \(code)")
+        }
+    }
+
+    func close() { Glibc.close(fd) }
+
+    /// Sends one POST and reads its whole response; returns the status code.
+    func post(path: String, contentType: String, body: UnsafeRawBufferPointer) throws -> Int {
+        let head = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n\r\n"
+        try Array(head.utf8).withUnsafeBytes { try send($0) }
+        try send(body)
+        // Headers, then a Content-Length or chunked body.
+        var received: [UInt8] = []
+        var headerEnd: Int? = nil
+        while headerEnd == nil {
+            try receive(into: &received)
+            headerEnd = find([13, 10, 13, 10], in: received).map { $0 + 4 }
+        }
+        let header = String(decoding: received[..<headerEnd!], as: UTF8.self).lowercased()
+        let statusLine = header.split(separator: "\r\n").first ?? ""
+        let status = statusLine.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        if let line = header.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
+           let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) {
+            while received.count < headerEnd! + length { try receive(into: &received) }
+        } else if header.contains("transfer-encoding: chunked") {
+            while find(Array("0\r\n\r\n".utf8), in: received[headerEnd!...]) == nil { try receive(into: &received) }
+        }
+        return status
+    }
+
+    private func send(_ bytes: UnsafeRawBufferPointer) throws {
+        var sent = 0
+        while sent < bytes.count {
+            let n = Glibc.send(fd, bytes.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL))
+            guard n > 0 else { throw Peers.Failure(description: "send: errno \(errno)") }
+            sent += n
+        }
+    }
+
+    private func receive(into received: inout [UInt8]) throws {
+        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        guard n > 0 else { throw Peers.Failure(description: "the collector closed the connection (errno \(errno))") }
+        received.append(contentsOf: buffer[..<n])
+    }
+
+    private func find<C: Collection>(_ needle: [UInt8], in haystack: C) -> Int? where C.Element == UInt8, C.Index == Int {
+        guard haystack.count >= needle.count else { return nil }
+        var i = haystack.startIndex
+        while i + needle.count <= haystack.endIndex {
+            if haystack[i..<(i + needle.count)].elementsEqual(needle) { return i }
+            i += 1
+        }
+        return nil
+    }
+}
