@@ -197,7 +197,7 @@ extension LocalBus {
         }
     }
 
-    private func adoptNewTopics() {
+    func adoptNewTopics() {
         guard let names = try? FileIO.list(topicsDirectory) else { return }
         let known = state.withLock { Set($0.topics.keys) }
         for name in names where name.hasSuffix(".json") && !known.contains(String(name.dropLast(5))) {
@@ -298,7 +298,8 @@ extension LocalBus {
         return scan
     }
 
-    /// The reader's follower: polls the writer's markers until the bus closes.
+    /// The reader's follower: polls the writer's markers until the bus closes. It stands
+    /// in for the writer's flusher thread, so `close()` waits for it the same way.
     func startFollower() {
         let thread = Thread { [self] in
             var round = 0
@@ -339,7 +340,9 @@ extension LocalBus {
         while true {
             try state.withLock { s in if s.closing { throw BusError.closed } }
             if state.withLock({ $0.topics[name] != nil }) { return }
-            follow(checkFiles: true)
+            // Only the follower thread follows partitions (it alone scans and extends
+            // segments); adopting a topic twice just drops the second copy.
+            adoptNewTopics()
             if state.withLock({ $0.topics[name] != nil }) { return }
             if !WriterLock.isHeld(directory) {
                 throw BusError.io("topic '\(name)' does not exist in the bus at \(directory) and no writer is running: start logpipe collect (or logpipe run) on this data directory first")

@@ -132,7 +132,8 @@ private final class LeaseMember: GroupMember, @unchecked Sendable {
         }
         for fd in released { close(fd) }
 
-        let share = (partitions.count + liveMembers() - 1) / max(1, liveMembers())
+        let live = liveMembers()
+        let share = (partitions.count + live - 1) / live
         var held = state.withLock { $0.held }
         if held.count > share {
             for tp in held.keys.sorted(by: { $0.description > $1.description }).prefix(held.count - share) {

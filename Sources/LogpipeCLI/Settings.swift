@@ -125,10 +125,9 @@ struct Settings {
     /// The disks whose free space `/metrics` shows: the local bus's (when the bus is local) and the lake's.
     func volumes(lake: String?) -> [OperatorMetrics.Volume] {
         var out: [OperatorMetrics.Volume] = []
-        let location = string("bus", default: "local:\(dataDir)/bus")
-        if location.hasPrefix("local:") { out.append(.init(name: "bus", path: String(location.dropFirst(6)))) }
+        if case .local(let directory)? = try? busLocation() { out.append(.init(name: "bus", path: directory)) }
         // An object store or HDFS has no local disk to watch.
-        if let lake, !lake.contains("://") { out.append(.init(name: "lake", path: lake)) }
+        if let lake, let directory = try? LakeLocation(parsing: lake).localDirectory { out.append(.init(name: "lake", path: directory)) }
         return out
     }
 
