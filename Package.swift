@@ -146,7 +146,7 @@ let package = Package(
         // Testing: helpers our tests and our users share (temporary dirs, child processes, ports).
         .target(
             name: "LogpipeTesting",
-            dependencies: ["LogpipeBus", "LogpipeRecords", "LogpipeLake", "LogpipeParquet"]
+            dependencies: ["LogpipeBus", "LogpipeRecords", "LogpipeLake", "LogpipeParquet", "LogpipeGenerator"]
         ),
         .testTarget(name: "LogpipeRecordsTests", dependencies: ["LogpipeRecords", "LogpipeTesting"]),
         .testTarget(

@@ -5,14 +5,6 @@ import LogpipeGenerator
 import LogpipeTesting
 import Testing
 
-/// Whether `TestEnvironment.logpipeBinary` exists and has the `stream` command.
-private func logpipeStreamAvailable() async -> Bool {
-    let binary = TestEnvironment.logpipeBinary
-    guard FileManager.default.isExecutableFile(atPath: binary),
-          let child = try? ChildProcess(executable: binary, arguments: ["stream", "--help"]) else { return false }
-    return ChildProcess.exitCode(await child.waitForExit()) == 0
-}
-
 @Suite("logpipe stream killed and restarted", .serialized)
 struct ProcessRestartTests {
     /// What a lake's analytics output looks like, family by family: every JSON line of
@@ -84,9 +76,10 @@ struct ProcessRestartTests {
     /// arrives, and so on; a last `--once` finishes. The analytics rows in the two lakes
     /// (every line of every metrics, alerts and late file, as a multiset, so a window
     /// published twice, lost or changed would show) must be equal.
-    @Test("SIGKILL during windowed processing, restart: the lake's windows equal an uninterrupted run's",
-          .enabled("needs `logpipe stream` in TestEnvironment.logpipeBinary (LOGPIPE_BIN)") { await logpipeStreamAvailable() })
+    @Test("SIGKILL during windowed processing, restart: the lake's windows equal an uninterrupted run's")
     func killNineAndRestart() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: TestEnvironment.logpipeBinary),
+                     "no logpipe binary at \(TestEnvironment.logpipeBinary) (set LOGPIPE_BIN)")
         let dir = try TemporaryDirectory(prefix: "analytics-kill9")
         defer { dir.remove() }
         let reference = (bus: dir.appending("bus-a"), lake: dir.appending("lake-a"))
