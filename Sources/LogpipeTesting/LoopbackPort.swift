@@ -58,6 +58,33 @@ public enum LoopbackPort {
         throw Failure(description: "nothing listened on 127.0.0.1:\(port) within \(timeout). \(describe())")
     }
 
+    /// Starts a server child on `portCount` fresh ports and returns what `ready` makes of it
+    /// once it serves. A port found free can be taken before the child binds it, so a child
+    /// that failed with "Address already in use" (or silently) is killed and started again
+    /// on other ports, up to `attempts` times; one that failed any other way (a missing
+    /// module, a Python error) would fail the same way again, so its error is thrown at once.
+    public static func launch<Server>(
+        ports portCount: Int, attempts: Int = 3,
+        start: ([Int]) throws -> ChildProcess,
+        ready: (ChildProcess, [Int]) async throws -> Server
+    ) async throws -> Server {
+        var lastError: any Error = Failure(description: "no attempt made")
+        for _ in 0..<attempts {
+            let ports = try (0..<portCount).map { _ in try free() }
+            let process = try start(ports)
+            do {
+                return try await ready(process, ports)
+            } catch {
+                lastError = error
+                process.kill(SIGKILL)
+                await process.waitForExit()
+                let text = String(decoding: process.standardError, as: UTF8.self)
+                if !text.isEmpty && !text.contains("Address already in use") { break }
+            }
+        }
+        throw lastError
+    }
+
     private static func loopback(port: Int) -> sockaddr_in {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

@@ -79,15 +79,14 @@ while True:
         let directory = try TemporaryDirectory(prefix: "moto")
         let script = directory.appending("moto_s3.py")
         try Data(launcher.utf8).write(to: URL(fileURLWithPath: script))
-        var lastError: any Error = LoopbackPort.Failure(description: "no attempt made")
-        for _ in 0..<3 {
-            let port = try LoopbackPort.free()
-            var environment = ProcessInfo.processInfo.environment
-            environment["MOTO_PORT"] = String(port)
-            let process = try ChildProcess(executable: TestEnvironment.python,
-                                           arguments: TestEnvironment.pythonPrefixArguments + [script, String(port)],
-                                           environment: environment)
-            do {
+        do {
+            return try await LoopbackPort.launch(ports: 1, start: { ports in
+                var environment = ProcessInfo.processInfo.environment
+                environment["MOTO_PORT"] = String(ports[0])
+                return try ChildProcess(executable: TestEnvironment.python,
+                                        arguments: TestEnvironment.pythonPrefixArguments + [script, String(ports[0])],
+                                        environment: environment)
+            }, ready: { process, ports in
                 // Ready once the launcher prints the IAM user's key (after its server answered).
                 let deadline = ContinuousClock.now + timeout
                 while !process.standardOutput.contains(UInt8(ascii: "\n")) {
@@ -101,18 +100,12 @@ while True:
                       let id = key["accessKeyId"], let secret = key["secretAccessKey"] else {
                     throw LoopbackPort.Failure(description: "moto launcher printed \(line)")
                 }
-                return MotoS3Server(port: port, process: process, directory: directory, accessKeyId: id, secretAccessKey: secret)
-            } catch {
-                lastError = error
-                process.kill(SIGKILL)
-                await process.waitForExit()
-                // A launcher that failed (moto missing, a Python error) fails the same way again.
-                let text = String(decoding: process.standardError, as: UTF8.self)
-                if !text.isEmpty && !text.contains("Address already in use") { break }
-            }
+                return MotoS3Server(port: ports[0], process: process, directory: directory, accessKeyId: id, secretAccessKey: secret)
+            })
+        } catch {
+            directory.remove()
+            throw error
         }
-        directory.remove()
-        throw lastError
     }
 
     /// Kills the server (its state is memory) and reaps it.

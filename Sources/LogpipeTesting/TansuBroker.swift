@@ -47,27 +47,18 @@ public final class TansuBroker: Sendable {
     /// Starts a broker and returns once it accepts connections.
     public static func start(timeout: Duration = .seconds(10)) async throws -> TansuBroker {
         let binary = try TestEnvironment.requireTansu()
-        var lastError: any Error = TansuBrokerError.notReady("no attempt made")
-        // A port found free can be taken before tansu binds it; try a few.
-        for _ in 0..<3 {
-            let port = try LoopbackPort.free()
-            let listener = "tcp://127.0.0.1:\(port)"
-            let process = try ChildProcess(executable: binary, arguments: [
+        return try await LoopbackPort.launch(ports: 1, start: { ports in
+            let listener = "tcp://127.0.0.1:\(ports[0])"
+            return try ChildProcess(executable: binary, arguments: [
                 "broker", "--listener-url", listener, "--advertised-listener-url", listener,
                 "--storage-engine", "memory://tansu/", "--silent",
             ])
-            let broker = TansuBroker(port: port, process: process)
-            do {
-                try await LoopbackPort.waitUntilListening(port, timeout: timeout) {
-                    "tansu: \(String(decoding: process.standardError, as: UTF8.self))"
-                }
-                return broker
-            } catch {
-                lastError = error
-                await broker.stop()
+        }, ready: { process, ports in
+            try await LoopbackPort.waitUntilListening(ports[0], timeout: timeout) {
+                "tansu: \(String(decoding: process.standardError, as: UTF8.self))"
             }
-        }
-        throw lastError
+            return TansuBroker(port: ports[0], process: process)
+        })
     }
 
     /// Runs `body` with a fresh broker and stops the broker afterwards, also when `body` throws.
@@ -87,17 +78,5 @@ public final class TansuBroker: Sendable {
     public func stop() async {
         process.kill(SIGKILL)
         await process.waitForExit()
-    }
-}
-
-/// Why a test broker is not available.
-public enum TansuBrokerError: Error, CustomStringConvertible {
-    /// It did not start listening.
-    case notReady(String)
-
-    public var description: String {
-        switch self {
-        case .notReady(let s): s
-        }
     }
 }

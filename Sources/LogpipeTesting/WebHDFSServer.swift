@@ -241,31 +241,22 @@ ThreadingHTTPServer(("127.0.0.1", nn_port), Handler).serve_forever()
         let directory = try TemporaryDirectory(prefix: "webhdfs")
         let script = directory.appending("webhdfs_server.py")
         try Data(server.utf8).write(to: URL(fileURLWithPath: script))
-        var lastError: any Error = LoopbackPort.Failure(description: "no attempt made")
-        for _ in 0..<3 {
-            let nn = try LoopbackPort.free()
-            let dn = try LoopbackPort.free()
-            let process = try ChildProcess(executable: TestEnvironment.python,
-                                           arguments: TestEnvironment.pythonPrefixArguments + [script, directory.appending("hdfs"), String(nn), String(dn)])
-            let server = WebHDFSServer(namenodePort: nn, datanodePort: dn, process: process, directory: directory)
-            do {
-                for port in [nn, dn] {
+        do {
+            return try await LoopbackPort.launch(ports: 2, start: { ports in
+                try ChildProcess(executable: TestEnvironment.python,
+                                 arguments: TestEnvironment.pythonPrefixArguments + [script, directory.appending("hdfs")] + ports.map(String.init))
+            }, ready: { process, ports in
+                for port in ports {
                     try await LoopbackPort.waitUntilListening(port, timeout: timeout) {
                         "webhdfs server: \(String(decoding: process.standardError.suffix(4000), as: UTF8.self))"
                     }
                 }
-                return server
-            } catch {
-                lastError = error
-                process.kill(SIGKILL)
-                await process.waitForExit()
-                // A launcher that failed (a Python error) fails the same way again.
-                let text = String(decoding: process.standardError, as: UTF8.self)
-                if !text.isEmpty && !text.contains("Address already in use") { break }
-            }
+                return WebHDFSServer(namenodePort: ports[0], datanodePort: ports[1], process: process, directory: directory)
+            })
+        } catch {
+            directory.remove()
+            throw error
         }
-        directory.remove()
-        throw lastError
     }
 
     /// Kills the server, reaps it and removes its directory.
