@@ -1,0 +1,29 @@
+import Foundation
+import LogpipeTesting
+import Testing
+
+@Suite struct BatchCommandErrorTests {
+    /// A value found wrong once the command runs (a date, a duration, a missing lake) is
+    /// reported in one line naming it, with the usage error's exit code 64, and without the
+    /// root command's usage, which would describe no command the user typed.
+    @Test(arguments: [
+        (["report", "daily", "--date", "2026-13-01"], "--date 2026-13-01: expected YYYY-MM-DD"),
+        (["search", "--since", "1x"], "expected a duration like 90s, 15m, 1h, 2d"),
+        (["search", "--since", "1h", "--lake", "/nonexistent/lake"], "no lake at /nonexistent/lake"),
+    ])
+    func wrongValuesAreOneLineErrors(arguments: [String], message: String) async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: TestEnvironment.logpipeBinary),
+                     "no logpipe binary at \(TestEnvironment.logpipeBinary) (set LOGPIPE_BIN)")
+        let dir = try TemporaryDirectory(prefix: "cli-errors")
+        defer { dir.remove() }
+        try FileManager.default.createDirectory(atPath: dir.appending("data/lake"), withIntermediateDirectories: true)
+        var environment = ProcessInfo.processInfo.environment
+        environment["LOGPIPE_LAKE_DIR"] = dir.appending("data/lake")
+        let child = try ChildProcess(executable: TestEnvironment.logpipeBinary, arguments: arguments, environment: environment)
+        let status = await child.waitForExit()
+        let stderr = String(decoding: child.standardError, as: UTF8.self)
+        #expect(ChildProcess.exitCode(status) == 64, "\(stderr)")
+        #expect(stderr.contains(message), "\(stderr)")
+        #expect(!stderr.contains("Usage: logpipe <subcommand>"), "\(stderr)")
+    }
+}
