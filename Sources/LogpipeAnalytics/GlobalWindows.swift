@@ -1,3 +1,4 @@
+import Logging
 import LogpipeBus
 
 /// One key of a global window: the window's start and the key's name (an IP, an event
@@ -157,6 +158,10 @@ public actor GlobalWindowCoordinator {
     /// Per stream: what this worker knows of the exchange.
     private var exchangeStates: [AnalyticsStream: ExchangeState] = [:]
 
+    /// The streams this worker merges now (logged on change: operators and tests find the merger).
+    private var merging: Set<AnalyticsStream> = []
+    private let logger = Logger(label: "logpipe.analytics.global")
+
     private struct ExchangeState {
         /// When each owned partition's object was last written, and which changed since.
         var written: [TopicPartition: Int64] = [:]
@@ -279,8 +284,14 @@ public actor GlobalWindowCoordinator {
             idle <= 0 || now - (view[tp]?.reportedAtMicros ?? createdAtMicros) < 2 * idle
         }
         // The merger owns the lowest partition heard from lately.
-        guard let merger = view.keys.filter(alive).min(by: { ($0.topic, $0.partition) < ($1.topic, $1.partition) }),
-              mine[merger] != nil else { return done }
+        let merger = view.keys.filter(alive).min { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
+        let isMerger = merger.map { mine[$0] != nil } ?? false
+        if isMerger != merging.contains(stream) {
+            if isMerger { merging.insert(stream) } else { merging.remove(stream) }
+            logger.info(isMerger ? "merging whole-system windows" : "no longer merging whole-system windows",
+                        metadata: ["stream": "\(stream.rawValue)"])
+        }
+        guard isMerger else { return done }
         var global = Int64.max
         var counted: [TopicPartition] = []
         for tp in Set(view.keys).union(expected[stream] ?? []) where alive(tp) {
