@@ -159,4 +159,51 @@ struct MultiWorkerTests {
         for c in children { _ = await c.waitForExit() }
         try await bus.close()
     }
+
+    /// Whether `child` merges the log stream now, from its last log line about merging.
+    static func mergesLogs(_ child: ChildProcess) -> Bool {
+        let lines = String(decoding: child.standardError, as: UTF8.self).split(separator: "\n")
+        guard let last = lines.last(where: { $0.contains("whole-system windows") && $0.contains("stream=logs") }) else { return false }
+        return !last.contains("no longer")
+    }
+
+    @Test("3 workers, the merger killed with SIGKILL after its first windows: still one row per window and one DDoS alert")
+    func mergerKilled() async throws {
+        let dir = try TemporaryDirectory(prefix: "analytics-merger-killed")
+        defer { dir.remove() }
+        let records = Self.records()
+        let bus = try LocalBus(directory: dir.appending("bus"))
+        try await bus.createTopic(TopicSpec(name: "logs.raw", partitions: 3))
+        try await bus.createTopic(TopicSpec(name: "events.activity", partitions: 3))
+        let lines = records.logs.split(separator: UInt8(ascii: "\n"))
+        let events = records.events.split(separator: UInt8(ascii: "\n"))
+        func joined(_ part: ArraySlice<ArraySlice<UInt8>>) -> [UInt8] { Array(part.joined(separator: [UInt8(ascii: "\n")])) + [UInt8(ascii: "\n")] }
+        // The first 70% (up to minute 7, before the flood ends): the first windows close.
+        let cut = lines.count * 7 / 10, eventCut = events.count * 7 / 10
+        try await Self.produce(bus, logs: lines[..<cut], events: joined(events[..<eventCut]))
+        let rows = try Self.expectedRows(dir, records)
+
+        let lake = dir.appending("lake")
+        let children = try (0..<3).map { _ in try Self.worker(bus: dir.appending("bus"), lake: lake) }
+        defer { for c in children { c.kill() } }
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, try LakeOutput(lake).system.count < 2 || !children.contains(where: Self.mergesLogs) {
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        let merger = try #require(children.first(where: Self.mergesLogs), "no worker merges the log stream")
+        let published = try LakeOutput(lake).system.count
+        #expect(published >= 2 && published < 11)
+        merger.kill()
+        #expect(ChildProcess.killedBySignal(await merger.waitForExit()) == SIGKILL)
+
+        try await Self.produce(bus, logs: lines[cut...], events: joined(events[eventCut...]))
+        try await Self.produceClosers(bus, partitions: 3)
+        let survivors = children.filter { $0 !== merger }
+        let out = try await Self.waitForLake(lake, rows: rows, workers: survivors)
+        try Self.check(out, rows, "merger killed")
+        #expect(survivors.contains(where: Self.mergesLogs), "a survivor took over merging")
+        for c in survivors { c.kill() }
+        for c in survivors { _ = await c.waitForExit() }
+        try await bus.close()
+    }
 }
