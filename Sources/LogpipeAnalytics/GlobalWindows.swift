@@ -367,7 +367,7 @@ public actor GlobalWindowCoordinator {
     /// The latest parts of open windows per partition, for the live view.
     private var openParts: [AnalyticsStream: [TopicPartition: GlobalPartials]] = [:]
 
-    /// Records a partition's current parts of open system-wide and activity windows and
+    /// Records a partition's current parts of open client-IP, system-wide and activity windows and
     /// puts the combined rows, not final, in the live store. Nothing here reaches the lake.
     func live(_ source: TopicPartition, stream: AnalyticsStream, parts new: GlobalPartials) {
         guard let store else { return }
@@ -376,6 +376,17 @@ public actor GlobalWindowCoordinator {
         openParts[stream, default: [:]][source, default: GlobalPartials()].replace(with: new)
         let all = openParts[stream] ?? [:]
         var output = AnalyticsOutput()
+        for k in new.clients.keys where k.start + c.clientWindow.sizeMicros > done {
+            var merged: ClientPartial?
+            for p in all.values {
+                guard let part = p.clients[k] else { continue }
+                if merged == nil { merged = part } else { merged!.merge(part) }
+            }
+            guard let s = merged else { continue }
+            let window = TimeWindow(startMicros: k.start, endMicros: k.start + c.clientWindow.sizeMicros)
+            output.clients.append(ClientMetrics(window: window, clientIp: k.name, requestCount: s.requests,
+                                                distinctUsers: s.users.count, servicesUsed: s.services.sorted(), isFinal: false))
+        }
         for k in new.system.keys where k.start + c.systemWindow.sizeMicros > done {
             var merged: SystemPartial?
             for p in all.values {
@@ -422,6 +433,7 @@ public actor GlobalWindowCoordinator {
         let c = configuration
         for (tp, p) in openParts[stream] ?? [:] {
             var kept = p
+            kept.clients = kept.clients.filter { $0.key.start + c.clientWindow.sizeMicros > end }
             kept.system = kept.system.filter { $0.key.start + c.systemWindow.sizeMicros > end }
             kept.activities = kept.activities.filter { $0.key.start + c.activityWindow.sizeMicros > end }
             openParts[stream]?[tp] = kept
