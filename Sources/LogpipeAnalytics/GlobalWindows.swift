@@ -301,8 +301,12 @@ public actor GlobalWindowCoordinator {
         guard global > done, global != .max else { return done }
         var merged = GlobalPartials()
         for tp in counted { if let r = view[tp] { merged.combine(r.parts.windows(after: done, upTo: global, configuration)) } }
-        // Moving past windows no partition has a part of changes nothing: saves the write.
-        guard !merged.isEmpty else { return done }
+        // No window ends in between: move on in memory (the next scan starts here) without a
+        // write; the record catches up with the next emission.
+        guard !merged.isEmpty else {
+            emittedUpTo[stream] = global
+            return global
+        }
         await publish(stream, merged)
         var w = SnapshotWriter()
         if stream == .logs { detector.write(to: &w) }
