@@ -300,7 +300,10 @@ public actor GlobalWindowCoordinator {
         }
         guard global > done, global != .max else { return done }
         var merged = GlobalPartials()
-        for tp in counted { if let r = view[tp] { merged.combine(r.parts.windows(after: done, upTo: global, configuration)) } }
+        // In partition order: floating-point sums then come out the same in every merger.
+        for tp in counted.sorted(by: { ($0.topic, $0.partition) < ($1.topic, $1.partition) }) {
+            if let r = view[tp] { merged.combine(r.parts.windows(after: done, upTo: global, configuration)) }
+        }
         // No window ends in between: move on in memory (the next scan starts here) without a
         // write; the record catches up with the next emission.
         guard !merged.isEmpty else {
