@@ -121,7 +121,11 @@ public struct GlobalPartials: Sendable {
 /// each worker writes, for every partition it owns, an exchange object (watermark, wall
 /// time, final parts of windows not yet emitted) to the lake, and exactly one worker
 /// merges: the one owning the lowest-numbered partition among those heard from lately
-/// (an exchange object younger than twice the idle timeout). The merger reads every
+/// (an exchange object younger than twice the idle timeout). Which partitions a worker
+/// owns is read from the reports themselves (its partitions' sinks reported in the last
+/// few seconds), not from the lease or group assignment, which the sinks never see being
+/// revoked; a former owner may so keep merging for those seconds, the harmless overlap
+/// described below. (Why the lake and not a topic: see `GlobalWindowExchange`.) The merger reads every
 /// object, computes the global watermark with the rules above (an object not rewritten
 /// for twice the idle timeout is a partition that is gone), emits what it passes, and
 /// records in the exchange how far it emitted along with its detector history; every
