@@ -334,7 +334,7 @@ public actor GlobalWindowCoordinator {
 
     /// Reads what was emitted (and the detector history with it) and every partition's object.
     private func refresh(_ exchange: GlobalWindowExchange, _ stream: AnalyticsStream) async {
-        if let record = try? await exchange.readEmitted(stream) {
+        if let record = await exchange.readEmitted(stream) {
             if record.upTo > emittedUpTo[stream] ?? .min {
                 emittedUpTo[stream] = record.upTo
                 dropParts(stream, upTo: record.upTo)

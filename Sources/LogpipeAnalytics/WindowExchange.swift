@@ -100,10 +100,10 @@ public struct GlobalWindowExchange: Sendable {
         try await store.write("\(Self.directory(stream))/\(Self.emittedName)", contents: Self.frame(Self.emittedMagic, w.bytes))
     }
 
-    /// The merger's record; `nil` when there is none yet, or it is being rewritten.
-    func readEmitted(_ stream: AnalyticsStream) async throws -> ExchangeEmitted? {
+    /// The merger's record; `nil` when there is none yet, it is being rewritten, or the
+    /// store did not answer (all three: nothing new to learn this time).
+    func readEmitted(_ stream: AnalyticsStream) async -> ExchangeEmitted? {
         let path = "\(Self.directory(stream))/\(Self.emittedName)"
-        guard try await store.stat(path) != nil else { return nil }
         guard let bytes = try? await store.read(path), let body = Self.unframe(Self.emittedMagic, bytes) else { return nil }
         var r = SnapshotReader(body)
         guard let upTo = try? r.i64(), let detector = try? r.blob() else { return nil }
