@@ -122,10 +122,10 @@ public struct GlobalPartials: Sendable {
 /// time, final parts of windows not yet emitted) to the lake, and exactly one worker
 /// merges: the one owning the lowest-numbered partition among those heard from lately
 /// (an exchange object younger than twice the idle timeout). Which partitions a worker
-/// owns is read from the reports themselves (its partitions' sinks reported in the last
-/// few seconds), not from the lease or group assignment, which the sinks never see being
-/// revoked; a former owner may so keep merging for those seconds, the harmless overlap
-/// described below. (Why the lake and not a topic: see `GlobalWindowExchange`.) The merger reads every
+/// owns is read from the reports themselves (its partitions' sinks reported here, and no
+/// other worker's object for them is newer), not from the lease or group assignment,
+/// which the sinks never see being revoked; a former owner may so keep merging until the
+/// new owner's first object, the harmless overlap described below. (Why the lake and not a topic: see `GlobalWindowExchange`.) The merger reads every
 /// object, computes the global watermark with the rules above (an object not rewritten
 /// for twice the idle timeout is a partition that is gone), emits what it passes, and
 /// records in the exchange how far it emitted along with its detector history; every
@@ -274,22 +274,22 @@ public actor GlobalWindowCoordinator {
             await refresh(exchange, stream)
         }
         let done = emittedUpTo[stream] ?? .min
-        // A partition is this worker's while it keeps reporting here.
-        let ownership = max(2_000_000, 8 * interval)
-        let mine = (sources[stream] ?? [:]).filter { now - $0.value.reportedAtMicros < ownership }
         // What this worker heard itself is exact; an object is newer only when the partition
-        // has moved to another worker since.
+        // has moved to another worker since. A partition is this worker's until then (also
+        // once it stopped reporting, e.g. caught up in a `--once` run: someone must merge).
         var view = exchangeStates[stream]?.reports ?? [:]
+        var mine = Set<TopicPartition>()
         for (tp, s) in sources[stream] ?? [:] where s.reportedAtMicros >= view[tp]?.reportedAtMicros ?? .min {
             view[tp] = ExchangeReport(watermark: s.watermark, reportedAtMicros: s.reportedAtMicros,
                                       parts: parts[stream]?[tp] ?? GlobalPartials())
+            mine.insert(tp)
         }
         func alive(_ tp: TopicPartition) -> Bool {
             idle <= 0 || now - (view[tp]?.reportedAtMicros ?? createdAtMicros) < 2 * idle
         }
         // The merger owns the lowest partition heard from lately.
         let merger = view.keys.filter(alive).min { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
-        let isMerger = merger.map { mine[$0] != nil } ?? false
+        let isMerger = merger.map { mine.contains($0) } ?? false
         if isMerger != merging.contains(stream) {
             if isMerger { merging.insert(stream) } else { merging.remove(stream) }
             logger.info(isMerger ? "merging whole-system windows" : "no longer merging whole-system windows",

@@ -84,4 +84,36 @@ struct ExchangeTests {
         // What the exchange recorded: everything up to the smallest watermark.
         #expect(await exchange.readEmitted(.logs)?.upTo == minWatermark)
     }
+
+    /// In a `--once` backfill a partition that has caught up stops reporting; when it is the
+    /// lowest one, its worker must still merge the others' windows as they pass.
+    @Test("a lone worker whose lowest partition stopped reporting still emits")
+    func quietLowestPartition() async throws {
+        let dir = try TemporaryDirectory(prefix: "analytics-exchange-quiet")
+        defer { dir.remove() }
+        let sources = (0..<2).map { TopicPartition(topic: "logs.raw", partition: Int32($0)) }
+        var reports: [(watermark: Int64, parts: GlobalPartials)] = []
+        for p in 0..<2 {
+            var analytics = StreamAnalytics()
+            analytics.combinesAcrossPartitions = true
+            // Partition 0 runs far ahead; partition 1 passes the first minute only later.
+            let lines = [logLine(t: epoch0 + 10, service: "s\(p)"), logLine(t: epoch0 + (p == 0 ? 3600 : 30), service: "s\(p)")]
+            _ = analytics.process(logs: try logBatch(lines))
+            reports.append((try #require(analytics.watermarkMicros(.logs)), analytics.takeGlobalParts(.logs) ?? GlobalPartials()))
+        }
+        let publications = SinkTests.Publications()
+        let coordinator = GlobalWindowCoordinator(
+            configuration: AnalyticsConfiguration(), expected: [.logs: Set(sources)], store: nil,
+            exchange: GlobalWindowExchange(store: try LocalFileStore(root: dir.path))) { publications.add($0) }
+        _ = await coordinator.report(sources[0], stream: .logs, watermark: reports[0].watermark, parts: reports[0].parts, knownEmitted: .min)
+        try await Task.sleep(for: .milliseconds(2_500))
+        var later = StreamAnalytics()
+        later.combinesAcrossPartitions = true
+        _ = later.process(logs: try logBatch([logLine(t: epoch0 + 10, service: "s1"), logLine(t: epoch0 + 3600, service: "s1")]))
+        let emitted = await coordinator.report(sources[1], stream: .logs, watermark: try #require(later.watermarkMicros(.logs)),
+                                               parts: later.takeGlobalParts(.logs), knownEmitted: .min)
+        #expect(emitted > Int64((epoch0 + 60) * 1_000_000))
+        let system = publications.items.withLock { $0 }.flatMap(\.output.system)
+        #expect(system.first { $0.window.startMicros == Int64(epoch0 * 1_000_000) }?.requestCount == 2)
+    }
 }
