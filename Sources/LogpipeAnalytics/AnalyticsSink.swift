@@ -71,8 +71,9 @@ public enum LateRowsLayout {
 /// complete in one partition. Client-IP, flood (DDoS), system-wide and activity windows
 /// describe the whole system: by default a `GlobalWindowCoordinator` shared by every
 /// partition of this sink combines them (one row per window, one alert per incident) and
-/// publishes them as `<stream>-global` publications named by window end. Across several
-/// worker processes they are combined per worker only.
+/// publishes them as `<stream>-global` publications named by window end. Given an
+/// `exchange`, the coordinators of several worker processes combine them through the lake,
+/// one of them merging (see `GlobalWindowCoordinator`).
 public struct AnalyticsSink: StreamSink {
     /// The analytics configuration of every partition.
     public let configuration: AnalyticsConfiguration
@@ -86,15 +87,18 @@ public struct AnalyticsSink: StreamSink {
 
     /// A sink publishing to `publish` and `store`. With `combineAcrossPartitions`, the
     /// whole-system windows of its partitions are combined, waiting for the partitions in
-    /// `expected` (per stream: every partition of the source topics this worker reads).
+    /// `expected` (per stream: every partition of the source topics), and with `exchange`
+    /// across every worker of the group.
     public init(configuration: AnalyticsConfiguration = AnalyticsConfiguration(), store: AnalyticsStore? = nil,
                 combineAcrossPartitions: Bool = true, expected: [AnalyticsStream: Set<TopicPartition>] = [:],
+                exchange: GlobalWindowExchange? = nil,
                 publish: @escaping @Sendable (AnalyticsPublication) async -> Void = { _ in }) {
         self.configuration = configuration
         self.store = store
         self.publish = publish
         coordinator = combineAcrossPartitions
-            ? GlobalWindowCoordinator(configuration: configuration, expected: expected, store: store, publish: publish) : nil
+            ? GlobalWindowCoordinator(configuration: configuration, expected: expected, store: store, exchange: exchange,
+                                      publish: publish) : nil
     }
 
     public var name: String { "analytics" }
@@ -340,7 +344,11 @@ final class AnalyticsPartitionSinkHandle: PartitionSink, @unchecked Sendable {
 
     func idle(nowNanos: UInt64) async throws {
         let timeout = sink.analytics.configuration.idleTimeoutMicros
-        guard timeout > 0, let stream, nowNanos &- lastDataNanos >= UInt64(timeout) * 1000 else { return }
+        guard timeout > 0, let stream, nowNanos &- lastDataNanos >= UInt64(timeout) * 1000 else {
+            // A quiet partition still meets the other workers (its exchange object, merges).
+            await reportToCoordinator()
+            return
+        }
         let output = sink.analytics.advance(stream, toEventTime: wallClockMicros())
         if !output.isEmpty {
             sink.pending.output.append(output)

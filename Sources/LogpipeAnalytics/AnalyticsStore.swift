@@ -17,6 +17,7 @@ public final class AnalyticsStore: Sendable {
 
     private struct State {
         var services: [Key: ServiceMetrics] = [:]
+        var clients: [Key: ClientMetrics] = [:]
         var system: [Key: SystemMetrics] = [:]
         var activities: [Key: ActivityMetrics] = [:]
         var late: [Key: LateCount] = [:]
@@ -46,6 +47,10 @@ public final class AnalyticsStore: Sendable {
                 let key = Key(start: m.window.startMicros, end: m.window.endMicros, name: m.service)
                 if m.isFinal || s.services[key]?.isFinal != true { s.services[key] = m }
             }
+            for m in output.clients {
+                let key = Key(start: m.window.startMicros, end: m.window.endMicros, name: m.clientIp)
+                if m.isFinal || s.clients[key]?.isFinal != true { s.clients[key] = m }
+            }
             for m in output.system {
                 let key = Key(start: m.window.startMicros, end: m.window.endMicros, name: "")
                 if m.isFinal || s.system[key]?.isFinal != true { s.system[key] = m }
@@ -71,6 +76,7 @@ public final class AnalyticsStore: Sendable {
                 s.newestStart = newest
                 let cutoff = newest - retentionMicros
                 s.services = s.services.filter { $0.key.start >= cutoff }
+                s.clients = s.clients.filter { $0.key.start >= cutoff }
                 s.system = s.system.filter { $0.key.start >= cutoff }
                 s.activities = s.activities.filter { $0.key.start >= cutoff }
                 s.late = s.late.filter { $0.key.start >= cutoff }
@@ -90,6 +96,15 @@ public final class AnalyticsStore: Sendable {
                 Self.contains(m.window, from, to) && (service == nil || m.service == service) && (!finalOnly || m.isFinal)
             }
         }.sorted { ($0.window, $0.service) < ($1.window, $1.service) }
+    }
+
+    /// Client-IP windows starting in `[from, to)`, optionally of one IP, ordered by window then IP.
+    public func clients(from: Int64? = nil, to: Int64? = nil, clientIp: String? = nil, finalOnly: Bool = false) -> [ClientMetrics] {
+        state.withLock { s in
+            s.clients.values.filter { m in
+                Self.contains(m.window, from, to) && (clientIp == nil || m.clientIp == clientIp) && (!finalOnly || m.isFinal)
+            }
+        }.sorted { ($0.window, $0.clientIp) < ($1.window, $1.clientIp) }
     }
 
     /// System-wide windows starting in `[from, to)`, ordered by window.

@@ -1,3 +1,4 @@
+import Logging
 import LogpipeBus
 
 /// One key of a global window: the window's start and the key's name (an IP, an event
@@ -78,6 +79,25 @@ public struct GlobalPartials: Sendable {
         system.merge(o.system) { _, new in new }
         activities.merge(o.activities) { _, new in new }
     }
+
+    /// Adds `o`'s entries, merging same keys (parts of one window from several partitions).
+    mutating func combine(_ o: GlobalPartials) {
+        for (k, v) in o.clients { clients[k, default: v.empty].merge(v) }
+        for (k, v) in o.floods { floods[k, default: v.empty].merge(v) }
+        for (k, v) in o.system { system[k, default: v.empty].merge(v) }
+        for (k, v) in o.activities { activities[k, default: v.empty].merge(v) }
+    }
+
+    /// The entries of windows ending in `(after, upTo]` under `c`'s window sizes.
+    func windows(after: Int64, upTo: Int64, _ c: AnalyticsConfiguration) -> GlobalPartials {
+        func within(_ start: Int64, _ size: Int64) -> Bool { start + size > after && start + size <= upTo }
+        var out = GlobalPartials()
+        out.clients = clients.filter { within($0.key.start, c.clientWindow.sizeMicros) }
+        out.floods = floods.filter { within($0.key.start, c.floodWindow.sizeMicros) }
+        out.system = system.filter { within($0.key.start, c.systemWindow.sizeMicros) }
+        out.activities = activities.filter { within($0.key.start, c.activityWindow.sizeMicros) }
+        return out
+    }
 }
 
 /// Combines the whole-system windows of every partition a worker owns into one row per
@@ -97,8 +117,25 @@ public struct GlobalPartials: Sendable {
 /// but silent (not opened yet, or gone) is waited for twice `idleTimeoutMicros` of wall
 /// time and then left out, so a partition another worker owns cannot stall this one.
 ///
-/// Scope: one process. Several workers in one group each combine the partitions they
-/// own, so their rows are per worker, not global.
+/// Several workers (processes) of one group: with an `exchange`, the coordinator of
+/// each worker writes, for every partition it owns, an exchange object (watermark, wall
+/// time, final parts of windows not yet emitted) to the lake, and exactly one worker
+/// merges: the one owning the lowest-numbered partition among those heard from lately
+/// (an exchange object younger than twice the idle timeout). Which partitions a worker
+/// owns is read from the reports themselves (its partitions' sinks reported here, and no
+/// other worker's object for them is newer), not from the lease or group assignment,
+/// which the sinks never see being revoked; a former owner may so keep merging until the
+/// new owner's first object, the harmless overlap described below. (Why the lake and not a topic: see `GlobalWindowExchange`.) The merger reads every
+/// object, computes the global watermark with the rules above (an object not rewritten
+/// for twice the idle timeout is a partition that is gone), emits what it passes, and
+/// records in the exchange how far it emitted along with its detector history; every
+/// worker reads that record so its partitions drop the emitted parts, and a new merger
+/// (restart, handover) starts from it. Two mergers for a moment (a rebalance, a merger
+/// killed and replaced) publish the same windows under the same names, so the lake keeps
+/// one row per window and one alert. Writing a partition's object and reading the
+/// others' are rate-limited to once per `exchangeIntervalMicros`, so a window is emitted
+/// within a few intervals after the last partition's watermark passes it. Without an
+/// exchange, the coordinator combines the partitions of its own process only.
 public actor GlobalWindowCoordinator {
     private struct Source {
         var watermark: Int64 = .min
@@ -119,12 +156,37 @@ public actor GlobalWindowCoordinator {
     /// reports wait their turn (see `report`).
     private var reporting = false
     private var reportWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Where the workers of the group meet, when there are (or may be) several.
+    private let exchange: GlobalWindowExchange?
+    private let exchangeIntervalMicros: Int64
+    /// Per stream: what this worker knows of the exchange.
+    private var exchangeStates: [AnalyticsStream: ExchangeState] = [:]
+
+    /// The streams this worker merges now (logged on change: operators and tests find the merger).
+    private var merging: Set<AnalyticsStream> = []
+    private let logger = Logger(label: "logpipe.analytics.global")
+
+    private struct ExchangeState {
+        /// When each owned partition's object was last written, and which changed since.
+        var written: [TopicPartition: Int64] = [:]
+        var changed: Set<TopicPartition> = []
+        var lastRoundMicros: Int64?
+        /// The last object read whole of every partition (one caught mid-write is skipped).
+        var reports: [TopicPartition: ExchangeReport] = [:]
+        /// The emitted end the detector's history corresponds to.
+        var detectorUpTo: Int64 = .min
+    }
 
     /// A coordinator expecting the partitions in `expected` (per stream), emitting through
     /// `publish` and into `store`.
+    /// With `exchange`, combines across every worker of the group (see above), meeting
+    /// them at most every `exchangeIntervalMicros`.
     public init(configuration: AnalyticsConfiguration, expected: [AnalyticsStream: Set<TopicPartition>] = [:],
-                store: AnalyticsStore?, publish: @escaping @Sendable (AnalyticsPublication) async -> Void) {
+                store: AnalyticsStore?, exchange: GlobalWindowExchange? = nil, exchangeIntervalMicros: Int64 = 250_000,
+                publish: @escaping @Sendable (AnalyticsPublication) async -> Void) {
         self.configuration = configuration
+        self.exchange = exchange
+        self.exchangeIntervalMicros = exchangeIntervalMicros
         self.expected = expected
         self.store = store
         self.publish = publish
@@ -152,6 +214,9 @@ public actor GlobalWindowCoordinator {
             if !reportWaiters.isEmpty { reportWaiters.removeFirst().resume() }
         }
         let now = wallClockMicros()
+        if sources[stream]?[source]?.watermark != watermark || !(new?.isEmpty ?? true) {
+            exchangeStates[stream, default: ExchangeState()].changed.insert(source)
+        }
         sources[stream, default: [:]][source] = Source(watermark: watermark, reportedAtMicros: now)
         if knownEmitted > emittedUpTo[stream] ?? .min {
             emittedUpTo[stream] = knownEmitted
@@ -167,12 +232,127 @@ public actor GlobalWindowCoordinator {
             new.activities = new.activities.filter { $0.key.start + configuration.activityWindow.sizeMicros > done }
             parts[stream, default: [:]][source, default: GlobalPartials()].replace(with: new)
         }
+        if let exchange { return await exchangeRound(exchange, stream, source, now: now) }
         let global = globalWatermark(stream, now: now)
         guard global > done else { return done }
         await emit(stream, upTo: global)
         emittedUpTo[stream] = global
         dropOpenParts(stream, upTo: global)
         return global
+    }
+
+    /// Writes `source`'s exchange object when it changed (or to show the partition is
+    /// alive), reads the others' objects and what was emitted, at most once per interval
+    /// each, and, when this worker is the merger, emits what the global watermark passes.
+    /// Returns the end up to which windows are emitted.
+    ///
+    /// The merger takes the partitions it owns from memory (exact and current) and the
+    /// others from their objects, so a lone worker emits exactly what the coordinator of
+    /// one process would, on the same reports, and the exchange's I/O is rate-limited
+    /// without delaying a lone worker's windows.
+    private func exchangeRound(_ exchange: GlobalWindowExchange, _ stream: AnalyticsStream, _ source: TopicPartition,
+                               now: Int64) async -> Int64 {
+        let idle = configuration.idleTimeoutMicros
+        let interval = exchangeIntervalMicros
+        // Rewritten at least every half idle timeout, so a live partition is never taken for gone.
+        let heartbeat = idle > 0 ? max(interval, idle / 2) : 5_000_000
+        let state = exchangeStates[stream] ?? ExchangeState()
+        let sinceWritten = state.written[source].map { now - $0 } ?? .max
+        if (state.changed.contains(source) && sinceWritten >= interval) || sinceWritten >= heartbeat {
+            let report = ExchangeReport(watermark: sources[stream]?[source]?.watermark ?? .min, reportedAtMicros: now,
+                                        parts: parts[stream]?[source] ?? GlobalPartials())
+            do {
+                try await exchange.write(stream, source, report)
+                exchangeStates[stream, default: ExchangeState()].written[source] = now
+                exchangeStates[stream, default: ExchangeState()].changed.remove(source)
+            } catch {
+                // Tried again at the next report: the object is a function of the state.
+            }
+        }
+        if state.lastRoundMicros.map({ now - $0 >= interval }) ?? true {
+            exchangeStates[stream, default: ExchangeState()].lastRoundMicros = now
+            await refresh(exchange, stream)
+        }
+        let done = emittedUpTo[stream] ?? .min
+        // What this worker heard itself is exact; an object is newer only when the partition
+        // has moved to another worker since. A partition is this worker's until then (also
+        // once it stopped reporting, e.g. caught up in a `--once` run: someone must merge).
+        var view = exchangeStates[stream]?.reports ?? [:]
+        var mine = Set<TopicPartition>()
+        for (tp, s) in sources[stream] ?? [:] where s.reportedAtMicros >= view[tp]?.reportedAtMicros ?? .min {
+            view[tp] = ExchangeReport(watermark: s.watermark, reportedAtMicros: s.reportedAtMicros,
+                                      parts: parts[stream]?[tp] ?? GlobalPartials())
+            mine.insert(tp)
+        }
+        func alive(_ tp: TopicPartition) -> Bool {
+            idle <= 0 || now - (view[tp]?.reportedAtMicros ?? createdAtMicros) < 2 * idle
+        }
+        // The merger owns the lowest partition heard from lately.
+        let merger = view.keys.filter(alive).min { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
+        let isMerger = merger.map { mine.contains($0) } ?? false
+        if isMerger != merging.contains(stream) {
+            if isMerger { merging.insert(stream) } else { merging.remove(stream) }
+            logger.info(isMerger ? "merging whole-system windows" : "no longer merging whole-system windows",
+                        metadata: ["stream": "\(stream.rawValue)"])
+        }
+        guard isMerger else { return done }
+        var global = Int64.max
+        var counted: [TopicPartition] = []
+        for tp in Set(view.keys).union(expected[stream] ?? []) where alive(tp) {
+            global = min(global, view[tp]?.watermark ?? .min)
+            counted.append(tp)
+        }
+        guard global > done, global != .max else { return done }
+        var merged = GlobalPartials()
+        // In partition order: floating-point sums then come out the same in every merger.
+        for tp in counted.sorted(by: { ($0.topic, $0.partition) < ($1.topic, $1.partition) }) {
+            if let r = view[tp] { merged.combine(r.parts.windows(after: done, upTo: global, configuration)) }
+        }
+        // No window ends in between: move on in memory (the next scan starts here) without a
+        // write; the record catches up with the next emission.
+        guard !merged.isEmpty else {
+            emittedUpTo[stream] = global
+            return global
+        }
+        await publish(stream, merged)
+        var w = SnapshotWriter()
+        if stream == .logs { detector.write(to: &w) }
+        // Written after the windows: a merger killed in between leaves them to its successor,
+        // which publishes them again under the same names. Until it is written no partition
+        // drops its parts, so whoever publishes again has them all.
+        do {
+            try await exchange.writeEmitted(stream, ExchangeEmitted(upTo: global, detector: w.bytes))
+        } catch {
+            return done
+        }
+        emittedUpTo[stream] = global
+        exchangeStates[stream, default: ExchangeState()].detectorUpTo = global
+        dropParts(stream, upTo: global)
+        dropOpenParts(stream, upTo: global)
+        return global
+    }
+
+    /// Reads what was emitted (and the detector history with it) and every partition's object.
+    private func refresh(_ exchange: GlobalWindowExchange, _ stream: AnalyticsStream) async {
+        if let record = await exchange.readEmitted(stream) {
+            if record.upTo > emittedUpTo[stream] ?? .min {
+                emittedUpTo[stream] = record.upTo
+                dropParts(stream, upTo: record.upTo)
+                dropOpenParts(stream, upTo: record.upTo)
+            }
+            // Alerts come from the log stream's windows only: its record carries the history.
+            if stream == .logs, record.upTo > exchangeStates[stream]?.detectorUpTo ?? .min {
+                var restored = AnomalyDetector(configuration: configuration.detectors)
+                var reader = SnapshotReader(record.detector)
+                if (try? restored.read(from: &reader)) != nil {
+                    detector = restored
+                    exchangeStates[stream, default: ExchangeState()].detectorUpTo = record.upTo
+                }
+            }
+        }
+        if let read = try? await exchange.readAll(stream) {
+            exchangeStates[stream, default: ExchangeState()].reports.merge(read) { _, new in new }
+        }
     }
 
     /// The smallest watermark of the partitions that count now.
@@ -198,7 +378,7 @@ public actor GlobalWindowCoordinator {
     /// The latest parts of open windows per partition, for the live view.
     private var openParts: [AnalyticsStream: [TopicPartition: GlobalPartials]] = [:]
 
-    /// Records a partition's current parts of open system-wide and activity windows and
+    /// Records a partition's current parts of open client-IP, system-wide and activity windows and
     /// puts the combined rows, not final, in the live store. Nothing here reaches the lake.
     func live(_ source: TopicPartition, stream: AnalyticsStream, parts new: GlobalPartials) {
         guard let store else { return }
@@ -207,6 +387,17 @@ public actor GlobalWindowCoordinator {
         openParts[stream, default: [:]][source, default: GlobalPartials()].replace(with: new)
         let all = openParts[stream] ?? [:]
         var output = AnalyticsOutput()
+        for k in new.clients.keys where k.start + c.clientWindow.sizeMicros > done {
+            var merged: ClientPartial?
+            for p in all.values {
+                guard let part = p.clients[k] else { continue }
+                if merged == nil { merged = part } else { merged!.merge(part) }
+            }
+            guard let s = merged else { continue }
+            let window = TimeWindow(startMicros: k.start, endMicros: k.start + c.clientWindow.sizeMicros)
+            output.clients.append(ClientMetrics(window: window, clientIp: k.name, requestCount: s.requests,
+                                                distinctUsers: s.users.count, servicesUsed: s.services.sorted(), isFinal: false))
+        }
         for k in new.system.keys where k.start + c.systemWindow.sizeMicros > done {
             var merged: SystemPartial?
             for p in all.values {
@@ -246,20 +437,14 @@ public actor GlobalWindowCoordinator {
     /// Forgets the parts of windows ending at or before `end`.
     private func dropParts(_ stream: AnalyticsStream, upTo end: Int64) {
         let c = configuration
-        for (tp, p) in parts[stream] ?? [:] {
-            var kept = p
-            kept.clients = kept.clients.filter { $0.key.start + c.clientWindow.sizeMicros > end }
-            kept.floods = kept.floods.filter { $0.key.start + c.floodWindow.sizeMicros > end }
-            kept.system = kept.system.filter { $0.key.start + c.systemWindow.sizeMicros > end }
-            kept.activities = kept.activities.filter { $0.key.start + c.activityWindow.sizeMicros > end }
-            parts[stream]?[tp] = kept
-        }
+        for (tp, p) in parts[stream] ?? [:] { parts[stream]?[tp] = p.windows(after: end, upTo: .max, c) }
     }
 
     private func dropOpenParts(_ stream: AnalyticsStream, upTo end: Int64) {
         let c = configuration
         for (tp, p) in openParts[stream] ?? [:] {
             var kept = p
+            kept.clients = kept.clients.filter { $0.key.start + c.clientWindow.sizeMicros > end }
             kept.system = kept.system.filter { $0.key.start + c.systemWindow.sizeMicros > end }
             kept.activities = kept.activities.filter { $0.key.start + c.activityWindow.sizeMicros > end }
             openParts[stream]?[tp] = kept
@@ -268,29 +453,18 @@ public actor GlobalWindowCoordinator {
 
     /// Emits every window of `stream` ending at or before `watermark`, grouped by end.
     private func emit(_ stream: AnalyticsStream, upTo watermark: Int64) async {
-        let c = configuration
-        var merged = (clients: [GlobalKey: ClientPartial](), floods: [GlobalKey: ClientPartial](),
-                      system: [GlobalKey: SystemPartial](), activities: [GlobalKey: ActivityPartial]())
+        var merged = GlobalPartials()
         for (tp, p) in parts[stream] ?? [:] {
-            var kept = GlobalPartials()
-            for (k, v) in p.clients {
-                if k.start + c.clientWindow.sizeMicros <= watermark { merged.clients[k, default: v.empty].merge(v) } else { kept.clients[k] = v }
-            }
-            for (k, v) in p.floods {
-                if k.start + c.floodWindow.sizeMicros <= watermark { merged.floods[k, default: v.empty].merge(v) } else { kept.floods[k] = v }
-            }
-            for (k, v) in p.system {
-                if k.start + c.systemWindow.sizeMicros <= watermark { merged.system[k, default: v.empty].merge(v) } else { kept.system[k] = v }
-            }
-            for (k, v) in p.activities {
-                if k.start + c.activityWindow.sizeMicros <= watermark {
-                    merged.activities[k, default: v.empty].merge(v)
-                } else {
-                    kept.activities[k] = v
-                }
-            }
-            parts[stream]?[tp] = kept
+            merged.combine(p.windows(after: .min, upTo: watermark, configuration))
+            parts[stream]?[tp] = p.windows(after: watermark, upTo: .max, configuration)
         }
+        await publish(stream, merged)
+    }
+
+    /// Publishes the combined windows in `merged` (all final), one publication per window
+    /// end, after running the detectors on them.
+    private func publish(_ stream: AnalyticsStream, _ merged: GlobalPartials) async {
+        let c = configuration
         // One publication per window end, in time order, so the detectors see windows in order.
         var byEnd: [Int64: AnalyticsOutput] = [:]
         for k in merged.clients.keys.sorted() {

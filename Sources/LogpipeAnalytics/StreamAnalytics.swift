@@ -191,8 +191,8 @@ public struct StreamAnalytics: Sendable {
     }
 
     /// The open windows the last `process` call changed, with their values so far and
-    /// `isFinal` false: the live view between closes. Per service, system-wide and
-    /// activity windows (client-IP windows are many and are served final only).
+    /// `isFinal` false: the live view between closes. Per service, client IP, system-wide
+    /// and activity windows.
     public func liveWindows() -> AnalyticsOutput {
         let batch = batchNumber
         var out = AnalyticsOutput()
@@ -203,6 +203,10 @@ public struct StreamAnalytics: Sendable {
         // Combined across partitions, a partition's system and activity windows are parts:
         // only the coordinator's rows describe the whole system.
         if combinesAcrossPartitions { return out }
+        for s in logs.clients.changed(in: batch) {
+            out.clients.append(logs.clientMetrics(window: logs.clients.window(s), id: logs.clients.ids[s],
+                                                  state: logs.clients.states[s], isFinal: false))
+        }
         for s in logs.system.changed(in: batch) {
             out.system.append(logs.systemMetrics(window: logs.system.window(s), state: logs.system.states[s], isFinal: false))
         }
@@ -340,14 +344,20 @@ public struct StreamAnalytics: Sendable {
         return parts.isEmpty ? nil : parts
     }
 
-    /// This partition's current parts of the open system-wide and activity windows the
-    /// last `process` call changed (client-IP windows are many and are served final only).
+    /// This partition's current parts of the open client-IP, system-wide and activity
+    /// windows the last `process` call changed.
     public func openGlobalParts(_ stream: AnalyticsStream) -> GlobalPartials? {
         let batch = batchNumber
         var parts = GlobalPartials()
         switch stream {
         case .logs:
             let l = logs
+            for s in l.clients.changed(in: batch) {
+                let st = l.clients.states[s]
+                parts.clients[GlobalKey(start: l.clients.starts[s], name: l.ipNames.name(l.clients.ids[s]))] =
+                    ClientPartial(requests: st.requests, users: st.users,
+                                  services: Set(st.services.members.map { l.serviceNames.name($0) }))
+            }
             for s in l.system.changed(in: batch) {
                 let st = l.system.states[s]
                 parts.system[GlobalKey(start: l.system.starts[s], name: "")] =

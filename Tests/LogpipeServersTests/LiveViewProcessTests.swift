@@ -55,7 +55,15 @@ struct LiveViewProcessTests {
         var final: [[String: Any]] = []
         let systemURL = "http://127.0.0.1:\(port)/api/metrics/system?from=\(m - 60)&to=\(m)"
         var systemOpen = false
+        // Client-IP windows are 5 minutes: the records' may still be open when the test ends.
+        let clientsURL = "http://127.0.0.1:\(port)/api/metrics/clients?from=\(m - 400)&to=\(m)"
+        var clientsOpen = false
         while ContinuousClock.now - posted < .seconds(40) {
+            let clients = try await Self.get(client, clientsURL)
+            if !clientsOpen, clients.count == 200, clients.allSatisfy({ $0["is_final"] as? Bool == false }),
+               clients.reduce(0, { $0 + (($1["request_count"] as? Int) ?? 0) }) == 300 {
+                clientsOpen = true
+            }
             // The system-wide window combines every partition's part, open ones too.
             let system = try await Self.get(client, systemURL)
             if system.count == 1, system[0]["is_final"] as? Bool == false, system[0]["request_count"] as? Int == 300 { systemOpen = true }
@@ -79,6 +87,7 @@ struct LiveViewProcessTests {
         let finalOnly = try await Self.get(client, url + "&final=true")
         #expect(finalOnly.count == 2)
         #expect(systemOpen, "no open system-wide window of all 300 records was served")
+        #expect(clientsOpen, "no open client-IP windows of all 300 records (200 IPs) were served")
         // It closes once every partition's watermark passed it; partitions that never had a
         // record count until twice the idle timeout after start.
         var system = try await Self.get(client, systemURL + "&final=true")

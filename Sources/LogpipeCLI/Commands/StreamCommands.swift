@@ -95,15 +95,16 @@ struct StreamRole {
         let publisher = AnalyticsPublisher(
             store: lake, bus: alertsBus, webhook: settings.optionalString("analytics.webhook"), logger: logger)
         try await publisher.prepare()
-        // Whole-system windows wait for every partition of the source topics (this worker's
-        // share of them when it is one of several: the others drop out after the idle timeout).
+        // Whole-system windows wait for every partition of the source topics; the workers of
+        // a group combine them through the lake (one merges).
         var expected: [AnalyticsStream: Set<TopicPartition>] = [:]
         for source in configuration.sources {
             let count = (try? await bus.partitionCount(topic: source.topic)) ?? source.partitionsIfCreated
             let stream: AnalyticsStream = source.kind == .logs ? .logs : .activities
             for p in 0..<count { expected[stream, default: []].insert(TopicPartition(topic: source.topic, partition: p)) }
         }
-        let sink = AnalyticsSink(configuration: analytics, store: store, expected: expected) { await publisher.publish($0) }
+        let sink = AnalyticsSink(configuration: analytics, store: store, expected: expected,
+                                 exchange: GlobalWindowExchange(store: lake)) { await publisher.publish($0) }
         let worker = StreamWorker(
             bus: bus, store: lake, configuration: configuration, extraSinks: [sink],
             membership: try settings.assignmentSource(bus: bus), logger: logger)

@@ -6,6 +6,7 @@ import NIOCore
 /// The live analytics API over an `AnalyticsStore`, served by `logpipe run` and
 /// `logpipe stream`:
 /// - `GET /api/metrics/services?from=&to=&service=&final=`
+/// - `GET /api/metrics/clients?from=&to=&client_ip=&final=`
 /// - `GET /api/metrics/system?from=&to=&final=`
 /// - `GET /api/metrics/activities?from=&to=&event_type=&final=`
 /// - `GET /api/metrics/late?from=&to=&reason=late|future`: rows in no window, per window and key
@@ -31,6 +32,13 @@ public struct AnalyticsRoutes: Sendable {
             guard let finalOnly = Self.finalOnly(query) else { return Self.badFinal }
             let service = query["service"].map { String($0) }
             return Self.json(self.store.services(from: range.from, to: range.to, service: service, finalOnly: finalOnly))
+        }
+        router.get("api/metrics/clients") { request, _ -> Response in
+            let query = request.uri.queryParameters
+            guard let range = Self.timeRange(query) else { return Self.badRange }
+            guard let finalOnly = Self.finalOnly(query) else { return Self.badFinal }
+            let ip = query["client_ip"].map { String($0) }
+            return Self.json(self.store.clients(from: range.from, to: range.to, clientIp: ip, finalOnly: finalOnly))
         }
         router.get("api/metrics/system") { request, _ -> Response in
             let query = request.uri.queryParameters

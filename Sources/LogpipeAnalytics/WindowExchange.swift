@@ -1,0 +1,191 @@
+import LogpipeBus
+import LogpipeLake
+
+/// What one source partition tells the other workers about the whole-system windows: its
+/// watermark, when it said so, and its final parts of the windows not yet emitted.
+///
+/// Every part is final (the partition's watermark has passed the window), so any version
+/// of this object that a reader sees is a consistent view of the partition's history: a
+/// window ending at or before `watermark` has here exactly the part a replay of the
+/// partition would compute again, or none because the partition knew it emitted.
+struct ExchangeReport: Sendable {
+    /// The partition's watermark (event time, microseconds).
+    var watermark: Int64
+    /// The writer's wall clock when it wrote this (microseconds), for idleness.
+    var reportedAtMicros: Int64
+    /// Final parts of windows not yet emitted.
+    var parts: GlobalPartials
+}
+
+/// What the merger of a stream has emitted, and the detector history its alerts depend on,
+/// so the next merger (after a restart or a handover) neither emits a window twice nor
+/// forgets an open incident.
+struct ExchangeEmitted: Sendable {
+    /// Windows ending at or before this are emitted.
+    var upTo: Int64
+    /// The merger's detector state (`AnomalyDetector` snapshot bytes).
+    var detector: [UInt8]
+}
+
+/// The exchange of whole-system window parts between the stream workers of one group,
+/// through the lake's `FileStore`, under `_logpipe/analytics/exchange/<stream>/`.
+///
+/// Why the lake and not an internal topic on the bus: stream workers on the embedded bus
+/// open it read-only (one writer process per bus), so they cannot produce to any topic;
+/// the lake is writable by every worker on the local directory, S3 and WebHDFS alike,
+/// and with Kafka as with the embedded bus. The volume is small (one object per source
+/// partition, holding only windows not yet emitted), and rewriting an object is
+/// idempotent, so a worker never needs to coordinate its writes with anyone.
+///
+/// Objects are a binary encoding (the snapshot coder) behind a magic, a length and a
+/// CRC32C: `write` of a store need not be atomic for readers (the local store truncates
+/// and writes), so a reader that catches an object half-written sees a bad checksum and
+/// keeps the previous version it read.
+public struct GlobalWindowExchange: Sendable {
+    /// The lake.
+    public let store: any FileStore
+    private static let reportMagic: [UInt8] = Array("LPXR".utf8)
+    private static let emittedMagic: [UInt8] = Array("LPXE".utf8)
+
+    /// An exchange in `store`.
+    public init(store: any FileStore) { self.store = store }
+
+    /// The directory of a stream's exchange objects.
+    public static func directory(_ stream: AnalyticsStream) -> String {
+        "\(LakeLayout.metadataDirectory)/analytics/exchange/\(stream.rawValue)"
+    }
+
+    /// The name of a partition's object.
+    static func objectName(_ tp: TopicPartition) -> String { "\(tp.topic)-\(tp.partition)" }
+
+    /// The name of the merger's record of what it emitted.
+    static let emittedName = "_emitted"
+
+    func write(_ stream: AnalyticsStream, _ tp: TopicPartition, _ report: ExchangeReport) async throws {
+        var w = SnapshotWriter()
+        w.string(tp.topic)
+        w.u32(UInt32(bitPattern: tp.partition))
+        w.i64(report.watermark)
+        w.i64(report.reportedAtMicros)
+        Self.write(report.parts, to: &w)
+        try await store.write("\(Self.directory(stream))/\(Self.objectName(tp))", contents: Self.frame(Self.reportMagic, w.bytes))
+    }
+
+    /// Every partition's object that reads back whole (a torn or foreign one is left out).
+    func readAll(_ stream: AnalyticsStream) async throws -> [TopicPartition: ExchangeReport] {
+        var out: [TopicPartition: ExchangeReport] = [:]
+        for file in try await store.list(Self.directory(stream), recursive: false) {
+            let name = file.path.split(separator: "/").last.map(String.init) ?? file.path
+            guard !name.hasPrefix("_") else { continue }
+            guard let bytes = try? await store.read(file.path), let body = Self.unframe(Self.reportMagic, bytes) else { continue }
+            var r = SnapshotReader(body)
+            do {
+                let topic = try r.string()
+                let partition = Int32(bitPattern: try r.u32())
+                let watermark = try r.i64()
+                let at = try r.i64()
+                let parts = try Self.readParts(&r)
+                out[TopicPartition(topic: topic, partition: partition)] = ExchangeReport(watermark: watermark, reportedAtMicros: at, parts: parts)
+            } catch {
+                continue
+            }
+        }
+        return out
+    }
+
+    func writeEmitted(_ stream: AnalyticsStream, _ emitted: ExchangeEmitted) async throws {
+        var w = SnapshotWriter()
+        w.i64(emitted.upTo)
+        w.blob(emitted.detector)
+        try await store.write("\(Self.directory(stream))/\(Self.emittedName)", contents: Self.frame(Self.emittedMagic, w.bytes))
+    }
+
+    /// The merger's record; `nil` when there is none yet, it is being rewritten, or the
+    /// store did not answer (all three: nothing new to learn this time).
+    func readEmitted(_ stream: AnalyticsStream) async -> ExchangeEmitted? {
+        let path = "\(Self.directory(stream))/\(Self.emittedName)"
+        guard let bytes = try? await store.read(path), let body = Self.unframe(Self.emittedMagic, bytes) else { return nil }
+        var r = SnapshotReader(body)
+        guard let upTo = try? r.i64(), let detector = try? r.blob() else { return nil }
+        return ExchangeEmitted(upTo: upTo, detector: detector)
+    }
+
+    private static func frame(_ magic: [UInt8], _ body: [UInt8]) -> [UInt8] {
+        var out = magic
+        var w = SnapshotWriter()
+        w.u32(UInt32(body.count))
+        w.u32(CRC32C.checksum(body))
+        out += w.bytes
+        out += body
+        return out
+    }
+
+    private static func unframe(_ magic: [UInt8], _ bytes: [UInt8]) -> [UInt8]? {
+        guard bytes.count >= 12, bytes[0..<4].elementsEqual(magic) else { return nil }
+        var r = SnapshotReader(Array(bytes[4..<12]))
+        guard let length = try? r.u32(), let crc = try? r.u32(), bytes.count == 12 + Int(length) else { return nil }
+        let body = Array(bytes[12...])
+        return CRC32C.checksum(body) == crc ? body : nil
+    }
+
+    private static func write(_ p: GlobalPartials, to w: inout SnapshotWriter) {
+        func key(_ k: GlobalKey) { w.i64(k.start); w.string(k.name) }
+        func hll(_ h: HyperLogLog) { w.u8(UInt8(h.precision)); w.hll(h) }
+        func names(_ s: Set<String>) { w.u32(UInt32(s.count)); for n in s.sorted() { w.string(n) } }
+        func counts(_ c: [String: Int64]) { w.u32(UInt32(c.count)); for (n, v) in c.sorted(by: { $0.key < $1.key }) { w.string(n); w.i64(v) } }
+        for family in [p.clients, p.floods] {
+            w.u32(UInt32(family.count))
+            for (k, v) in family.sorted(by: { $0.key < $1.key }) {
+                key(k); w.i64(v.requests); hll(v.users); names(v.services)
+            }
+        }
+        w.u32(UInt32(p.system.count))
+        for (k, v) in p.system.sorted(by: { $0.key < $1.key }) {
+            key(k); w.i64(v.requests); w.i64(v.errors); w.summary(v.responseTime); names(v.services); hll(v.users)
+        }
+        w.u32(UInt32(p.activities.count))
+        for (k, v) in p.activities.sorted(by: { $0.key < $1.key }) {
+            key(k); w.i64(v.events); hll(v.users); hll(v.sessions)
+            counts(v.deviceTypes); counts(v.operatingSystems); counts(v.browsers)
+        }
+    }
+
+    private static func readParts(_ r: inout SnapshotReader) throws(AnalyticsSnapshotError) -> GlobalPartials {
+        func key() throws(AnalyticsSnapshotError) -> GlobalKey { GlobalKey(start: try r.i64(), name: try r.string()) }
+        func hll() throws(AnalyticsSnapshotError) -> HyperLogLog {
+            let precision = Int(try r.u8())
+            guard (4...18).contains(precision) else { throw .malformed("sketch precision \(precision)") }
+            return try r.hll(precision: precision)
+        }
+        func names() throws(AnalyticsSnapshotError) -> Set<String> {
+            var s = Set<String>()
+            for _ in 0..<(try r.count(minBytes: 4)) { s.insert(try r.string()) }
+            return s
+        }
+        func counts() throws(AnalyticsSnapshotError) -> [String: Int64] {
+            var c: [String: Int64] = [:]
+            for _ in 0..<(try r.count(minBytes: 12)) { c[try r.string()] = try r.i64() }
+            return c
+        }
+        var p = GlobalPartials()
+        for family in 0..<2 {
+            for _ in 0..<(try r.count(minBytes: 16)) {
+                let k = try key()
+                let v = ClientPartial(requests: try r.i64(), users: try hll(), services: try names())
+                if family == 0 { p.clients[k] = v } else { p.floods[k] = v }
+            }
+        }
+        for _ in 0..<(try r.count(minBytes: 16)) {
+            let k = try key()
+            p.system[k] = SystemPartial(requests: try r.i64(), errors: try r.i64(), responseTime: try r.summary(),
+                                        services: try names(), users: try hll())
+        }
+        for _ in 0..<(try r.count(minBytes: 16)) {
+            let k = try key()
+            p.activities[k] = ActivityPartial(events: try r.i64(), users: try hll(), sessions: try hll(),
+                                              deviceTypes: try counts(), operatingSystems: try counts(), browsers: try counts())
+        }
+        guard r.atEnd else { throw .malformed("trailing bytes") }
+        return p
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+@testable import LogpipeAnalytics
+import LogpipeBus
+import LogpipeGenerator
+import LogpipeLake
+import LogpipeTesting
+import Testing
+
+@Suite("The whole-system windows' exchange between workers")
+struct ExchangeTests {
+    /// Two workers both merging for a moment (a rebalance: both believe they own the lowest
+    /// partition, and neither has read the other's record of what it emitted) publish the
+    /// same windows under the same names with the same content, so a lake that keeps the
+    /// first file of a name holds one row per window and one DDoS alert.
+    @Test("two mergers at once publish identical publications under the same names")
+    func overlappingMergers() async throws {
+        let dir = try TemporaryDirectory(prefix: "analytics-exchange")
+        defer { dir.remove() }
+        let exchange = GlobalWindowExchange(store: try LocalFileStore(root: dir.path))
+        let flood = "203.0.113.7"
+        let start = epoch0 + 17.25
+        var generator = RecordGenerator(seed: 7, incidents: [Incident(kind: .ipFlood, subject: flood, start: start + 300, end: start + 420)])
+        var lines = generator.logs(count: 12_000, start: start, spacing: 0.05).split(separator: UInt8(ascii: "\n")).map { Array($0) }
+        // Each partition's watermark ends past every data window; partition 2 ends furthest.
+        for (p, extra) in [(0, 1300.0), (1, 1300.0), (2, 1400.0)] {
+            lines.append(Array(logLine(t: start + extra, service: "closer-\(p)", ip: "10.0.0.9").utf8))
+        }
+        var partitions = [[UInt8]](repeating: [], count: 3)
+        for (i, line) in lines.enumerated() {
+            let p = i >= lines.count - 3 ? i - (lines.count - 3) : i % 3
+            partitions[p] += line + [UInt8(ascii: "\n")]
+        }
+        let sources = (0..<3).map { TopicPartition(topic: "logs.raw", partition: Int32($0)) }
+        var reports: [(watermark: Int64, parts: GlobalPartials)] = []
+        for p in 0..<3 {
+            var analytics = StreamAnalytics()
+            analytics.combinesAcrossPartitions = true
+            _ = analytics.process(logs: try parseLogs(partitions[p]))
+            let taken = analytics.takeGlobalParts(.logs)
+            let parts = try #require(taken)
+            let watermark = try #require(analytics.watermarkMicros(.logs))
+            reports.append((watermark, parts))
+        }
+
+        let attempts = SinkTests.Publications()
+        func coordinator(interval: Int64) -> GlobalWindowCoordinator {
+            GlobalWindowCoordinator(configuration: AnalyticsConfiguration(), expected: [.logs: Set(sources)], store: nil,
+                                    exchange: exchange, exchangeIntervalMicros: interval) { attempts.add($0) }
+        }
+        let a = coordinator(interval: 0)
+        let b = coordinator(interval: 3_600_000_000)
+        func report(_ c: GlobalWindowCoordinator, _ p: Int) async -> Int64 {
+            await c.report(sources[p], stream: .logs, watermark: reports[p].watermark, parts: reports[p].parts, knownEmitted: .min)
+        }
+        // A owns 0 and 1; B owns 2 and reads the exchange once, before anything is emitted.
+        _ = await report(a, 0)
+        _ = await report(a, 1)
+        _ = await report(b, 2)
+        let fromA = attempts.items.withLock { $0 }
+        #expect(fromA.isEmpty)
+        // A reads partition 2's object and emits; B, not reading again, takes partition 0 too and emits.
+        let emittedByA = await report(a, 1)
+        let countA = attempts.items.withLock { $0.count }
+        let emittedByB = await report(b, 0)
+        let all = attempts.items.withLock { $0 }
+        let minWatermark = reports.map(\.watermark).min()!
+        #expect(emittedByA == minWatermark && emittedByB == minWatermark)
+        #expect(countA > 5 && all.count == 2 * countA, "both merged: \(countA) then \(all.count)")
+
+        var firstByName: [Int64: AnalyticsPublication] = [:]
+        for p in all {
+            #expect(p.topic == "logs-global")
+            if let first = firstByName[p.sequence] {
+                #expect(first == p, "publication \(p.sequence) differs between the mergers")
+            } else {
+                firstByName[p.sequence] = p
+            }
+        }
+        let lake = firstByName.values.reduce(into: AnalyticsOutput()) { $0.append($1.output) }
+        #expect(Set(lake.system.map(\.window.startMicros)).count == lake.system.count)
+        #expect(lake.system.reduce(0) { $0 + $1.requestCount } == 12_000)
+        let ddos = lake.alerts.filter { $0.type == .ddos }
+        #expect(ddos.count == 1 && ddos.first?.subject == flood, "\(ddos)")
+        // What the exchange recorded: everything up to the smallest watermark.
+        #expect(await exchange.readEmitted(.logs)?.upTo == minWatermark)
+    }
+
+    /// In a `--once` backfill a partition that has caught up stops reporting; when it is the
+    /// lowest one, its worker must still merge the others' windows as they pass.
+    @Test("a lone worker whose lowest partition stopped reporting still emits")
+    func quietLowestPartition() async throws {
+        let dir = try TemporaryDirectory(prefix: "analytics-exchange-quiet")
+        defer { dir.remove() }
+        let sources = (0..<2).map { TopicPartition(topic: "logs.raw", partition: Int32($0)) }
+        var reports: [(watermark: Int64, parts: GlobalPartials)] = []
+        for p in 0..<2 {
+            var analytics = StreamAnalytics()
+            analytics.combinesAcrossPartitions = true
+            // Partition 0 runs far ahead; partition 1 passes the first minute only later.
+            let lines = [logLine(t: epoch0 + 10, service: "s\(p)"), logLine(t: epoch0 + (p == 0 ? 3600 : 30), service: "s\(p)")]
+            _ = analytics.process(logs: try logBatch(lines))
+            reports.append((try #require(analytics.watermarkMicros(.logs)), analytics.takeGlobalParts(.logs) ?? GlobalPartials()))
+        }
+        let publications = SinkTests.Publications()
+        let coordinator = GlobalWindowCoordinator(
+            configuration: AnalyticsConfiguration(), expected: [.logs: Set(sources)], store: nil,
+            exchange: GlobalWindowExchange(store: try LocalFileStore(root: dir.path))) { publications.add($0) }
+        _ = await coordinator.report(sources[0], stream: .logs, watermark: reports[0].watermark, parts: reports[0].parts, knownEmitted: .min)
+        try await Task.sleep(for: .milliseconds(2_500))
+        var later = StreamAnalytics()
+        later.combinesAcrossPartitions = true
+        _ = later.process(logs: try logBatch([logLine(t: epoch0 + 10, service: "s1"), logLine(t: epoch0 + 3600, service: "s1")]))
+        let emitted = await coordinator.report(sources[1], stream: .logs, watermark: try #require(later.watermarkMicros(.logs)),
+                                               parts: later.takeGlobalParts(.logs), knownEmitted: .min)
+        #expect(emitted > Int64((epoch0 + 60) * 1_000_000))
+        let system = publications.items.withLock { $0 }.flatMap(\.output.system)
+        #expect(system.first { $0.window.startMicros == Int64(epoch0 * 1_000_000) }?.requestCount == 2)
+    }
+}
