@@ -170,7 +170,7 @@ let package = Package(
         .testTarget(name: "LogpipeDeployTests", dependencies: ["LogpipeTesting"], exclude: ["deploy_check.py"]),
         .testTarget(
             name: "LogpipeBatchTests",
-            dependencies: ["LogpipeBatch", "LogpipeLake", "LogpipeParquet", "LogpipeRecords", "LogpipeGenerator", "LogpipeTesting"]
+            dependencies: ["LogpipeBatch", "LogpipeLake", "LogpipeParquet", "LogpipeRecords", "LogpipeGenerator", "LogpipeTesting", "LogpipeObjectStore"]
         ),
         .testTarget(name: "LogpipeParquetTests", dependencies: ["LogpipeParquet", "LogpipeTesting"]),
         .testTarget(
