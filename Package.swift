@@ -105,7 +105,7 @@ let package = Package(
         // Bench: the measurements behind `logpipe bench`, each against a peer run in the same run.
         .target(
             name: "LogpipeBench",
-            dependencies: ["LogpipeRecords", "LogpipeBus", "LogpipeKafka", "LogpipeParquet", "LogpipeGenerator", "LogpipeLake", "LogpipeStream", "LogpipeAnalytics"]
+            dependencies: ["LogpipeRecords", "LogpipeBus", "LogpipeKafka", "LogpipeParquet", "LogpipeGenerator", "LogpipeLake", "LogpipeStream", "LogpipeAnalytics", "LogpipeBatch"]
         ),
         // Servers: the HTTP roles (collector, generator) and their metrics.
         .target(
