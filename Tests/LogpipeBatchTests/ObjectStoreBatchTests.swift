@@ -100,6 +100,39 @@ import Testing
         }
     }
 
+    /// The same on HDFS through WebHDFS (the test server of the documented REST protocol):
+    /// report tables, search hits and `lake ls` equal the local lake's.
+    @Test func reportSearchAndListingOnWebHDFSEqualTheLocalLake() async throws {
+        let dir = try TemporaryDirectory(prefix: "batch-hdfs")
+        defer { dir.remove() }
+        try TestLake.build(root: dir.path, logs: 10_000, events: 1_000, filesPerHour: 1, rowGroupBytes: 64 << 10)
+        let local = try LocalFileStore(root: dir.path)
+        let server = try await WebHDFSServer.start()
+        do {
+            let hdfs = WebHDFSFileStore(configuration: WebHDFSConfiguration(namenode: server.namenode, root: "/lake", user: "logpipe"))
+            try await Self.upload(local, to: hdfs)
+            let day = ReportDate("2026-11-22")!
+            let remote = try await DailyReport.compute(store: hdfs, date: day)
+            let onDisk = try await DailyReport.compute(store: local, date: day)
+            #expect(remote.tables.count == onDisk.tables.count && remote.scan.rowsRead == onDisk.scan.rowsRead)
+            for (a, b) in zip(remote.tables, onDisk.tables) { #expect(try a.parquetBytes() == b.parquetBytes(), "table \(a.name)") }
+            try await remote.write(store: hdfs)
+            #expect(try await hdfs.read("\(DailyReport.directory(day))/services/\(ReportWriter.fileName)") == onDisk.table("services")!.parquetBytes())
+            let from = Int64(TestLake.day) * 1_000_000
+            var query = SearchQuery(fromMicros: from, toMicros: from + 6 * 3_600_000_000, limit: 15)
+            query.level = "ERROR"
+            var a = ScanStatistics(), b = ScanStatistics()
+            let hits = try await LogSearch(store: hdfs).run(query, statistics: &a)
+            #expect(hits.count == 15)
+            #expect(try await hits == LogSearch(store: local).run(query, statistics: &b))
+            #expect(try await LakeListing.partitions(store: hdfs) == LakeListing.partitions(store: local))
+            await server.stop()
+        } catch {
+            await server.stop()
+            throw error
+        }
+    }
+
     /// The commands take `--lake s3://…`: the report lands in the bucket, search prints what
     /// it prints on the local lake, and a manual job run is recorded in the bucket's history.
     @Test func commandsRunOnAnS3Lake() async throws {
