@@ -70,8 +70,10 @@ public enum BatchBench {
         return out
     }
 
-    /// The report benchmark in `workDir`.
-    public static func report(records: Int, workDir: String, python: String) async throws -> String {
+    /// The report benchmark in `workDir`; with `spark`, Spark batch (the seed's engine, pyspark
+    /// `local[2]` from `LOGPIPE_SPARK_PYTHON`, default `.venv-spark/bin/python` as
+    /// `scripts/setup spark` makes it) runs the same queries too.
+    public static func report(records: Int, workDir: String, python: String, spark: Bool = false) async throws -> String {
         let root = workDir + "/lake"
         let lakeBytes = try buildLake(root: root, records: records)
         let store = try LocalFileStore(root: root)
@@ -94,6 +96,17 @@ public enum BatchBench {
         }
         line("logpipe DailyReport.compute (every table)", best)
         for (name, s, note) in try peers(python, mode: "report", root: root) { line(name, s, note) }
+        if spark {
+            let sparkPython = ProcessInfo.processInfo.environment["LOGPIPE_SPARK_PYTHON"] ?? ".venv-spark/bin/python"
+            do {
+                for output in try Peers.runPython(sparkPython, script: sparkScript, arguments: [root]).split(separator: "\n") where output.hasPrefix("{") {
+                    guard let o = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], let name = o["name"] as? String else { continue }
+                    line(name, o["seconds"] as? Double ?? .nan, o["error"] as? String ?? o["note"] as? String ?? "")
+                }
+            } catch {
+                line("spark batch", .nan, "\(error) (scripts/setup spark installs it)")
+            }
+        }
         return out
     }
 
@@ -136,6 +149,56 @@ public enum BatchBench {
         }
         return out
     }
+
+    /// Spark batch over the same day: the report's queries in Spark SQL (exact `percentile`,
+    /// window functions in place of QUALIFY), the session started before the clock.
+    static let sparkScript = #"""
+import json, sys, time
+root = sys.argv[1]
+try:
+    from pyspark.sql import SparkSession
+    s = SparkSession.builder.master("local[2]").appName("logpipe-report-bench") \
+        .config("spark.sql.shuffle.partitions", "2").config("spark.ui.enabled", "false") \
+        .config("spark.sql.session.timeZone", "UTC").config("spark.driver.memory", "4g").getOrCreate()
+    s.sparkContext.setLogLevel("ERROR")
+    def run():
+        s.read.parquet(f"{root}/logs/raw/year=2026/month=11/day=22").createOrReplaceTempView("logs")
+        s.read.parquet(f"{root}/events/activity/year=2026/month=11/day=22").createOrReplaceTempView("ev")
+        E = "(coalesce(metadata.status_code, 0) >= 400 or level in ('ERROR','CRITICAL','FATAL'))"
+        S = "case when grouping(service) = 1 then 'ALL' else service end"
+        queries = [
+         f"""select {S}, count(*), count(*) filter (where {E}), count(*) filter (where metadata.status_code >= 400),
+            count(*) filter (where level in ('ERROR','CRITICAL','FATAL')), count(*) filter (where {E}) / count(*),
+            count(metadata.response_time_ms), avg(metadata.response_time_ms), min(metadata.response_time_ms), max(metadata.response_time_ms),
+            stddev(metadata.response_time_ms), percentile(metadata.response_time_ms, 0.5), percentile(metadata.response_time_ms, 0.95),
+            percentile(metadata.response_time_ms, 0.99) from logs group by grouping sets ((service), ())""",
+         f"select {S}, level, count(*) from logs group by grouping sets ((service, level), (level))",
+         f"""select {S}, (metadata.status_code div 100), count(*) from logs where metadata.status_code is not null
+            group by grouping sets ((service, metadata.status_code div 100), (metadata.status_code div 100))""",
+         f"select {S}, hour(timestamp), count(*), count(*) filter (where {E}) from logs group by grouping sets ((service, hour(timestamp)), (hour(timestamp)))",
+         f"""with e as (select {S} s, metadata.endpoint ep, count(*) r, count(*) filter (where {E}) er from logs where metadata.endpoint is not null
+              group by grouping sets ((service, metadata.endpoint), (metadata.endpoint)))
+            select * from (select s, 'requests', row_number() over (partition by s order by r desc, ep) n, ep, r, er from e) where n <= 10
+            union all
+            select * from (select s, 'errors', row_number() over (partition by s order by er desc, ep) n, ep, r, er from e where er > 0) where n <= 10""",
+         f"""with m as (select {S} s, message, count(*) c from logs where {E} and message is not null group by grouping sets ((service, message), (message)))
+            select * from (select s, row_number() over (partition by s order by c desc, message) n, message, c from m) where n <= 10""",
+         "select case when grouping(event_type) = 1 then 'ALL' else event_type end, count(*), count(distinct user_id), count(distinct session_id) from ev group by grouping sets ((event_type), ())",
+         """select 'type', device.type, count(*) from ev where device.type is not null group by 2
+            union all select 'os', device.os, count(*) from ev where device.os is not null group by 2
+            union all select 'browser', device.browser, count(*) from ev where device.browser is not null group by 2""",
+        ]
+        for q in queries: s.sql(q).collect()
+    best = float("inf")
+    for _ in range(2):
+        t = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - t)
+    print(json.dumps({"name": "spark batch (local[2]), the 8 queries", "seconds": best, "note": "pyspark " + s.version + ", JVM start excluded"}), flush=True)
+    s.stop()
+except Exception as e:
+    print(json.dumps({"name": "spark batch", "error": str(e)[:200]}), flush=True)
+"""#
 
     /// Prints one JSON line per peer: name, seconds (best of N), note or error.
     static let peerScript = #"""

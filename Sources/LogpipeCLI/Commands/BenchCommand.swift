@@ -81,7 +81,7 @@ struct BenchCommand: AsyncParsableCommand {
                     binary: Bundle.main.executablePath ?? CommandLine.arguments[0], records: records ?? 1_000_000,
                     port: LoopbackPort.free(), workDir: work + "/product", python: python, spark: spark)
             case .report:
-                report = try await BatchBench.report(records: records ?? 1_000_000, workDir: work + "/report", python: python)
+                report = try await BatchBench.report(records: records ?? 1_000_000, workDir: work + "/report", python: python, spark: spark)
             case .search:
                 report = try await BatchBench.search(
                     records: records ?? 1_000_000, workDir: work + "/search", python: python,
