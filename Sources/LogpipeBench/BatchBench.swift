@@ -159,7 +159,8 @@ try:
     from pyspark.sql import SparkSession
     s = SparkSession.builder.master("local[2]").appName("logpipe-report-bench") \
         .config("spark.sql.shuffle.partitions", "2").config("spark.ui.enabled", "false") \
-        .config("spark.sql.session.timeZone", "UTC").config("spark.driver.memory", "4g").getOrCreate()
+        .config("spark.sql.session.timeZone", "UTC").config("spark.driver.memory", "4g") \
+        .config("spark.ui.showConsoleProgress", "false").getOrCreate()
     s.sparkContext.setLogLevel("ERROR")
     def run():
         s.read.parquet(f"{root}/logs/raw/year=2026/month=11/day=22").createOrReplaceTempView("logs")
