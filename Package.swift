@@ -105,7 +105,7 @@ let package = Package(
         // Bench: the measurements behind `logpipe bench`, each against a peer run in the same run.
         .target(
             name: "LogpipeBench",
-            dependencies: ["LogpipeRecords", "LogpipeBus", "LogpipeKafka", "LogpipeParquet", "LogpipeGenerator", "LogpipeLake", "LogpipeStream", "LogpipeAnalytics"]
+            dependencies: ["LogpipeRecords", "LogpipeBus", "LogpipeKafka", "LogpipeParquet", "LogpipeGenerator", "LogpipeLake", "LogpipeStream", "LogpipeAnalytics", "LogpipeBatch"]
         ),
         // Servers: the HTTP roles (collector, generator) and their metrics.
         .target(
@@ -170,7 +170,7 @@ let package = Package(
         .testTarget(name: "LogpipeDeployTests", dependencies: ["LogpipeTesting"], exclude: ["deploy_check.py"]),
         .testTarget(
             name: "LogpipeBatchTests",
-            dependencies: ["LogpipeBatch", "LogpipeLake", "LogpipeParquet", "LogpipeRecords", "LogpipeGenerator", "LogpipeTesting"]
+            dependencies: ["LogpipeBatch", "LogpipeLake", "LogpipeParquet", "LogpipeRecords", "LogpipeGenerator", "LogpipeTesting", "LogpipeObjectStore"]
         ),
         .testTarget(name: "LogpipeParquetTests", dependencies: ["LogpipeParquet", "LogpipeTesting"]),
         .testTarget(

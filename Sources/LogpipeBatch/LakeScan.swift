@@ -14,6 +14,8 @@ public struct ScanStatistics: Sendable, Equatable {
     public var rowGroupsRead = 0
     /// Rows decoded.
     public var rowsRead = 0
+    /// Bytes fetched from a remote store by ranged reads (0 on a local lake, read in place).
+    public var bytesFetched = 0
 
     /// Nothing touched yet.
     public init() {}
@@ -34,35 +36,39 @@ public struct LakeScan: Sendable {
         self.dataset = dataset
     }
 
-    /// The committed data files of one hour, sorted by path.
-    public func files(in hour: HourPartition) async throws -> [String] {
-        try await store.list(LakeLayout.partitionDirectory(dataset, hour), recursive: false)
-            .filter { LakeLayout.isDataFile($0.name) }.map(\.path)
-    }
-
-    /// Opens a data file: by path on a local store (only the footer and the chunks read are
-    /// touched), from its bytes elsewhere.
-    func open(_ path: String) async throws -> ParquetFileReader {
-        if let local = store as? LocalFileStore {
-            return try ParquetFileReader(path: try local.absolutePath(path))
+    /// The committed data files of `hours`, each hour's sorted by path, as a reader must see
+    /// them: the hours are listed first, then the compaction records read, so a compaction
+    /// in progress shows its inputs or its outputs, never both (`CompactionView`).
+    public func files(in hours: [HourPartition]) async throws -> [[FileStatus]] {
+        var listings: [[FileStatus]] = []
+        for hour in hours {
+            listings.append(try await store.list(LakeLayout.partitionDirectory(dataset, hour), recursive: false)
+                .filter { LakeLayout.isDataFile($0.name) })
         }
-        return try ParquetFileReader(bytes: try await store.read(path))
+        guard listings.contains(where: { !$0.isEmpty }) else { return listings }
+        let view = try await CompactionView.load(store: store, dataset: dataset)
+        return listings.map(view.visible)
     }
 
     /// Calls `body` with every row group of the hours `hours` (in the order given, files by
     /// path) that `predicate` may match, decoded to `columns`. `body` returns `false` to stop.
+    /// A remote file is read with ranged requests: its footer, then the projected column
+    /// chunks of the row groups kept.
     public func forEachRowGroup(
         hours: [HourPartition], columns: [String], where predicate: ParquetPredicate? = nil,
         statistics: inout ScanStatistics, _ body: (ParquetTable) throws -> Bool
     ) async throws {
-        for hour in hours {
-            statistics.hoursListed += 1
-            for path in try await files(in: hour) {
-                let reader = try await open(path)
+        let listings = try await files(in: hours)
+        statistics.hoursListed += hours.count
+        for files in listings {
+            for file in files {
+                let (reader, footerBytes) = try await store.openParquet(file.path, size: file.size)
                 statistics.filesOpened += 1
+                statistics.bytesFetched += footerBytes
                 statistics.rowGroupsSeen += reader.rowGroupCount
                 for g in try reader.rowGroups(matching: predicate) {
-                    let table = try reader.readRowGroup(g, columns: columns)
+                    let (table, chunkBytes) = try await store.readRowGroup(reader, path: file.path, index: g, columns: columns)
+                    statistics.bytesFetched += chunkBytes
                     statistics.rowGroupsRead += 1
                     statistics.rowsRead += table.rowCount
                     if try !body(table) { return }

@@ -149,8 +149,9 @@ final class FileLock: @unchecked Sendable {
 
 /// Airflow's role: fires jobs on their cron schedules, catches up missed intervals after
 /// downtime (oldest first, at most `catchUpLimit` per job), runs one interval of a job at a
-/// time even across processes (a `flock` on `_logpipe/jobs/<job>.lock`, re-checking the
-/// history under the lock so an interval that succeeded is never run again), retries with
+/// time even across processes (a `flock` on `_logpipe/jobs/<job>.lock` on a local lake, a
+/// lease in the lake on S3 or WebHDFS: `JobLocks`), re-checking the history under the lock
+/// so an interval that succeeded is never run again, retries with
 /// exponential backoff, times runs out, and records every attempt in the lake.
 public actor Scheduler {
     /// The lake (history lives in it).
@@ -158,22 +159,30 @@ public actor Scheduler {
     /// The jobs.
     public nonisolated let jobs: [ScheduledJob]
     let clock: any SchedulerClock
-    let lockDirectory: String
+    let locks: any JobLocks
     let catchUpLimit: Int
     let lookbackSeconds: Double
     let owner: String
     let logger: Logger
     let history: JobHistory
 
-    /// A scheduler over `store`; `lockDirectory` is a local directory for the job locks
-    /// (the lake's own `_logpipe/jobs` when the lake is local).
+    /// A scheduler over `store` whose job locks are `flock`s in the local directory
+    /// `lockDirectory` (the lake's own `_logpipe/jobs` when the lake is local).
     public init(store: any FileStore, jobs: [ScheduledJob], clock: any SchedulerClock = WallClock(), lockDirectory: String,
+                catchUpLimit: Int = 7, lookbackSeconds: Double = 31 * 86_400, owner: String = "\(ProcessInfo.processInfo.hostName):\(getpid())",
+                logger: Logger = Logger(label: "logpipe.scheduler")) {
+        self.init(store: store, jobs: jobs, clock: clock, locks: FileJobLocks(directory: lockDirectory), catchUpLimit: catchUpLimit,
+                  lookbackSeconds: lookbackSeconds, owner: owner, logger: logger)
+    }
+
+    /// A scheduler over `store` whose jobs run under `locks`.
+    public init(store: any FileStore, jobs: [ScheduledJob], clock: any SchedulerClock = WallClock(), locks: any JobLocks,
                 catchUpLimit: Int = 7, lookbackSeconds: Double = 31 * 86_400, owner: String = "\(ProcessInfo.processInfo.hostName):\(getpid())",
                 logger: Logger = Logger(label: "logpipe.scheduler")) {
         self.store = store
         self.jobs = jobs
         self.clock = clock
-        self.lockDirectory = lockDirectory
+        self.locks = locks
         self.catchUpLimit = max(1, catchUpLimit)
         self.lookbackSeconds = lookbackSeconds
         self.owner = owner
@@ -204,15 +213,20 @@ public actor Scheduler {
     public func tick() async throws -> [JobRun] {
         var done: [JobRun] = []
         for job in jobs {
-            guard let lock = FileLock(path: "\(lockDirectory)/\(job.name).lock") else {
+            guard let lease = try await locks.acquire(job.name) else {
                 logger.debug("job busy in another process", metadata: ["job": "\(job.name)"])
                 continue
             }
-            // Due intervals are computed under the lock, after any other process's runs.
-            for key in try await due(job, now: clock.now()) {
-                done += try await runInterval(job, key)
+            do {
+                // Due intervals are computed under the lock, after any other process's runs.
+                for key in try await due(job, now: clock.now()) {
+                    done += try await runInterval(job, key)
+                }
+            } catch {
+                await lease.release()
+                throw error
             }
-            withExtendedLifetime(lock) {}
+            await lease.release()
         }
         return done
     }
@@ -220,9 +234,15 @@ public actor Scheduler {
     /// Runs `job` for interval `key` now (a manual trigger), under the job's lock, retrying.
     public func trigger(_ name: String, interval key: String) async throws -> [JobRun] {
         guard let job = jobs.first(where: { $0.name == name }) else { throw SchedulerError.unknownJob(name) }
-        guard let lock = FileLock(path: "\(lockDirectory)/\(job.name).lock") else { throw SchedulerError.busy(name) }
-        defer { withExtendedLifetime(lock) {} }
-        return try await runInterval(job, key)
+        guard let lease = try await locks.acquire(job.name) else { throw SchedulerError.busy(name) }
+        do {
+            let runs = try await runInterval(job, key)
+            await lease.release()
+            return runs
+        } catch {
+            await lease.release()
+            throw error
+        }
     }
 
     /// Ticks at every minute boundary of the clock until cancelled.

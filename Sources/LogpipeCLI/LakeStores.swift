@@ -51,4 +51,13 @@ extension Settings {
             return try LocalFileStore(root: directory)
         }
     }
+
+    /// Opens the lake for a reader of what is already in it: a local directory must exist
+    /// (a mistyped path is an error, not an empty lake); a remote lake is taken as given.
+    func openExistingLake() throws -> any FileStore {
+        if let directory = try lakeLocation().localDirectory, !FileManager.default.fileExists(atPath: directory) {
+            throw ValidationError("no lake at \(directory)")
+        }
+        return try openLake()
+    }
 }

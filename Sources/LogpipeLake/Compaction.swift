@@ -31,7 +31,8 @@ public struct CompactionRecord: Codable, Sendable, Equatable {
 /// The swap itself uses `FileStore.replaceAtomically` where the store has it (a local
 /// directory: `renameat2(RENAME_EXCHANGE)`), so a reader listing the hour sees the old files
 /// or the new ones, never both. Where it does not (S3, WebHDFS), outputs are renamed and
-/// inputs deleted one by one: for those milliseconds a lister can see both.
+/// inputs deleted one by one: for those moments a plain lister can see both, while
+/// Logpipe's readers, which apply `CompactionView` to their listings, see one or the other.
 public struct LakeCompactor: Sendable {
     /// When and what to compact.
     public struct Options: Sendable, Equatable {

@@ -16,7 +16,8 @@ public struct LakePartitionSummary: Sendable, Equatable {
     public var bytes: Int64
 }
 
-/// Listing of the lake's committed data, read from the directories (what any reader sees).
+/// Listing of the lake's committed data, read from the directories (what any reader sees),
+/// with a compaction in progress counted once (`CompactionView`).
 public enum LakeListing {
     /// Every hour partition of `datasets`, ordered by dataset then hour. Files that are not
     /// committed data (staging files never live under a dataset) are not counted.
@@ -24,10 +25,11 @@ public enum LakeListing {
         var out: [LakePartitionSummary] = []
         for dataset in datasets {
             var byDirectory: [String: LakePartitionSummary] = [:]
-            for file in try await store.list(dataset.path, recursive: true) where LakeLayout.isDataFile(file.name) {
+            let listing = try await store.list(dataset.path, recursive: true).filter { LakeLayout.isDataFile($0.name) }
+            for file in try await CompactionView.load(store: store, dataset: dataset).visible(listing) {
                 let directory = String(file.path[..<(file.path.lastIndex(of: "/") ?? file.path.startIndex)])
                 guard let hour = HourPartition(path: Substring(directory)) else { continue }
-                let rows = try await rowCount(store: store, path: file.path)
+                let rows = try await rowCount(store: store, path: file.path, size: file.size)
                 byDirectory[directory, default: LakePartitionSummary(
                     dataset: dataset, hour: hour, directory: directory, files: 0, rows: 0, bytes: 0)].files += 1
                 byDirectory[directory]!.rows += rows
@@ -38,13 +40,10 @@ public enum LakeListing {
         return out
     }
 
-    /// The row count in a data file's footer.
-    public static func rowCount(store: any FileStore, path: String) async throws -> Int64 {
-        if let local = store as? LocalFileStore {
-            // Only the footer is read.
-            return try ParquetFileReader(path: try local.absolutePath(path)).info.numRows
-        }
-        return try ParquetFileReader(bytes: try await store.read(path)).info.numRows
+    /// The row count in a data file's footer (only the footer is read: a ranged read of the
+    /// file's tail on a remote store; `size` from a listing saves a `stat`).
+    public static func rowCount(store: any FileStore, path: String, size: Int64? = nil) async throws -> Int64 {
+        try await store.openParquet(path, size: size).reader.info.numRows
     }
 
     /// The listing as aligned text lines with a header and a total line (for the CLI).

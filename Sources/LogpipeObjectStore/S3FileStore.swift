@@ -73,7 +73,9 @@ public struct S3Configuration: Sendable, Equatable {
 ///   (`AbortIncompleteMultipartUpload`) does the same without a restart.
 ///
 /// Compaction falls back to copy-then-delete (`replaceAtomically` is unavailable), so a
-/// reader listing a partition during a compaction can see inputs and output together.
+/// plain lister of a partition (DuckDB, Spark) can see inputs and output together for the
+/// moments between the copies and the deletes; Logpipe's own readers (`LakeScan`,
+/// `LakeListing`) honour the compaction record and never do (`CompactionView`).
 public struct S3FileStore: FileStore {
     /// The configuration.
     public let configuration: S3Configuration

@@ -87,7 +87,60 @@ public struct ParquetReaderOptions: Sendable {
 /// Random access to the bytes of a file, from any thread.
 private protocol ByteSource: AnyObject, Sendable {
     var size: Int { get }
+    /// Whether the first bytes (the header magic) can be read.
+    var hasHead: Bool { get }
     func read(offset: Int, count: Int) throws(ParquetError) -> [UInt8]
+}
+
+extension ByteSource {
+    var hasHead: Bool { true }
+}
+
+/// A remote file known by the byte ranges fetched so far: the tail holding the footer from
+/// the start, then the column chunks a caller supplies before reading a row group (so a
+/// file on object storage is read with ranged requests, never downloaded whole).
+private final class RangedByteSource: ByteSource {
+    let size: Int
+    private let tailStart: Int
+    private let tail: [UInt8]
+    private let chunks = Mutex<[(offset: Int, bytes: [UInt8])]>([])
+
+    init(size: Int, tail: [UInt8]) {
+        self.size = size
+        self.tail = tail
+        tailStart = size - tail.count
+    }
+
+    var hasHead: Bool { tailStart == 0 }
+
+    /// Whether `offset..<offset+count` can be read without fetching.
+    func holds(offset: Int, count: Int) -> Bool {
+        if offset >= tailStart { return true }
+        return chunks.withLock { $0.contains { $0.offset <= offset && offset + count <= $0.offset + $0.bytes.count } }
+    }
+
+    func supply(offset: Int, bytes: [UInt8]) {
+        chunks.withLock { $0.append((offset, bytes)) }
+    }
+
+    func discardChunks() {
+        chunks.withLock { $0.removeAll() }
+    }
+
+    func read(offset: Int, count: Int) throws(ParquetError) -> [UInt8] {
+        guard offset >= 0, count >= 0, offset <= size, count <= size - offset else {
+            throw .corruptMetadata("byte range \(offset)+\(count) lies outside the \(size)-byte file")
+        }
+        if offset >= tailStart { return Array(tail[(offset - tailStart)..<(offset - tailStart + count)]) }
+        let found: [UInt8]? = chunks.withLock { chunks in
+            for c in chunks where c.offset <= offset && offset + count <= c.offset + c.bytes.count {
+                return Array(c.bytes[(offset - c.offset)..<(offset - c.offset + count)])
+            }
+            return nil
+        }
+        guard let found else { throw .invalidArgument("byte range \(offset)+\(count) was not fetched (supply the row group's chunk ranges first)") }
+        return found
+    }
 }
 
 /// `@unchecked Sendable`: every stored property is immutable after `init`, and `pread` on a
@@ -177,12 +230,63 @@ public final class ParquetFileReader: Sendable {
         try self.init(source: MemoryByteSource(bytes), options: options)
     }
 
+    /// How many bytes of a file's end to fetch first when reading it remotely: the footer of
+    /// a lake file fits, so one request usually opens it.
+    public static let suggestedTailLength = 64 << 10
+
+    /// The footer length the last 8 bytes of a file announce, so a remote reader knows how
+    /// much of the tail it needs (`footerLength + 8`).
+    public static func footerLength(trailer: [UInt8]) throws(ParquetError) -> Int {
+        guard trailer.count >= 8 else { throw .notParquet("\(trailer.count) trailing bytes cannot hold the footer length") }
+        let t = Array(trailer.suffix(8))
+        guard Array(t[4..<8]) == Array("PAR1".utf8) else { throw .notParquet("missing PAR1 magic") }
+        return Int(UInt32(t[0]) | UInt32(t[1]) << 8 | UInt32(t[2]) << 16 | UInt32(t[3]) << 24)
+    }
+
+    /// Opens a remote file of `size` bytes from its last `tail.count` bytes, which must hold
+    /// the footer. Before reading a row group, fetch the ranges `chunkRanges` names and hand
+    /// them over with `supply`.
+    public convenience init(size: Int, tail: [UInt8], options: ParquetReaderOptions = ParquetReaderOptions()) throws(ParquetError) {
+        guard tail.count <= size else { throw .invalidArgument("a \(tail.count)-byte tail of a \(size)-byte file") }
+        try self.init(source: RangedByteSource(size: size, tail: tail), options: options)
+    }
+
+    /// Whether this reader was opened from a tail (`init(size:tail:)`) and needs its column
+    /// chunks supplied.
+    public var needsSuppliedChunks: Bool { source is RangedByteSource }
+
+    /// The byte ranges (offset, length) `readRowGroup(index, columns:)` reads that a reader
+    /// opened from a tail does not hold yet (those inside the tail are held), in file order.
+    public func chunkRanges(rowGroup index: Int, columns: [String]? = nil) throws(ParquetError) -> [(offset: Int, length: Int)] {
+        guard index >= 0, index < rowGroupCount else { throw .invalidArgument("row group \(index) of \(rowGroupCount)") }
+        let projected = try columns.map { (c) throws(ParquetError) in try schema.projected(to: c) } ?? schema
+        var out: [(offset: Int, length: Int)] = []
+        for leaf in projected.leaves {
+            guard let c = leaves.firstIndex(where: { $0.path == leaf.path }) else { continue }
+            let chunk = metadata.rowGroups[index].columns[c].metaData!
+            let (start, length) = try Self.chunkRange(chunk, footerStart: footerStart, where: "row group \(index) column \(leaf.dottedPath)")
+            if length > 0, (source as? RangedByteSource)?.holds(offset: start, count: length) != true { out.append((start, length)) }
+        }
+        return out.sorted { $0.offset < $1.offset }
+    }
+
+    /// Hands a fetched byte range to a reader opened from a tail.
+    public func supply(offset: Int, bytes: [UInt8]) {
+        (source as? RangedByteSource)?.supply(offset: offset, bytes: bytes)
+    }
+
+    /// Drops every supplied range (after a row group is decoded, to bound memory).
+    public func discardSuppliedChunks() {
+        (source as? RangedByteSource)?.discardChunks()
+    }
+
     private init(source: any ByteSource, options: ParquetReaderOptions) throws(ParquetError) {
         self.source = source
         self.options = options
         let size = source.size
         guard size >= 12 else { throw .notParquet("\(size) bytes is too short for a Parquet file") }
-        let head = try source.read(offset: 0, count: 4)
+        // A file opened from its tail alone has its header checked by nobody: the trailer's magic must do.
+        let head = source.hasHead ? try source.read(offset: 0, count: 4) : Array("PAR1".utf8)
         let tail = try source.read(offset: size - 8, count: 8)
         let magic: [UInt8] = Array("PAR1".utf8)
         if Array(tail[4..<8]) == Array("PARE".utf8) { throw .unsupported("encrypted footer") }

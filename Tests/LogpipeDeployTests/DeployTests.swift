@@ -34,7 +34,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         let checked = try await check()
         #expect(checked.compose.isEmpty, "compose: \(checked.compose)")
         #expect(checked.k8s.isEmpty, "k8s: \(checked.k8s)")
-        #expect(checked.documents == 17)
+        #expect(checked.documents == 19)
         #expect(checked.entrypoint == ["logpipe"])
     }
 
@@ -54,7 +54,7 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         let binary = TestEnvironment.logpipeBinary
         try #require(FileManager.default.isExecutableFile(atPath: binary), "no logpipe binary at \(binary)")
         let checked = try await check()
-        #expect(checked.commands.count == 7, "\(checked.commands.map(\.source))")
+        #expect(checked.commands.count == 9, "\(checked.commands.map(\.source))")
         for (source, arguments) in checked.commands {
             let subcommand = arguments.prefix { !$0.hasPrefix("-") }
             let child = try ChildProcess(executable: binary, arguments: Array(subcommand) + ["--help"])

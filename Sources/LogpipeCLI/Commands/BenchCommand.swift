@@ -12,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
     )
 
     enum Name: String, ExpressibleByArgument, CaseIterable {
-        case product, json, accessLog = "access-log", bus, parquet, collector, lake, analytics, kafka, kafkaLake = "kafka-lake", latency, late, all
+        case product, json, accessLog = "access-log", bus, parquet, collector, lake, analytics, kafka, kafkaLake = "kafka-lake", latency, late, report, search, all
     }
 
     @Argument(help: "Which benchmark: \(Name.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -80,6 +80,12 @@ struct BenchCommand: AsyncParsableCommand {
                 report = try await ProductBench.run(
                     binary: Bundle.main.executablePath ?? CommandLine.arguments[0], records: records ?? 1_000_000,
                     port: LoopbackPort.free(), workDir: work + "/product", python: python, spark: spark)
+            case .report:
+                report = try await BatchBench.report(records: records ?? 1_000_000, workDir: work + "/report", python: python, spark: spark)
+            case .search:
+                report = try await BatchBench.search(
+                    records: records ?? 1_000_000, workDir: work + "/search", python: python,
+                    binary: Bundle.main.executablePath ?? CommandLine.arguments[0])
             case .late:
                 report = try await LateBackfillBench.run(
                     binary: Bundle.main.executablePath ?? CommandLine.arguments[0], records: records ?? 1_000_000,

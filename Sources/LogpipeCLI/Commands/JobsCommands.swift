@@ -3,16 +3,20 @@ import Foundation
 import Logging
 import LogpipeBatch
 import LogpipeLake
+import LogpipeServers
 import ServiceLifecycle
 
 /// The scheduler's configuration: `jobs.*` keys (flags, LOGPIPE_JOBS_* or the JSON file).
 enum SchedulerSetup {
     static func make(settings: Settings, logger: Logger) throws -> Scheduler {
-        // Job locks are flocks and history lives beside them: a lake directory on this machine.
-        guard let directory = try settings.lakeLocation().localDirectory else {
-            throw ConfigurationRefused("the scheduler needs a local lake directory (its job locks are files); run it where the lake is a directory, or schedule the commands with deploy/airflow")
+        let store = try settings.openLake()
+        // A local lake's job locks are flocks beside the history; elsewhere, leases in the lake.
+        let locks: any JobLocks
+        if let local = store as? LocalFileStore {
+            locks = FileJobLocks(directory: try local.absolutePath(JobHistory.directory))
+        } else {
+            locks = StoreJobLeases(store: store, ttlSeconds: settings.double("jobs.leaseSeconds", default: 120), logger: logger)
         }
-        let store = try LocalFileStore(root: directory)
         var options = BuiltinJobs.Options()
         options.dailyReportSchedule = settings.string("jobs.reportDaily.schedule", default: options.dailyReportSchedule)
         options.serviceAnalysisSchedule = settings.string("jobs.serviceAnalysis.schedule", default: options.serviceAnalysisSchedule)
@@ -22,7 +26,7 @@ enum SchedulerSetup {
         options.retentionSchedule = settings.string("jobs.retention.schedule", default: options.retentionSchedule)
         options.retentionDays = settings.optionalDouble("jobs.retention.days")
         return Scheduler(store: store, jobs: try BuiltinJobs.jobs(store: store, options: options),
-                         lockDirectory: try store.absolutePath(JobHistory.directory),
+                         locks: locks,
                          catchUpLimit: settings.int("jobs.catchUp", default: 7), logger: logger)
     }
 }
@@ -34,14 +38,29 @@ struct SchedulerCommand: AsyncParsableCommand {
         abstract: "Run the scheduled jobs (daily report 00:15 UTC, compaction, retention when configured) until stopped.")
 
     @OptionGroup var common: CommonOptions
+    @OptionGroup var objectStore: ObjectStoreOptions
 
-    @Option(help: "The lake directory (default <data-dir>/lake).")
+    @Option(help: "The lake: a directory, s3://bucket/prefix or webhdfs://namenode:9870/path (default <data-dir>/lake).")
     var lake: String?
 
+    @Option(help: "Serve /health and /metrics on this port (0: none), for probes and scraping.")
+    var port = 0
+
+    @Option(help: "The address /health and /metrics listen on.")
+    var host = "127.0.0.1"
+
     func run() async throws {
-        let settings = try await Settings.load(common, flags: ["lake.dir": flag(lake)])
-        let scheduler = try SchedulerSetup.make(settings: settings, logger: settings.logger("logpipe.scheduler"))
-        await scheduler.run()
+        let settings = try await Settings.load(common, flags: objectStore.flags.merging(["lake.dir": flag(lake)]) { a, _ in a })
+        let logger = settings.logger("logpipe.scheduler")
+        // The metrics registry is bootstrapped before the first job records into it.
+        let app = port == 0 ? nil : LogpipeApplications.scheduler(host: host, port: port, logger: logger) { [host] port in
+            logger.info("scheduler health and metrics listening", metadata: ["address": "http://\(host):\(port)"])
+        }
+        let scheduler = try SchedulerSetup.make(settings: settings, logger: logger)
+        var services: [any Service] = [SchedulerService(scheduler: scheduler)]
+        if let app { services.append(app) }
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
     }
 }
 
@@ -53,10 +72,11 @@ struct JobsCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ls", abstract: "Jobs with their schedules and last runs.")
         @OptionGroup var common: CommonOptions
-        @Option(help: "The lake directory (default <data-dir>/lake).") var lake: String?
+        @OptionGroup var objectStore: ObjectStoreOptions
+        @Option(help: "The lake: a directory, s3://bucket/prefix or webhdfs://namenode:9870/path (default <data-dir>/lake).") var lake: String?
 
         func run() async throws {
-            let settings = try await Settings.load(common, flags: ["lake.dir": flag(lake)])
+            let settings = try await Settings.load(common, flags: objectStore.flags.merging(["lake.dir": flag(lake)]) { a, _ in a })
             let scheduler = try SchedulerSetup.make(settings: settings, logger: settings.logger("logpipe.scheduler"))
             let runs = try await JobHistory(store: scheduler.store).runs()
             var rows = [["JOB", "SCHEDULE", "LAST INTERVAL", "STATUS", "NEXT"]]
@@ -72,13 +92,13 @@ struct JobsCommand: AsyncParsableCommand {
     struct History: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "history", abstract: "Every recorded run, oldest first.")
         @OptionGroup var common: CommonOptions
-        @Option(help: "The lake directory (default <data-dir>/lake).") var lake: String?
+        @OptionGroup var objectStore: ObjectStoreOptions
+        @Option(help: "The lake: a directory, s3://bucket/prefix or webhdfs://namenode:9870/path (default <data-dir>/lake).") var lake: String?
         @Argument(help: "Only this job.") var job: String?
 
         func run() async throws {
-            let settings = try await Settings.load(common, flags: ["lake.dir": flag(lake)])
-            let directory = settings.string("lake.dir", default: "\(settings.dataDir)/lake")
-            let runs = try await JobHistory(store: LocalFileStore(root: directory)).runs(job: job)
+            let settings = try await Settings.load(common, flags: objectStore.flags.merging(["lake.dir": flag(lake)]) { a, _ in a })
+            let runs = try await JobHistory(store: try settings.openExistingLake()).runs(job: job)
             var rows = [["JOB", "INTERVAL", "ATTEMPT", "START", "SECONDS", "STATUS", "ROWS", "ERROR"]]
             for r in runs {
                 rows.append([r.job, r.interval, String(r.attempt), Date(timeIntervalSince1970: r.start).formatted(.iso8601),
@@ -91,13 +111,14 @@ struct JobsCommand: AsyncParsableCommand {
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "run", abstract: "Run a job for one interval now (a manual trigger).")
         @OptionGroup var common: CommonOptions
-        @Option(help: "The lake directory (default <data-dir>/lake).") var lake: String?
+        @OptionGroup var objectStore: ObjectStoreOptions
+        @Option(help: "The lake: a directory, s3://bucket/prefix or webhdfs://namenode:9870/path (default <data-dir>/lake).") var lake: String?
         @Argument(help: "The job: report-daily, compaction, retention.") var job: String
         @Option(help: "The interval: the day (YYYY-MM-DD) for report-daily, default yesterday; a time for the others, default now.")
         var date: String?
 
         func run() async throws {
-            let settings = try await Settings.load(common, flags: ["lake.dir": flag(lake)])
+            let settings = try await Settings.load(common, flags: objectStore.flags.merging(["lake.dir": flag(lake)]) { a, _ in a })
             let scheduler = try SchedulerSetup.make(settings: settings, logger: settings.logger("logpipe.scheduler"))
             guard let definition = scheduler.jobs.first(where: { $0.name == job }) else {
                 throw ValidationError("no job \(job); jobs: \(scheduler.jobs.map(\.name).joined(separator: ", "))")

@@ -10,8 +10,9 @@ struct SearchCommand: AsyncParsableCommand {
         abstract: "Find log records in the lake, newest first (reads only the hours in range, skips row groups by statistics).")
 
     @OptionGroup var common: CommonOptions
+    @OptionGroup var objectStore: ObjectStoreOptions
 
-    @Option(help: "The lake directory (default <data-dir>/lake).")
+    @Option(help: "The lake: a directory, s3://bucket/prefix or webhdfs://namenode:9870/path (default <data-dir>/lake).")
     var lake: String?
 
     @Option(help: "How far back: 90s, 15m, 1h, 2d (default 1h without --from).")
@@ -37,9 +38,8 @@ struct SearchCommand: AsyncParsableCommand {
     var format = "table"
 
     func run() async throws {
-        let settings = try await Settings.load(common, flags: ["lake.dir": flag(lake)])
-        let directory = settings.string("lake.dir", default: "\(settings.dataDir)/lake")
-        guard FileManager.default.fileExists(atPath: directory) else { throw ValidationError("no lake at \(directory)") }
+        let settings = try await Settings.load(common, flags: objectStore.flags.merging(["lake.dir": flag(lake)]) { a, _ in a })
+        let store = try settings.openExistingLake()
         var p: [String: String] = ["limit": String(limit)]
         let given: [(String, String?)] = [
             ("since", since), ("from", from), ("to", to), ("service", service), ("level", level), ("status", status),
@@ -49,7 +49,7 @@ struct SearchCommand: AsyncParsableCommand {
         let query: SearchQuery
         do { query = try SearchParameters.query(p, maxLimit: Int.max) } catch { throw ValidationError("\(error)") }
         var stats = ScanStatistics()
-        let hits = try await LogSearch(store: LocalFileStore(root: directory)).run(query, statistics: &stats)
+        let hits = try await LogSearch(store: store).run(query, statistics: &stats)
         switch format {
         case "json": print(try SearchOutput.jsonLines(hits), terminator: "")
         case "csv": print(SearchOutput.csv(hits), terminator: "")

@@ -175,11 +175,7 @@ struct RunCommand: AsyncParsableCommand {
                 logger.info("stream API listening", metadata: ["address": "http://127.0.0.1:\(port)"])
             })
         }
-        if try settings.lakeLocation().localDirectory != nil {
-            services.append(SchedulerService(scheduler: try SchedulerSetup.make(settings: settings, logger: settings.logger("logpipe.scheduler"))))
-        } else {
-            logger.notice("no built-in scheduler: its job locks need a local lake directory (run logpipe scheduler where one is, or use deploy/airflow)")
-        }
+        services.append(SchedulerService(scheduler: try SchedulerSetup.make(settings: settings, logger: settings.logger("logpipe.scheduler"))))
         if let generatorConfiguration {
             let generatorService = Generator(configuration: generatorConfiguration, logger: logger)
             services.append(LogpipeApplications.generator(

@@ -11,8 +11,9 @@ struct ServicesReportCommand: AsyncParsableCommand {
         discussion: "Writes analysis/service/date=YYYY-MM-DD/<table>/ in the lake, replacing a previous run of the day.")
 
     @OptionGroup var common: CommonOptions
+    @OptionGroup var objectStore: ObjectStoreOptions
 
-    @Option(help: "The lake directory (default <data-dir>/lake).")
+    @Option(help: "The lake: a directory, s3://bucket/prefix or webhdfs://namenode:9870/path (default <data-dir>/lake).")
     var lake: String?
 
     @Option(help: "The UTC day, YYYY-MM-DD (default: yesterday).")
@@ -31,12 +32,10 @@ struct ServicesReportCommand: AsyncParsableCommand {
     var performanceTarget: Double?
 
     func run() async throws {
-        let settings = try await Settings.load(common, flags: [
+        let settings = try await Settings.load(common, flags: objectStore.flags.merging([
             "lake.dir": flag(lake), "reports.sla.availability": flag(availabilityTarget), "reports.sla.performance": flag(performanceTarget),
-        ])
-        let directory = settings.string("lake.dir", default: "\(settings.dataDir)/lake")
-        guard FileManager.default.fileExists(atPath: directory) else { throw ValidationError("no lake at \(directory)") }
-        let store = try LocalFileStore(root: directory)
+        ]) { a, _ in a })
+        let store = try settings.openExistingLake()
         var options = ServiceAnalysis.Options()
         options.availabilityTarget = settings.double("reports.sla.availability", default: options.availabilityTarget)
         options.performanceTarget = settings.double("reports.sla.performance", default: options.performanceTarget)

@@ -1,0 +1,21 @@
+import Hummingbird
+import Logging
+
+extension LogpipeApplications {
+    /// `/health` and `/metrics` (the jobs' last success time, duration and failures) for
+    /// `logpipe scheduler` running on its own, as in a container with probes and scraping.
+    public static func scheduler(
+        host: String, port: Int, logger: Logger, onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = Router()
+        router.add(middleware: MetricsMiddleware())
+        router.get("health") { _, _ in jsonResponse(.ok, #"{"status":"ok"}"#) }
+        LogpipeMetrics.addRoute(to: router, scope: .process) {}
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "logpipe-scheduler"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+            logger: logger
+        )
+    }
+}
