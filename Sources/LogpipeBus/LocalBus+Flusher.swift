@@ -178,6 +178,24 @@ extension LocalBus {
                 logger.critical("fsync failed", metadata: ["partition": "\(job.log.tp)", "error": "\(error)"])
             }
         }
+        // Out of space, a partition stays open, so what this cycle wrote for it before the
+        // failed write (acknowledged to no one, its offsets about to be handed out again)
+        // must go: the file is cut back to its durable end, and a segment the cycle started
+        // is removed.
+        var cut: Set<ObjectIdentifier> = []
+        for item in cycle.items where noSpace.contains(ObjectIdentifier(item.log)) {
+            if let fresh = item.newSegment {
+                FileIO.closeFile(fresh.fd)
+                unlink(fresh.path)
+                item.newSegment = nil
+            }
+            guard cut.insert(ObjectIdentifier(item.log)).inserted else { continue }
+            let active = state.withLock { _ in item.log.active }
+            if active.writtenSize != active.durableSize {
+                _ = ftruncate(active.fd, off_t(active.durableSize))
+                active.writtenSize = active.durableSize
+            }
+        }
         let ioNanos = cycle.ioNanos + DispatchTime.now().uptimeNanoseconds - start
 
         var rolled = false
