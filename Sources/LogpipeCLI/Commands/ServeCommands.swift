@@ -30,7 +30,7 @@ struct CollectorOptions: ParsableArguments {
     @Option(help: "Collector port (default 8081).")
     var port: Int?
 
-    @Option(help: "Bearer token required on ingest paths (or LOGPIPE_COLLECTOR_API_KEY).")
+    @Option(help: "Bearer token required on every path but /health, /ready and the dashboard page (or LOGPIPE_COLLECTOR_API_KEY); needed when --host is not loopback.")
     var apiKey: String?
 
     @Option(help: "Largest request body in bytes (default 16 MiB).")

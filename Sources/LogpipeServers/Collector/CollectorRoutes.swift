@@ -9,7 +9,7 @@ public struct CollectorConfiguration: Sendable {
     public var host: String
     /// The port; 8081 as in the seed.
     public var port: Int
-    /// Bearer token required on ingest paths; mandatory when `host` is not loopback.
+    /// Bearer token required on every path but the probes and the dashboard page; mandatory when `host` is not loopback.
     public var apiKey: String?
     /// Size and load limits.
     public var limits: IngestLimits
