@@ -279,5 +279,8 @@ struct AnomalyDetector: Sendable {
 func rounded(_ x: Double) -> String {
     guard x.isFinite else { return x > 0 ? "inf" : x < 0 ? "-inf" : "nan" }
     let r = (x * 100).rounded() / 100
-    return r == r.rounded() ? String(Int64(r)) : String(r)
+    // Past Int64's range a whole number prints as a Double (Int64(r) would trap; a
+    // restored snapshot or a near-zero baseline deviation can make z-scores that large).
+    guard r == r.rounded(), let whole = Int64(exactly: r) else { return String(r) }
+    return String(whole)
 }

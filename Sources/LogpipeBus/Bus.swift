@@ -204,6 +204,9 @@ public enum BusError: Error, Sendable, Equatable, CustomStringConvertible {
     case corrupt(String)
     /// An operating-system or broker error.
     case io(String)
+    /// The disk is full (ENOSPC, EDQUOT): nothing of the append was kept, and appends are
+    /// tried again once there is space.
+    case noSpace(String)
     /// Another live process holds the embedded bus's writer lock (`pid` when it could be read).
     case writerLocked(directory: String, pid: Int32?)
     /// The bus was opened read-only (`LocalBusAccess.read`) and cannot append or create topics.
@@ -219,6 +222,7 @@ public enum BusError: Error, Sendable, Equatable, CustomStringConvertible {
         case .closed: "bus is closed"
         case .corrupt(let s): "corrupt log: \(s)"
         case .io(let s): "I/O error: \(s)"
+        case .noSpace(let s): "no space left: \(s)"
         case .writerLocked(let d, let pid):
             "the bus in \(d) is already open for writing by process \(pid.map(String.init) ?? "(unknown pid)") (a logpipe collect or run): one writer per data directory; stop it or use another --data-dir"
         case .readOnly(let d): "the bus in \(d) is open read-only in this process; only its writer (logpipe collect or run) appends"

@@ -10,7 +10,8 @@ import Darwin
 /// `BusError.io` naming the operation, the path and errno's text.
 enum FileIO {
     static func error(_ op: String, _ path: String, _ code: Int32 = errno) -> BusError {
-        .io("\(op) \(path): \(String(cString: strerror(code)))")
+        let message = "\(op) \(path): \(String(cString: strerror(code)))"
+        return code == ENOSPC || code == EDQUOT ? .noSpace(message) : .io(message)
     }
 
     /// Opens a file for reading and writing, creating it when `create` is set.

@@ -34,6 +34,9 @@ extension LocalBus {
         var newSegment: Segment?
         var newIndexEntries: [IndexEntry] = []
         var error: String?
+        /// The write failed for want of space (`BusError.noSpace`): nothing of it is in the
+        /// file, so the partition may take appends again once space returns.
+        var noSpace = false
 
         init(log: PartitionLog, chunks: [[UInt8]], byteCount: Int, batches: [PendingBatch], segment: Segment, roll: Bool) {
             self.log = log
@@ -54,6 +57,8 @@ extension LocalBus {
         var segments: [ObjectIdentifier: Segment] = [:]
         /// Partitions whose write failed in this cycle: their later items are not written.
         var failed: [ObjectIdentifier: String] = [:]
+        /// Of `failed`, those whose write found no space and left their files as they were.
+        var noSpace: Set<ObjectIdentifier> = []
         var deadline: UInt64?
         var ioNanos: UInt64 = 0
     }
@@ -137,6 +142,7 @@ extension LocalBus {
                     } else {
                         write(item)
                         if let error = item.error { cycle.failed[id] = error }
+                        if item.noSpace { cycle.noSpace.insert(id) }
                     }
                     cycle.segments[id] = item.segment
                     cycle.items.append(item)
@@ -153,6 +159,7 @@ extension LocalBus {
     /// Fsyncs every file the cycle wrote, publishes the durable data and resumes the producers.
     private func commit(_ cycle: Cycle) {
         var failed = cycle.failed
+        var noSpace = cycle.noSpace
         let start = DispatchTime.now().uptimeNanoseconds
         var jobs: [FsyncPool.Job] = []
         var synced: Set<ObjectIdentifier> = []
@@ -165,14 +172,35 @@ extension LocalBus {
         for job in jobs {
             if let error = job.error {
                 failed[ObjectIdentifier(job.log)] = "\(error)"
+                // A failed fsync may have lost written pages the file still seems to hold:
+                // never retried as if the data were safe, whatever errno said.
+                noSpace.remove(ObjectIdentifier(job.log))
                 logger.critical("fsync failed", metadata: ["partition": "\(job.log.tp)", "error": "\(error)"])
+            }
+        }
+        // Out of space, a partition stays open, so what this cycle wrote for it before the
+        // failed write (acknowledged to no one, its offsets about to be handed out again)
+        // must go: the file is cut back to its durable end, and a segment the cycle started
+        // is removed.
+        var cut: Set<ObjectIdentifier> = []
+        for item in cycle.items where noSpace.contains(ObjectIdentifier(item.log)) {
+            if let fresh = item.newSegment {
+                FileIO.closeFile(fresh.fd)
+                unlink(fresh.path)
+                item.newSegment = nil
+            }
+            guard cut.insert(ObjectIdentifier(item.log)).inserted else { continue }
+            let active = state.withLock { _ in item.log.active }
+            if active.writtenSize != active.durableSize {
+                _ = ftruncate(active.fd, off_t(active.durableSize))
+                active.writtenSize = active.durableSize
             }
         }
         let ioNanos = cycle.ioNanos + DispatchTime.now().uptimeNanoseconds - start
 
         var rolled = false
         var fetchWaiters: [CheckedContinuation<Void, Never>] = []
-        var failedWaiters: [(ProduceWaiter, String)] = []
+        var failedWaiters: [(ProduceWaiter, BusError)] = []
         state.withLock { s in
             s.inflightBytes -= cycle.inflight
             s.cycleNanos = s.cycleNanos == 0 ? ioNanos : (s.cycleNanos * 7 + ioNanos) / 8
@@ -184,7 +212,11 @@ extension LocalBus {
                 let log = item.log
                 if let error = failed[ObjectIdentifier(log)] {
                     if log.failure != nil { continue }
-                    log.failure = "\(log.tp) takes no more appends after an I/O error: \(error)"
+                    // Out of space, the write left the file at its last durable batch: this
+                    // cycle's and the pending appends fail, later ones are tried again.
+                    let refusal: BusError = noSpace.contains(ObjectIdentifier(log))
+                        ? .noSpace("\(log.tp): \(error)") : .io("\(log.tp) takes no more appends after an I/O error: \(error)")
+                    if case .io(let message) = refusal { log.failure = message }
                     // Offsets handed out after the durable end are void, whatever is still pending.
                     s.inflightBytes -= log.pendingBytes
                     log.pending = []
@@ -194,7 +226,7 @@ extension LocalBus {
                     s.dirty.removeAll { $0 === log }
                     s.produceWaiters.removeAll { w in
                         guard w.partitions.contains(where: { $0 === log }) else { return false }
-                        failedWaiters.append((w, log.failure!))
+                        failedWaiters.append((w, refusal))
                         return true
                     }
                     continue
@@ -224,12 +256,15 @@ extension LocalBus {
         }
         for w in cycle.waiters {
             if let bad = w.partitions.first(where: { failed[ObjectIdentifier($0)] != nil }) {
-                w.continuation.resume(throwing: BusError.io(bad.failure ?? "\(bad.tp) write failed"))
+                let id = ObjectIdentifier(bad)
+                w.continuation.resume(throwing: noSpace.contains(id)
+                    ? BusError.noSpace("\(bad.tp): \(failed[id] ?? "no space")")
+                    : BusError.io(bad.failure ?? "\(bad.tp) write failed"))
             } else {
                 w.continuation.resume()
             }
         }
-        for (w, message) in failedWaiters { w.continuation.resume(throwing: BusError.io(message)) }
+        for (w, error) in failedWaiters { w.continuation.resume(throwing: error) }
         for w in fetchWaiters { w.resume() }
         if rolled {
             adminQueue.async { [self] in _ = retainSegments(nowMillis: Self.nowMillis()) }
@@ -288,6 +323,17 @@ extension LocalBus {
             segment.writtenSize = start + Int64(item.byteCount)
         } catch {
             item.error = "\(error)"
+            if case BusError.noSpace(let message) = error {
+                item.error = message
+                item.noSpace = true
+            }
+            // A segment started for this write is not published: remove it, so the next
+            // append can start it again.
+            if let fresh = item.newSegment {
+                FileIO.closeFile(fresh.fd)
+                unlink(fresh.path)
+                item.newSegment = nil
+            }
             logger.error("append failed", metadata: ["partition": "\(item.log.tp)", "error": "\(error)"])
         }
     }

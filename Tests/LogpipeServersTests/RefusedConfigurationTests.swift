@@ -98,6 +98,35 @@ struct RefusedConfigurationTests {
         try await expectRefused(["collect", "--data-dir", "DATA", "--host", "0.0.0.0"], saying: "which is not loopback: set an API key")
     }
 
+    @Test("stream APIs beyond loopback without a key")
+    func streamAPIKeys() async throws {
+        try await expectRefused(["stream", "--data-dir", "DATA", "--api-host", "0.0.0.0"],
+                                saying: "the stream API binds to 0.0.0.0, which is not loopback: set an API key (--api-key or LOGPIPE_STREAM_API_KEY)")
+        try await expectRefused(["stream", "--data-dir", "DATA", "--api-key", "short"], saying: "the API key must be at least 16 characters")
+    }
+
+    @Test("TLS certificates and keys that are missing, unreadable, not PEM or not a pair")
+    func tlsFiles() async throws {
+        let files = try TemporaryDirectory(prefix: "logpipe-refused-tls")
+        defer { files.remove() }
+        let a = try await SelfSignedCertificate.make(in: files.path, name: "a")
+        let b = try await SelfSignedCertificate.make(in: files.path, name: "b")
+        let garbage = files.appending("garbage.pem")
+        try Data("not a certificate".utf8).write(to: URL(fileURLWithPath: garbage))
+        try await expectRefused(["collect", "--data-dir", "DATA", "--tls-cert", a.certificatePath], saying: "--tls-cert needs --tls-key")
+        try await expectRefused(["run", "--data-dir", "DATA", "--no-generator", "--tls-key", a.keyPath], saying: "--tls-key needs --tls-cert")
+        try await expectRefused(["collect", "--data-dir", "DATA", "--tls-cert", files.appending("none.crt"), "--tls-key", a.keyPath],
+                                saying: "--tls-cert \(files.appending("none.crt")): cannot read the file")
+        try await expectRefused(["collect", "--data-dir", "DATA", "--tls-cert", garbage, "--tls-key", a.keyPath],
+                                saying: "--tls-cert \(garbage): not a PEM certificate")
+        try await expectRefused(["stream", "--data-dir", "DATA", "--tls-cert", a.certificatePath, "--tls-key", garbage],
+                                saying: "--tls-key \(garbage): not a PEM private key")
+        try await expectRefused(["collect", "--data-dir", "DATA", "--tls-cert", a.certificatePath, "--tls-key", b.keyPath],
+                                saying: "--tls-key \(b.keyPath) does not match --tls-cert \(a.certificatePath)")
+        try await expectRefused(["generate", "--data-dir", "DATA", "--collector-url", "https://127.0.0.1:8081", "--tls-ca", garbage],
+                                saying: "--tls-ca \(garbage): not a PEM certificate")
+    }
+
     @Test("contradictory flags")
     func contradictions() async throws {
         try await expectRefused(["stream", "--data-dir", "DATA", "--once", "--api-port", "9"],

@@ -30,7 +30,7 @@ struct CollectorOptions: ParsableArguments {
     @Option(help: "Collector port (default 8081).")
     var port: Int?
 
-    @Option(help: "Bearer token required on ingest paths (or LOGPIPE_COLLECTOR_API_KEY).")
+    @Option(help: "Bearer token required on every path but /health, /ready and the dashboard page (or LOGPIPE_COLLECTOR_API_KEY); needed when --host is not loopback.")
     var apiKey: String?
 
     @Option(help: "Largest request body in bytes (default 16 MiB).")
@@ -117,6 +117,7 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var collector: CollectorOptions
     @OptionGroup var generator: GeneratorOptions
     @OptionGroup var stream: StreamOptions
+    @OptionGroup var tls: TLSOptions
 
     @Flag(help: "Do not start the generator (collect only what clients send).")
     var noGenerator = false
@@ -127,7 +128,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try await Settings.load(
             common, flags: collector.flags.merging(generator.flags) { a, _ in a }.merging(stream.flags) { a, _ in a }
-                .merging(["stream.apiPort": flag(apiPort)]) { a, _ in a })
+                .merging(["stream.apiPort": flag(apiPort)]) { a, _ in a }.merging(tls.flags) { a, _ in a })
         let logger = settings.logger("logpipe")
         try stream.check(settings)
         if noGenerator {
@@ -141,9 +142,12 @@ struct RunCommand: AsyncParsableCommand {
             throw ConfigurationRefused("--port and --generator-port are both \(port): give the collector and the generator different ports")
         }
         let collectorConfiguration = try CollectorOptions.configuration(settings)
+        let serverTLS = try TLSOptions.load(settings)
         let host = isLoopback(collectorConfiguration.host) || collectorConfiguration.host == "0.0.0.0" ? "127.0.0.1" : collectorConfiguration.host
-        let generatorConfiguration = noGenerator ? nil : try generator.configuration(
-            settings, collectorURL: "http://\(host):\(collectorConfiguration.port)", apiKey: collectorConfiguration.apiKey)
+        var generatorConfiguration = noGenerator ? nil : try generator.configuration(
+            settings, collectorURL: "\(serverTLS.scheme)://\(host):\(collectorConfiguration.port)", apiKey: collectorConfiguration.apiKey)
+        // The built-in generator posts to this process's own collector, so it trusts this certificate.
+        generatorConfiguration?.collectorTLS = serverTLS?.clientTrustingSelf
         LogpipeMetrics.bootstrap()
         let bus = try await settings.openBus()
         try await Ingestor(bus: bus).prepareTopics()
@@ -159,9 +163,9 @@ struct RunCommand: AsyncParsableCommand {
             bus: bus, configuration: collectorConfiguration, analytics: streamRole.store,
             search: LogSearch(store: streamRole.worker.store),
             metrics: .roles(apiPort == 0 ? [.collector, .stream] : [.collector]), operatorMetrics: operatorMetrics,
-            dashboard: dashboard, logger: logger
+            dashboard: dashboard, tls: serverTLS, logger: logger
         ) { port in
-            logger.info("collector listening", metadata: ["address": "http://\(collectorConfiguration.host):\(port)"])
+            logger.info("collector listening", metadata: ["address": "\(serverTLS.scheme)://\(collectorConfiguration.host):\(port)"])
         }
         // Services stop in reverse order: the generator first, then the collector drains,
         // the stream commits what it holds, and the bus closes last.
@@ -170,9 +174,9 @@ struct RunCommand: AsyncParsableCommand {
             // Loopback, as `logpipe stream` serves it: it has no API key.
             services.append(LogpipeApplications.api(
                 store: streamRole.store, host: "127.0.0.1", port: apiPort, metrics: .roles([.stream]),
-                operatorMetrics: operatorMetrics, dashboard: dashboard, logger: logger
+                operatorMetrics: operatorMetrics, dashboard: dashboard, tls: serverTLS, logger: logger
             ) { port in
-                logger.info("stream API listening", metadata: ["address": "http://127.0.0.1:\(port)"])
+                logger.info("stream API listening", metadata: ["address": "\(serverTLS.scheme)://127.0.0.1:\(port)"])
             })
         }
         services.append(SchedulerService(scheduler: try SchedulerSetup.make(settings: settings, logger: settings.logger("logpipe.scheduler"))))
@@ -180,9 +184,9 @@ struct RunCommand: AsyncParsableCommand {
             let generatorService = Generator(configuration: generatorConfiguration, logger: logger)
             services.append(LogpipeApplications.generator(
                 generatorService, configuration: generatorConfiguration, metrics: .roles([.generator]),
-                operatorMetrics: operatorMetrics, logger: logger
+                operatorMetrics: operatorMetrics, tls: serverTLS, logger: logger
             ) { port in
-                logger.info("generator listening", metadata: ["address": "http://\(generatorConfiguration.host):\(port)"])
+                logger.info("generator listening", metadata: ["address": "\(serverTLS.scheme)://\(generatorConfiguration.host):\(port)"])
             })
             services.append(generatorService)
         }
@@ -201,20 +205,22 @@ struct CollectCommand: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var collector: CollectorOptions
+    @OptionGroup var tls: TLSOptions
 
     func run() async throws {
-        let settings = try await Settings.load(common, flags: collector.flags)
+        let settings = try await Settings.load(common, flags: collector.flags.merging(tls.flags) { a, _ in a })
         let logger = settings.logger("logpipe.collector")
         try settings.checkState(lake: false)
         let configuration = try CollectorOptions.configuration(settings)
+        let serverTLS = try TLSOptions.load(settings)
         LogpipeMetrics.bootstrap()
         let bus = try await settings.openBus()
         try await Ingestor(bus: bus).prepareTopics()
         let operatorMetrics = OperatorMetrics(volumes: settings.volumes(lake: nil), bus: bus, groups: [StreamConfiguration().group])
         let app = LogpipeApplications.collector(
-            bus: bus, configuration: configuration, operatorMetrics: operatorMetrics, logger: logger
+            bus: bus, configuration: configuration, operatorMetrics: operatorMetrics, tls: serverTLS, logger: logger
         ) { port in
-            logger.info("collector listening", metadata: ["address": "http://\(configuration.host):\(port)"])
+            logger.info("collector listening", metadata: ["address": "\(serverTLS.scheme)://\(configuration.host):\(port)"])
         }
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: BusService(bus: bus, logger: logger)), .init(service: app)],
@@ -238,23 +244,33 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "The collector's API key (or LOGPIPE_COLLECTOR_API_KEY).")
     var apiKey: String?
 
+    @Option(help: "PEM certificates to trust for an https:// collector besides the system's (a private CA or a self-signed certificate; or LOGPIPE_TLS_CA).")
+    var tlsCa: String?
+
+    @OptionGroup var tls: TLSOptions
+
     func run() async throws {
         let settings = try await Settings.load(common, flags: generator.flags.merging([
-            "generator.collectorUrl": flag(collectorUrl), "collector.apiKey": secret(apiKey),
-        ]) { a, _ in a })
+            "generator.collectorUrl": flag(collectorUrl), "collector.apiKey": secret(apiKey), "tls.ca": flag(tlsCa),
+        ]) { a, _ in a }.merging(tls.flags) { a, _ in a })
         let logger = settings.logger("logpipe.generator")
         let collectorURL = settings.string("generator.collectorUrl", default: "http://127.0.0.1:8081")
         try Preflight.checkHTTPURL(collectorURL, flag: "--collector-url")
-        LogpipeMetrics.bootstrap()
-        let configuration = try generator.configuration(
+        let serverTLS = try TLSOptions.load(settings)
+        var configured = try generator.configuration(
             settings,
             collectorURL: collectorURL,
             apiKey: settings.optionalString("collector.apiKey"))
+        if let ca = settings.optionalString("tls.ca") {
+            do { configured.collectorTLS = try ServerTLS.clientTrusting(ca) } catch { throw ConfigurationRefused(error.description) }
+        }
+        let configuration = configured
+        LogpipeMetrics.bootstrap()
         let service = Generator(configuration: configuration, logger: logger)
         let app = LogpipeApplications.generator(
-            service, configuration: configuration, operatorMetrics: OperatorMetrics(), logger: logger
+            service, configuration: configuration, operatorMetrics: OperatorMetrics(), tls: serverTLS, logger: logger
         ) { port in
-            logger.info("generator listening", metadata: ["address": "http://\(configuration.host):\(port)", "collector": "\(configuration.collectorURL)"])
+            logger.info("generator listening", metadata: ["address": "\(serverTLS.scheme)://\(configuration.host):\(port)", "collector": "\(configuration.collectorURL)"])
         }
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: app), .init(service: service)],

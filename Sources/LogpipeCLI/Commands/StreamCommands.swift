@@ -133,20 +133,35 @@ struct StreamCommandLine: AsyncParsableCommand {
     @Option(help: "Address the analytics API and /metrics bind (default 127.0.0.1; 0.0.0.0 in a container so Prometheus can scrape it).")
     var apiHost: String?
 
+    @Option(help: "Bearer token required on the analytics API, dashboard data and /metrics (or LOGPIPE_STREAM_API_KEY); needed when --api-host is not loopback.")
+    var apiKey: String?
+
+    @OptionGroup var tls: TLSOptions
+
     @Flag(help: "Read to the end the bus has now, commit, and exit (a backfill).")
     var once = false
 
     func run() async throws {
-        let settings = try await Settings.load(common, flags: stream.flags.merging(["stream.apiPort": flag(apiPort), "stream.apiHost": flag(apiHost)]) { a, _ in a })
+        let settings = try await Settings.load(common, flags: stream.flags.merging([
+            "stream.apiPort": flag(apiPort), "stream.apiHost": flag(apiHost), "stream.apiKey": secret(apiKey),
+        ]) { a, _ in a }.merging(tls.flags) { a, _ in a })
         let logger = settings.logger("logpipe.stream")
         try stream.check(settings)
         let port = settings.int("stream.apiPort", default: 8082)
+        let host = settings.string("stream.apiHost", default: "127.0.0.1")
+        let key = settings.optionalString("stream.apiKey")
+        var configuredTLS: ServerTLS?
         if once {
             if let apiPort, apiPort != 0 { throw ConfigurationRefused("--once and --api-port \(apiPort) contradict: a backfill serves no API") }
             if stream.trigger != nil { throw ConfigurationRefused("--once and --trigger contradict: a backfill runs batches back to back") }
-        } else {
-            try Preflight.checkPort(port, host: "127.0.0.1", flag: "--api-port")
+        } else if port != 0 {
+            do { try validateAPIKey(key, host: host, role: "the stream API", flag: "--api-key or LOGPIPE_STREAM_API_KEY") } catch {
+                throw ConfigurationRefused(error.description)
+            }
+            configuredTLS = try TLSOptions.load(settings)
+            try Preflight.checkPort(port, host: host, flag: "--api-port")
         }
+        let serverTLS = configuredTLS
         LogpipeMetrics.bootstrap()
         let bus = try await settings.openBus(access: .read)
         let role = try await StreamRole.make(settings: settings, bus: bus, logger: logger)
@@ -159,15 +174,14 @@ struct StreamCommandLine: AsyncParsableCommand {
         }
         var services: [any Service] = [BusService(bus: bus, logger: logger), role.worker]
         if port != 0 {
-            let host = settings.string("stream.apiHost", default: "127.0.0.1")
             let operatorMetrics = OperatorMetrics(
                 volumes: settings.volumes(lake: role.lakeDirectory), bus: bus, groups: [role.worker.configuration.group], analytics: role.store)
             services.append(LogpipeApplications.api(
                 store: role.store, host: host, port: port, operatorMetrics: operatorMetrics,
                 dashboard: DashboardRoutes(role: "stream", bus: bus, group: role.worker.configuration.group, lake: role.worker.store),
-                logger: logger
+                apiKey: key, tls: serverTLS, logger: logger
             ) { port in
-                logger.info("stream API listening", metadata: ["address": "http://\(host):\(port)"])
+                logger.info("stream API listening", metadata: ["address": "\(serverTLS.scheme)://\(host):\(port)"])
             })
         }
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -9,7 +9,7 @@ public struct CollectorConfiguration: Sendable {
     public var host: String
     /// The port; 8081 as in the seed.
     public var port: Int
-    /// Bearer token required on ingest paths; mandatory when `host` is not loopback.
+    /// Bearer token required on every path but the probes and the dashboard page; mandatory when `host` is not loopback.
     public var apiKey: String?
     /// Size and load limits.
     public var limits: IngestLimits
@@ -24,12 +24,18 @@ public struct CollectorConfiguration: Sendable {
 
     /// Refuses to listen beyond loopback without an API key (DESIGN.md guarantee 5).
     public func validate() throws(ConfigurationError) {
-        if !isLoopback(host), (apiKey ?? "").isEmpty {
-            throw ConfigurationError("the collector binds to \(host), which is not loopback: set an API key (--api-key or LOGPIPE_API_KEY)")
-        }
-        if let apiKey, !apiKey.isEmpty, apiKey.utf8.count < 16 {
-            throw ConfigurationError("the API key must be at least 16 characters")
-        }
+        try validateAPIKey(apiKey, host: host, role: "the collector", flag: "--api-key or LOGPIPE_COLLECTOR_API_KEY")
+    }
+}
+
+/// Refuses a server bound beyond loopback without an API key, and a key too short to be
+/// one; `role` and `flag` name what to fix in the one-line refusal.
+public func validateAPIKey(_ key: String?, host: String, role: String, flag: String) throws(ConfigurationError) {
+    if !isLoopback(host), (key ?? "").isEmpty {
+        throw ConfigurationError("\(role) binds to \(host), which is not loopback: set an API key (\(flag))")
+    }
+    if let key, !key.isEmpty, key.utf8.count < 16 {
+        throw ConfigurationError("the API key must be at least 16 characters (\(flag))")
     }
 }
 
@@ -62,10 +68,8 @@ public struct CollectorRoutes: Sendable {
 
     /// Adds `POST /api/collect/logs`, `POST /api/collect/activities`, `GET /health` and `GET /ready`.
     public func add<Context: RequestContext>(to router: Router<Context>) {
+        // The API key, when set, guards these with everything else on the port (`APIKeyMiddleware`).
         let ingest = router.group("api/collect")
-        if let apiKey = configuration.apiKey, !apiKey.isEmpty {
-            ingest.add(middleware: BearerTokenMiddleware(token: apiKey))
-        }
         for kind in RecordKind.allCases {
             ingest.post(RouterPath(stringLiteral: kind.rawValue)) { request, _ in
                 try await self.handle(kind: kind, request: request)
@@ -128,6 +132,10 @@ public struct CollectorRoutes: Sendable {
                 var response = errorResponse(.serviceUnavailable, "the bus is unavailable: \(why)")
                 response.headers[.retryAfter] = "5"
                 return response
+            case .insufficientStorage(let why):
+                var response = errorResponse(.init(code: 507, reasonPhrase: "Insufficient Storage"), "the bus has no disk space; nothing was accepted, retry later: \(why)")
+                response.headers[.retryAfter] = "5"
+                return response
             }
         }
     }
@@ -170,13 +178,19 @@ public struct CollectorRoutes: Sendable {
     }
 }
 
-/// Rejects requests without `Authorization: Bearer <token>`.
-struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
-    let token: String
+/// Rejects requests without `Authorization: Bearer <key>`, except the probes an orchestrator
+/// sends without credentials (`/health`, `/ready`) and the dashboard's page itself, which
+/// holds no data and sends the key (from `/#key=…`) on every request it makes.
+struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
+    let key: String
+
+    /// Paths served without the key.
+    static var open: Set<String> { ["/health", "/ready", "/"] }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if Self.open.contains(request.uri.path) { return try await next(request, context) }
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-              constantTimeEquals(Array(header.utf8.dropFirst(7)), Array(token.utf8))
+              constantTimeEquals(Array(header.utf8.dropFirst(7)), Array(key.utf8))
         else {
             var response = errorResponse(.unauthorized, "a valid API key is required (Authorization: Bearer <key>)")
             response.headers[.wwwAuthenticate] = "Bearer"

@@ -62,6 +62,9 @@ public enum IngestError: Error, Sendable {
     case overloaded(retryAfterSeconds: Int)
     /// The bus failed; nothing of this request is acknowledged (503).
     case busUnavailable(String)
+    /// The bus's disk is full; nothing of this request is acknowledged, and the same request
+    /// succeeds once space returns (507).
+    case insufficientStorage(String)
 }
 
 /// Validates request bodies and makes their records durable on the bus.
@@ -124,6 +127,11 @@ public final class Ingestor: Sendable {
             if case .overloaded(let seconds) = error {
                 Counter(label: "logpipe_collector_overloaded_total", dimensions: [("kind", kind.rawValue)]).increment()
                 throw .overloaded(retryAfterSeconds: seconds)
+            }
+            if case .noSpace = error {
+                Counter(label: "logpipe_collector_no_space_total", dimensions: [("kind", kind.rawValue)]).increment()
+                logger.error("bus disk full", metadata: ["error": "\(error)", "kind": "\(kind.rawValue)"])
+                throw .insufficientStorage(error.description)
             }
             logger.error("bus write failed", metadata: ["error": "\(error)", "kind": "\(kind.rawValue)"])
             throw .busUnavailable(error.description)

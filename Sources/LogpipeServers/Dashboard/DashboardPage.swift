@@ -250,8 +250,11 @@ function sparkline(points, color) {
   return `<svg viewBox="0 0 ${W} ${H}" style="width:120px;height:22px;display:inline-block"><path d="${d}" fill="none" stroke="${color}" stroke-width="1.4"/></svg>`;
 }
 
+// A server with an API key is opened as /#key=KEY: the fragment never leaves the browser,
+// and every request carries the key.
+const apiKey = new URLSearchParams(location.hash.slice(1)).get('key');
 async function getText(url) {
-  const r = await fetch(url, { cache: 'no-store' });
+  const r = await fetch(url, { cache: 'no-store', headers: apiKey ? { Authorization: 'Bearer ' + apiKey } : {} });
   if (!r.ok) throw new Error(url + ': HTTP ' + r.status);
   return r.text();
 }

@@ -5,6 +5,7 @@ import LogpipeGenerator
 import LogpipeRecords
 import Metrics
 import NIOCore
+import NIOSSL
 import ServiceLifecycle
 import Synchronization
 
@@ -40,6 +41,9 @@ public struct GeneratorConfiguration: Sendable {
     public var incidentEvery: Double?
     /// How long each random incident lasts, in seconds.
     public var incidentDuration: Double
+    /// The TLS settings for an `https` collector, when the system's roots are not enough
+    /// (`ServerTLS.clientTrustingSelf`, `ServerTLS.clientTrusting(_:)`).
+    public var collectorTLS: TLSConfiguration?
 
     /// The seed's schedule on the seed's ports.
     public init(
@@ -47,8 +51,9 @@ public struct GeneratorConfiguration: Sendable {
         apiKey: String? = nil, logsPerTick: Int = 100, logInterval: Double = 5, eventsPerTick: Int = 100,
         eventInterval: Double = 10, rate: Double? = nil, batchSize: Int = 100, concurrency: Int = 8,
         seed: UInt64 = 42, plannedIncidents: [PlannedIncident] = [], incidentEvery: Double? = nil,
-        incidentDuration: Double = 120
+        incidentDuration: Double = 120, collectorTLS: TLSConfiguration? = nil
     ) {
+        self.collectorTLS = collectorTLS
         self.host = host
         self.port = port
         self.collectorURL = collectorURL
@@ -120,7 +125,7 @@ public final class Generator: Sendable {
         self.configuration = configuration
         self.logger = logger
         state = Mutex(State(generator: RecordGenerator(seed: configuration.seed), incidents: []))
-        var clientConfiguration = HTTPClient.Configuration()
+        var clientConfiguration = HTTPClient.Configuration(tlsConfiguration: configuration.collectorTLS)
         clientConfiguration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = max(8, configuration.concurrency)
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
     }
