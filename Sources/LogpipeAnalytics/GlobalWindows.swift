@@ -271,25 +271,37 @@ public actor GlobalWindowCoordinator {
         let c = configuration
         var merged = (clients: [GlobalKey: ClientPartial](), floods: [GlobalKey: ClientPartial](),
                       system: [GlobalKey: SystemPartial](), activities: [GlobalKey: ActivityPartial]())
-        for (tp, p) in parts[stream] ?? [:] {
-            var kept = GlobalPartials()
-            for (k, v) in p.clients {
-                if k.start + c.clientWindow.sizeMicros <= watermark { merged.clients[k, default: v.empty].merge(v) } else { kept.clients[k] = v }
+        let all = parts[stream] ?? [:]
+        merged.clients.reserveCapacity(all.values.reduce(0) { $0 + $1.clients.count })
+        merged.floods.reserveCapacity(all.values.reduce(0) { $0 + $1.floods.count })
+        // A part is moved, not copied: the first partition's part becomes the merged one,
+        // and only a partition that had something to emit has its parts rebuilt.
+        func take<V>(_ from: [GlobalKey: V], size: Int64, into merged: inout [GlobalKey: V],
+                     merge: (inout V, V) -> Void) -> [GlobalKey: V]? {
+            var emitted = 0
+            for (k, v) in from where k.start + size <= watermark {
+                emitted += 1
+                if let i = merged.index(forKey: k) { merge(&merged.values[i], v) } else { merged[k] = v }
             }
-            for (k, v) in p.floods {
-                if k.start + c.floodWindow.sizeMicros <= watermark { merged.floods[k, default: v.empty].merge(v) } else { kept.floods[k] = v }
+            guard emitted > 0 else { return nil }
+            return emitted == from.count ? [:] : from.filter { $0.key.start + size > watermark }
+        }
+        for (tp, p) in all {
+            var kept = p
+            var changed = false
+            if let k = take(p.clients, size: c.clientWindow.sizeMicros, into: &merged.clients, merge: { $0.merge($1) }) {
+                kept.clients = k; changed = true
             }
-            for (k, v) in p.system {
-                if k.start + c.systemWindow.sizeMicros <= watermark { merged.system[k, default: v.empty].merge(v) } else { kept.system[k] = v }
+            if let k = take(p.floods, size: c.floodWindow.sizeMicros, into: &merged.floods, merge: { $0.merge($1) }) {
+                kept.floods = k; changed = true
             }
-            for (k, v) in p.activities {
-                if k.start + c.activityWindow.sizeMicros <= watermark {
-                    merged.activities[k, default: v.empty].merge(v)
-                } else {
-                    kept.activities[k] = v
-                }
+            if let k = take(p.system, size: c.systemWindow.sizeMicros, into: &merged.system, merge: { $0.merge($1) }) {
+                kept.system = k; changed = true
             }
-            parts[stream]?[tp] = kept
+            if let k = take(p.activities, size: c.activityWindow.sizeMicros, into: &merged.activities, merge: { $0.merge($1) }) {
+                kept.activities = k; changed = true
+            }
+            if changed { parts[stream]?[tp] = kept }
         }
         // One publication per window end, in time order, so the detectors see windows in order.
         var byEnd: [Int64: AnalyticsOutput] = [:]
@@ -331,22 +343,5 @@ public actor GlobalWindowCoordinator {
             await publish(publication)
             store?.record(output)
         }
-    }
-}
-
-extension ClientPartial {
-    var empty: ClientPartial { ClientPartial(requests: 0, users: HyperLogLog(precision: users.precision), services: []) }
-}
-
-extension SystemPartial {
-    var empty: SystemPartial {
-        SystemPartial(requests: 0, errors: 0, responseTime: NumericSummary(), services: [], users: HyperLogLog(precision: users.precision))
-    }
-}
-
-extension ActivityPartial {
-    var empty: ActivityPartial {
-        ActivityPartial(events: 0, users: HyperLogLog(precision: users.precision), sessions: HyperLogLog(precision: sessions.precision),
-                        deviceTypes: [:], operatingSystems: [:], browsers: [:])
     }
 }

@@ -61,8 +61,7 @@ public final class AnalyticsPublisher: Sendable {
             logger.error("writing analytics to the lake failed", metadata: ["error": "\(error)", "publication": "\(name)"])
         }
         guard !output.alerts.isEmpty else { return }
-        let encoder = AnalyticsJSON.encoder()
-        let alerts = output.alerts.compactMap { try? encoder.encode($0) }
+        let alerts = output.alerts.map { AnalyticsJSON.encode($0) }
         if let bus {
             var batch = ProduceBatch()
             for (alert, json) in zip(output.alerts, alerts) { batch.append(key: Array(alert.subject.utf8), value: json) }
@@ -92,12 +91,13 @@ public final class AnalyticsPublisher: Sendable {
     }
 
     /// Writes `rows` as JSON lines, one file per hour of window start.
-    private func writeRows<Row: Encodable>(_ rows: [Row], family: String, name: String, start: (Row) -> Int64) async throws {
+    private func writeRows<Row: AnalyticsJSONEncodable>(_ rows: [Row], family: String, name: String, start: (Row) -> Int64) async throws {
         guard !rows.isEmpty else { return }
-        let encoder = AnalyticsJSON.encoder()
         var byHour: [HourPartition: [UInt8]] = [:]
         for row in rows {
-            byHour[HourPartition(timestampMicros: start(row)), default: []].append(contentsOf: try encoder.encode(row) + [UInt8(ascii: "\n")])
+            let hour = HourPartition(timestampMicros: start(row))
+            row.appendJSON(to: &byHour[hour, default: []])
+            byHour[hour, default: []].append(UInt8(ascii: "\n"))
         }
         for (hour, bytes) in byHour {
             _ = try await store.createExclusive("\(family)/\(hour.path)/\(name)", contents: bytes)
