@@ -249,7 +249,7 @@ final class AnalyticsPartitionSink: @unchecked Sendable {
         out.append(contentsOf: snapshot)
         var emitted = globalEmitted.littleEndian
         withUnsafeBytes(of: &emitted) { out.append(contentsOf: $0) }
-        out.append(try JSONEncoder().encode(publication))
+        out.append(contentsOf: AnalyticsJSON.encode(publication))
         return SinkCommit(files: files, state: out)
     }
 
@@ -276,7 +276,10 @@ final class AnalyticsPartitionSink: @unchecked Sendable {
             globalEmitted = Int64(bitPattern: emitted)
             json += 8
         }
-        let publication = try JSONDecoder().decode(AnalyticsPublication.self, from: Data(bytes[json...]))
+        // Non-finite numbers are strings in it, as in every analytics JSON.
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let publication = try decoder.decode(AnalyticsPublication.self, from: Data(bytes[json...]))
         sequence = publication.sequence
         return publication.output.isEmpty ? nil : publication
     }

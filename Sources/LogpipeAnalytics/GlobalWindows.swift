@@ -82,10 +82,39 @@ public struct GlobalPartials: Sendable {
 
     /// Adds `o`'s entries, merging same keys (parts of one window from several partitions).
     mutating func combine(_ o: GlobalPartials) {
-        for (k, v) in o.clients { clients[k, default: v.empty].merge(v) }
-        for (k, v) in o.floods { floods[k, default: v.empty].merge(v) }
-        for (k, v) in o.system { system[k, default: v.empty].merge(v) }
-        for (k, v) in o.activities { activities[k, default: v.empty].merge(v) }
+        // Merged in place: the first part of a key is moved in, not merged into an empty one.
+        func add<V>(_ from: [GlobalKey: V], into merged: inout [GlobalKey: V], _ merge: (inout V, V) -> Void) {
+            for (k, v) in from {
+                if let i = merged.index(forKey: k) { merge(&merged.values[i], v) } else { merged[k] = v }
+            }
+        }
+        add(o.clients, into: &clients) { $0.merge($1) }
+        add(o.floods, into: &floods) { $0.merge($1) }
+        add(o.system, into: &system) { $0.merge($1) }
+        add(o.activities, into: &activities) { $0.merge($1) }
+    }
+
+    /// Removes and returns the entries of windows ending at or before `upTo` under `c`'s
+    /// window sizes; nil, leaving the dictionaries untouched, when there are none (emission
+    /// runs often, and rebuilding every partition's waiting windows each time dominated
+    /// long backfills).
+    mutating func take(upTo: Int64, _ c: AnalyticsConfiguration) -> GlobalPartials? {
+        func split<V>(_ all: inout [GlobalKey: V], _ size: Int64) -> [GlobalKey: V] {
+            guard all.contains(where: { $0.key.start + size <= upTo }) else { return [:] }
+            var taken: [GlobalKey: V] = [:]
+            var kept: [GlobalKey: V] = [:]
+            for (k, v) in all {
+                if k.start + size <= upTo { taken[k] = v } else { kept[k] = v }
+            }
+            all = kept
+            return taken
+        }
+        var out = GlobalPartials()
+        out.clients = split(&clients, c.clientWindow.sizeMicros)
+        out.floods = split(&floods, c.floodWindow.sizeMicros)
+        out.system = split(&system, c.systemWindow.sizeMicros)
+        out.activities = split(&activities, c.activityWindow.sizeMicros)
+        return out.isEmpty ? nil : out
     }
 
     /// The entries of windows ending in `(after, upTo]` under `c`'s window sizes.
@@ -436,8 +465,7 @@ public actor GlobalWindowCoordinator {
 
     /// Forgets the parts of windows ending at or before `end`.
     private func dropParts(_ stream: AnalyticsStream, upTo end: Int64) {
-        let c = configuration
-        for (tp, p) in parts[stream] ?? [:] { parts[stream]?[tp] = p.windows(after: end, upTo: .max, c) }
+        for tp in (parts[stream] ?? [:]).keys { _ = parts[stream]?[tp]?.take(upTo: end, configuration) }
     }
 
     private func dropOpenParts(_ stream: AnalyticsStream, upTo end: Int64) {
@@ -454,9 +482,10 @@ public actor GlobalWindowCoordinator {
     /// Emits every window of `stream` ending at or before `watermark`, grouped by end.
     private func emit(_ stream: AnalyticsStream, upTo watermark: Int64) async {
         var merged = GlobalPartials()
-        for (tp, p) in parts[stream] ?? [:] {
-            merged.combine(p.windows(after: .min, upTo: watermark, configuration))
-            parts[stream]?[tp] = p.windows(after: watermark, upTo: .max, configuration)
+        // In partition order, so floating-point sums come out the same in every run.
+        for tp in (parts[stream] ?? [:]).keys.sorted(by: { ($0.topic, $0.partition) < ($1.topic, $1.partition) }) {
+            guard let taken = parts[stream]?[tp]?.take(upTo: watermark, configuration) else { continue }
+            merged.combine(taken)
         }
         await publish(stream, merged)
     }
@@ -505,22 +534,5 @@ public actor GlobalWindowCoordinator {
             await publish(publication)
             store?.record(output)
         }
-    }
-}
-
-extension ClientPartial {
-    var empty: ClientPartial { ClientPartial(requests: 0, users: HyperLogLog(precision: users.precision), services: []) }
-}
-
-extension SystemPartial {
-    var empty: SystemPartial {
-        SystemPartial(requests: 0, errors: 0, responseTime: NumericSummary(), services: [], users: HyperLogLog(precision: users.precision))
-    }
-}
-
-extension ActivityPartial {
-    var empty: ActivityPartial {
-        ActivityPartial(events: 0, users: HyperLogLog(precision: users.precision), sessions: HyperLogLog(precision: sessions.precision),
-                        deviceTypes: [:], operatingSystems: [:], browsers: [:])
     }
 }

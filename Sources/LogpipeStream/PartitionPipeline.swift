@@ -131,7 +131,7 @@ final class PartitionPipeline {
         position = last.offset + 1
         let streamBatch = StreamBatch(source: source, offsets: start..<position, rows: batch.rows,
                                       busTimestampsMillis: batch.timestamps, deadLetters: batch.dead)
-        for (_, sink) in sinks { try await sink.consume(streamBatch) }
+        try await consume(streamBatch)
         recordsCounter.increment(by: batch.rows.count)
         if batch.dead > 0 { deadLetterCounter.increment(by: batch.dead) }
         statistics.add(records: batch.rows.count, deadLetters: batch.dead)
@@ -139,6 +139,20 @@ final class PartitionPipeline {
         lagGauge.record(max(0, fetched.highWatermark - position))
         batchTimer.recordNanoseconds(Int64(DispatchClock.nanos() &- started))
         return Step(records: fetched.records.count, highWatermark: fetched.highWatermark)
+    }
+
+    /// Hands the batch to every sink at once: the raw lake's Parquet encoding and the
+    /// analytics each take a core, so a partition far larger than the others (the tail of a
+    /// backfill) no longer runs on one. Each sink still sees one batch at a time, in order.
+    private func consume(_ batch: StreamBatch) async throws {
+        guard sinks.count > 1 else {
+            for (_, sink) in sinks { try await sink.consume(batch) }
+            return
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (_, sink) in sinks { group.addTask { try await sink.consume(batch) } }
+            try await group.waitForAll()
+        }
     }
 
     private func parse(_ fetched: FetchedBatch) -> (rows: StreamBatch.Rows, timestamps: [Int64], dead: Int) {

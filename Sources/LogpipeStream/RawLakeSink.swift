@@ -149,10 +149,7 @@ final class HourFiles<Rows: LakeRows> {
 
     /// Finishes every open file (footer, fsync) and forgets them.
     func finishAll() async throws -> [CommittedFile] {
-        var out: [CommittedFile] = []
-        for hour in open.keys.sorted() {
-            out.append(try await open[hour]!.finish())
-        }
+        let out = try await StagedParquetFile.finishAll(open.keys.sorted().map { open[$0]! })
         open.removeAll()
         state = State()
         return out

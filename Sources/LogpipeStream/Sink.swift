@@ -97,7 +97,8 @@ public protocol StreamSink: Sendable {
     func openPartition(_ context: SinkPartitionContext) async throws -> any PartitionSink
 }
 
-/// One sink's view of one partition. Driven by a single task: calls never overlap.
+/// One sink's view of one partition. Driven by the partition's task (a batch may be
+/// consumed on a child task of it, alongside the other sinks): calls never overlap.
 public protocol PartitionSink: AnyObject, Sendable {
     /// Consumes a micro-batch. Throwing stops the partition (it is re-read from the last commit).
     func consume(_ batch: StreamBatch) async throws
