@@ -46,20 +46,15 @@ struct MultiWorkerTests {
     }
 
     /// What the lake holds of the whole-system families.
-    struct LakeOutput {
-        var system: [SystemMetrics] = []
-        var clients: [ClientMetrics] = []
-        var activities: [ActivityMetrics] = []
-        var alerts: [Alert] = []
-
-        init(_ lake: String) throws {
-            let rows = try ProcessRestartTests.lakeRows(lake)
-            let decoder = JSONDecoder()
-            system = try rows["metrics/system", default: []].map { try decoder.decode(SystemMetrics.self, from: Data($0.utf8)) }
-            clients = try rows["metrics/clients", default: []].map { try decoder.decode(ClientMetrics.self, from: Data($0.utf8)) }
-            activities = try rows["metrics/activities", default: []].map { try decoder.decode(ActivityMetrics.self, from: Data($0.utf8)) }
-            alerts = try rows["alerts", default: []].map { try decoder.decode(Alert.self, from: Data($0.utf8)) }
-        }
+    static func lakeOutput(_ lake: String) throws -> AnalyticsOutput {
+        let rows = try ProcessRestartTests.lakeRows(lake)
+        let decoder = JSONDecoder()
+        var out = AnalyticsOutput()
+        out.system = try rows["metrics/system", default: []].map { try decoder.decode(SystemMetrics.self, from: Data($0.utf8)) }
+        out.clients = try rows["metrics/clients", default: []].map { try decoder.decode(ClientMetrics.self, from: Data($0.utf8)) }
+        out.activities = try rows["metrics/activities", default: []].map { try decoder.decode(ActivityMetrics.self, from: Data($0.utf8)) }
+        out.alerts = try rows["alerts", default: []].map { try decoder.decode(Alert.self, from: Data($0.utf8)) }
+        return out
     }
 
     /// DuckDB's global aggregates over the raw records.
@@ -72,26 +67,26 @@ struct MultiWorkerTests {
 
     /// Waits until the lake holds as many rows of each family as SQL expects and a DDoS
     /// alert, then a little longer so a second row of a window would show.
-    static func waitForLake(_ lake: String, rows: [[String: Any]], workers: [ChildProcess], seconds: Double = 60) async throws -> LakeOutput {
+    static func waitForLake(_ lake: String, rows: [[String: Any]], workers: [ChildProcess], seconds: Double = 60) async throws -> AnalyticsOutput {
         let want = (system: rows.count { $0.string("kind") == "system" }, clients: rows.count { $0.string("kind") == "client" },
                     activities: rows.count { $0.string("kind") == "activity" })
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            let out = try LakeOutput(lake)
+            let out = try Self.lakeOutput(lake)
             if out.system.count >= want.system && out.clients.count >= want.clients && out.activities.count >= want.activities
                 && out.alerts.contains(where: { $0.type == .ddos }) {
                 try await Task.sleep(nanoseconds: 1_000_000_000)
-                return try LakeOutput(lake)
+                return try Self.lakeOutput(lake)
             }
             try await Task.sleep(nanoseconds: 100_000_000)
         }
         let logs = workers.map { String(decoding: $0.standardError.suffix(3000), as: UTF8.self) }.joined(separator: "\n---\n")
         Issue.record("the lake did not reach \(want) within \(seconds) s; workers' logs:\n\(logs)")
-        return try LakeOutput(lake)
+        return try Self.lakeOutput(lake)
     }
 
     /// One row per window, each equal to the SQL aggregate; one DDoS alert with the true count.
-    static func check(_ out: LakeOutput, _ rows: [[String: Any]], _ label: String) throws {
+    static func check(_ out: AnalyticsOutput, _ rows: [[String: Any]], _ label: String) throws {
         let userError = 3 * HyperLogLog.standardError(precision: AnalyticsConfiguration().distinctPrecision)
         let expectedSystem = rows.filter { $0.string("kind") == "system" }
         #expect(expectedSystem.count == 11, "\(label)")
@@ -124,6 +119,16 @@ struct MultiWorkerTests {
             let m = try #require(activities[key], "\(label): missing activity window \(key)")
             #expect(m.eventCount == e.int("n"), "\(label) \(key)")
             #expect(relativeError(Double(m.distinctUsers), Double(e.int("users"))) <= userError, "\(label) \(key)")
+        }
+        for e in rows where e.string("kind") == "breakdown" {
+            let key = "\(e.int("ws"))/\(e.string("event_type"))"
+            let m = try #require(activities[key], "\(label): missing activity window \(key)")
+            let table = switch e.string("dim") {
+            case "type": m.deviceTypes
+            case "os": m.operatingSystems
+            default: m.browsers
+            }
+            #expect(table[e.string("v")] == e.int("n"), "\(label) \(key) \(e.string("dim")) \(e.string("v"))")
         }
         // One alert, for the first flood minute over the threshold, with that minute's true request count.
         let ddos = out.alerts.filter { $0.type == .ddos }
@@ -191,12 +196,12 @@ struct MultiWorkerTests {
         let children = try (0..<3).map { _ in try Self.worker(bus: dir.appending("bus"), lake: lake, lateness: 60) }
         defer { for c in children { c.kill() } }
         let deadline = Date().addingTimeInterval(30)
-        func alerted() throws -> Bool { try LakeOutput(lake).alerts.contains { $0.type == .ddos } }
+        func alerted() throws -> Bool { try Self.lakeOutput(lake).alerts.contains { $0.type == .ddos } }
         while Date() < deadline, try !alerted() || !children.contains(where: Self.mergesLogs) {
             try await Task.sleep(nanoseconds: 20_000_000)
         }
         let merger = try #require(children.first(where: Self.mergesLogs), "no worker merges the log stream")
-        let before = try LakeOutput(lake)
+        let before = try Self.lakeOutput(lake)
         #expect(before.alerts.count { $0.type == .ddos } == 1)
         #expect(before.system.count >= 2 && before.system.count < 11)
         merger.kill()
