@@ -9,7 +9,9 @@ struct SmallCounts: Sendable, Equatable {
     @inline(__always)
     mutating func add(_ id: UInt32, _ n: Int64 = 1) {
         if let i = ids.firstIndex(of: id) {
-            counts[i] += n
+            // Wrapping: real counts never come near Int64.max, and a corrupt snapshot's must
+            // not trap the worker that restores it.
+            counts[i] &+= n
         } else {
             ids.append(id)
             counts.append(n)
@@ -176,7 +178,12 @@ struct ActivityWindows: Sendable {
             s.sessions = try r.hll(precision: c.distinctPrecision)
             for k in 0..<3 {
                 var counts = SmallCounts()
-                for _ in 0..<(try r.count(minBytes: 12)) { counts.add(try r.u32(), try r.i64()) }
+                for _ in 0..<(try r.count(minBytes: 12)) {
+                    let id = try r.u32(), n = try r.i64()
+                    // Written from a SmallCounts, each id appears once.
+                    guard !counts.ids.contains(id) else { throw .malformed("activity counts repeat id \(id)") }
+                    counts.add(id, n)
+                }
                 switch k {
                 case 0: s.deviceTypes = counts
                 case 1: s.operatingSystems = counts

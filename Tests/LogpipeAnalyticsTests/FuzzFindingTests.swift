@@ -14,4 +14,15 @@ struct FuzzFindingTests {
         #expect(rounded(1.234) == "1.23")
         #expect(rounded(.infinity) == "inf")
     }
+
+    /// FuzzSnapshot: activity counts that repeat an id with counts summing past Int64.max
+    /// trapped on restore; repeats are now refused as malformed and sums wrap.
+    @Test("activity counts near Int64.max do not trap")
+    func countOverflow() {
+        var counts = SmallCounts()
+        counts.add(7, .max)
+        counts.add(7, .max)
+        #expect(counts.ids == [7])
+        #expect(counts.counts == [-2])
+    }
 }
