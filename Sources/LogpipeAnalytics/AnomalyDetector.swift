@@ -185,24 +185,46 @@ struct AnomalyDetector: Sendable {
         return alerts
     }
 
-    /// P(X ≥ k) for X ~ Binomial(n, p), summed in log space from k up until the terms vanish.
+    /// P(X ≥ k) for X ~ Binomial(n, p), summed in log space from the side of k away from the
+    /// mode (the upper tail above the mean, one minus the lower tail below it), where the
+    /// terms shrink at once and the sum stops within some tens of standard deviations. Summing
+    /// up towards the mode instead ran forever on a corrupt snapshot's counts near 1e18
+    /// (fuzzing). Over a variance of a million, the normal approximation, accurate there to a
+    /// few percent out to six standard deviations.
     static func binomialUpperTail(_ k: Int64, _ n: Int64, _ p: Double) -> Double {
         if k <= 0 { return 1 }
         if k > n || p <= 0 { return 0 }
         if p >= 1 { return 1 }
+        let mean = Double(n) * p
+        let variance = mean * (1 - p)
+        if variance > 1_000_000 {
+            return 0.5 * erfc((Double(k) - 0.5 - mean) / (2 * variance).squareRoot())
+        }
         let logGamma: (Double) -> Double = lgamma
         let lp = log(p), lq = log1p(-p)
         let ln = logGamma(Double(n) + 1)
-        var total = 0.0
-        var i = k
-        while i <= n {
-            let term = exp(ln - logGamma(Double(i) + 1) - logGamma(Double(n - i) + 1) + Double(i) * lp + Double(n - i) * lq)
-            total += term
-            // Past the mode the terms shrink geometrically; stop once they no longer count.
-            if Double(i) > Double(n) * p, term == 0 || term < total * 1e-17 { break }
-            i += 1
+        func term(_ i: Int64) -> Double {
+            exp(ln - logGamma(Double(i) + 1) - logGamma(Double(n - i) + 1) + Double(i) * lp + Double(n - i) * lq)
         }
-        return min(1, total)
+        var total = 0.0
+        if Double(k) > mean {
+            var i = k
+            while i <= n {
+                let t = term(i)
+                total += t
+                if t == 0 || t < total * 1e-17 { break }
+                i += 1
+            }
+            return min(1, total)
+        }
+        var i = k - 1
+        while i >= 0 {
+            let t = term(i)
+            total += t
+            if t == 0 || t < total * 1e-17 { break }
+            i -= 1
+        }
+        return max(0, 1 - total)
     }
 
     /// Checks a final client window for the suspicious-IP pattern.
