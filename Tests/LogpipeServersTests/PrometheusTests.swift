@@ -50,8 +50,9 @@ struct PrometheusScrapeTests {
         let prometheus = try TestEnvironment.tool("prometheus", debianPackage: "prometheus")
         let dir = try TemporaryDirectory(prefix: "logpipe-prometheus")
         defer { dir.remove() }
-        let (collector, api, generator, promPort, nowhere) = (
-            try LoopbackPort.free(), try LoopbackPort.free(), try LoopbackPort.free(), try LoopbackPort.free(), try LoopbackPort.free())
+        let (collector, api, generator, promPort, nowhere, scheduler) = (
+            try LoopbackPort.free(), try LoopbackPort.free(), try LoopbackPort.free(), try LoopbackPort.free(), try LoopbackPort.free(),
+            try LoopbackPort.free())
         let run = try await Ops.launch([
             "run", "--no-generator", "--data-dir", dir.appending("data"), "--port", String(collector),
             "--api-port", String(api), "--roll-seconds", "1", "--log-level", "warning",
@@ -63,6 +64,13 @@ struct PrometheusScrapeTests {
             "--log-level", "critical",
         ], ports: [generator])
         defer { gen.kill() }
+
+        // The scheduler on its own (as in a container), over the same lake; run's own scheduler
+        // shares the job leases with it.
+        let schedulerRole = try await Ops.launch([
+            "scheduler", "--lake", dir.appending("data/lake"), "--port", String(scheduler), "--log-level", "critical",
+        ], ports: [scheduler])
+        defer { schedulerRole.kill() }
 
         // Known records: per service 9 twenty minutes ago, then 1 now on every partition (the watermark it
         // moves closes the old windows; services may share a partition, so every old record comes first),
@@ -85,7 +93,7 @@ struct PrometheusScrapeTests {
 
         // The shipped config, pointed at this test's ports, scraping every second.
         var config = try String(contentsOfFile: TestEnvironment.repositoryRoot + "/deploy/prometheus/prometheus.yml", encoding: .utf8)
-        for (from, to) in [("127.0.0.1:8081", collector), ("127.0.0.1:8082", api), ("127.0.0.1:8000", generator)] {
+        for (from, to) in [("127.0.0.1:8081", collector), ("127.0.0.1:8082", api), ("127.0.0.1:8000", generator), ("127.0.0.1:8090", scheduler)] {
             #expect(config.contains(from), "the shipped config no longer targets \(from)")
             config = config.replacingOccurrences(of: from, with: "127.0.0.1:\(to)")
         }
@@ -120,9 +128,9 @@ struct PrometheusScrapeTests {
         let up = try await Ops.waitFor("every role up") { () async throws -> (value: [String: Double]?, state: String) in
             let rows = try await query("up")
             let jobs = Dictionary(rows.map { ($0.labels["job"] ?? "", $0.value) }, uniquingKeysWith: { a, _ in a })
-            return (jobs.count == 3 && jobs.values.allSatisfy { $0 == 1 } ? jobs : nil, "\(jobs)")
+            return (jobs.count == 4 && jobs.values.allSatisfy { $0 == 1 } ? jobs : nil, "\(jobs)")
         }
-        #expect(Set(up.keys) == ["logpipe-collector", "logpipe-stream", "logpipe-generator"])
+        #expect(Set(up.keys) == ["logpipe-collector", "logpipe-stream", "logpipe-generator", "logpipe-scheduler"])
 
         // The stream's files on disk, once it has committed both topics (the scheduler's
         // reports are Parquet in the lake too, but not the stream's to count).
@@ -163,7 +171,8 @@ struct PrometheusScrapeTests {
             #expect(try await scalar(#"logpipe_build_info{job="\#(job)"}"#) == 1)
             #expect((try await scalar(#"process_resident_memory_bytes{job="\#(job)"}"#) ?? 0) > 1_048_576)
             #expect((try await scalar(#"process_open_fds{job="\#(job)"}"#) ?? 0) > 3)
-            #expect((try await scalar(#"logpipe_filesystem_avail_bytes{job="\#(job)",volume="bus"}"#) ?? 0) > 0 || job == "logpipe-generator")
+            let volume = job == "logpipe-scheduler" ? "lake" : "bus"
+            #expect((try await scalar(#"logpipe_filesystem_avail_bytes{job="\#(job)",volume="\#(volume)"}"#) ?? 0) > 0 || job == "logpipe-generator")
         }
 
         // The alert rules loaded and evaluate against the real series without errors.

@@ -53,7 +53,9 @@ struct SchedulerCommand: AsyncParsableCommand {
         let settings = try await Settings.load(common, flags: objectStore.flags.merging(["lake.dir": flag(lake)]) { a, _ in a })
         let logger = settings.logger("logpipe.scheduler")
         // The metrics registry is bootstrapped before the first job records into it.
-        let app = port == 0 ? nil : LogpipeApplications.scheduler(host: host, port: port, logger: logger) { [host] port in
+        // The bus is no concern of the scheduler's: only the lake's volume, when it is local.
+        let operatorMetrics = OperatorMetrics(volumes: settings.volumes(lake: settings.lakeSetting).filter { $0.name == "lake" })
+        let app = port == 0 ? nil : LogpipeApplications.scheduler(host: host, port: port, operatorMetrics: operatorMetrics, logger: logger) { [host] port in
             logger.info("scheduler health and metrics listening", metadata: ["address": "http://\(host):\(port)"])
         }
         let scheduler = try SchedulerSetup.make(settings: settings, logger: logger)
