@@ -191,32 +191,30 @@ final class AnalyticsPartitionSink: @unchecked Sendable {
         return file
     }
 
+    /// Appends `output`'s late and future rows, as NDJSON lines `append` writes, to the
+    /// stream's late file.
+    private func keepLateAndFuture(_ output: AnalyticsOutput, _ stream: AnalyticsStream,
+                                   _ append: (Int, inout [UInt8]) -> Void) async throws {
+        guard !output.lateRows.isEmpty || !output.futureRows.isEmpty else { return }
+        let file = try await lateFile(stream)
+        for row in output.lateRows + output.futureRows {
+            append(row, &file.buffer)
+            file.buffer.append(UInt8(ascii: "\n"))
+        }
+        file.rows += Int64(output.lateRows.count + output.futureRows.count)
+        try await file.flushIfFull()
+    }
+
     /// Processes a batch; returns what it produced (without the late row indices).
     func consume(_ rows: StreamBatch.Rows, arrivalMillis: [Int64]) async throws -> AnalyticsOutput {
         var output: AnalyticsOutput
         switch rows {
         case .logs(let batch):
             output = analytics.process(logs: batch, arrivalMillis: arrivalMillis)
-            if !output.lateRows.isEmpty || !output.futureRows.isEmpty {
-                let file = try await lateFile(.logs)
-                for row in output.lateRows + output.futureRows {
-                    JSONRecordWriter.appendLog(batch, row: row, to: &file.buffer)
-                    file.buffer.append(UInt8(ascii: "\n"))
-                }
-                file.rows += Int64(output.lateRows.count + output.futureRows.count)
-                try await file.flushIfFull()
-            }
+            try await keepLateAndFuture(output, .logs) { JSONRecordWriter.appendLog(batch, row: $0, to: &$1) }
         case .activity(let batch):
             output = analytics.process(activities: batch, arrivalMillis: arrivalMillis)
-            if !output.lateRows.isEmpty || !output.futureRows.isEmpty {
-                let file = try await lateFile(.activities)
-                for row in output.lateRows + output.futureRows {
-                    JSONRecordWriter.appendActivity(batch, row: row, to: &file.buffer)
-                    file.buffer.append(UInt8(ascii: "\n"))
-                }
-                file.rows += Int64(output.lateRows.count + output.futureRows.count)
-                try await file.flushIfFull()
-            }
+            try await keepLateAndFuture(output, .activities) { JSONRecordWriter.appendActivity(batch, row: $0, to: &$1) }
         }
         output.lateRows = []
         output.futureRows = []
