@@ -8,6 +8,26 @@ import Musl
 import Darwin
 #endif
 
+/// A server a test started (a broker, an object store), stopped when the test is done.
+public protocol TestServer: Sendable {
+    /// Stops the server and releases what it holds.
+    func stop() async
+}
+
+extension TestServer {
+    /// Runs `body` with this server and stops the server afterwards, also when `body` throws.
+    public func serve<T>(_ body: (Self) async throws -> T) async throws -> T {
+        do {
+            let result = try await body(self)
+            await stop()
+            return result
+        } catch {
+            await stop()
+            throw error
+        }
+    }
+}
+
 /// TCP ports on 127.0.0.1 for servers that tests start as child processes.
 public enum LoopbackPort {
     /// Why a port could not be had or never answered.

@@ -17,7 +17,7 @@ import Darwin
 /// write is atomic, as on a real bucket. It also turns on moto's request authentication:
 /// an IAM user with an S3 policy is created first, and every later request's SigV4
 /// signature is recomputed by moto (with botocore) and refused when it differs.
-public final class MotoS3Server: Sendable {
+public final class MotoS3Server: TestServer {
     /// The port it listens on, on 127.0.0.1.
     public let port: Int
     private let process: ChildProcess

@@ -15,7 +15,7 @@ import Darwin
 /// tansu auto-creates unknown topics with 4 partitions on produce, and its
 /// ListOffsets answers 'latest' with the last batch's first offset + 1; fetch
 /// responses carry the exact high watermark.
-public final class TansuBroker: Sendable {
+public final class TansuBroker: TestServer {
     /// The port it listens on, on 127.0.0.1.
     public let port: Int
     private let process: ChildProcess
@@ -63,15 +63,7 @@ public final class TansuBroker: Sendable {
 
     /// Runs `body` with a fresh broker and stops the broker afterwards, also when `body` throws.
     public static func with<T>(_ body: (TansuBroker) async throws -> T) async throws -> T {
-        let broker = try await start()
-        do {
-            let result = try await body(broker)
-            await broker.stop()
-            return result
-        } catch {
-            await broker.stop()
-            throw error
-        }
+        try await start().serve(body)
     }
 
     /// Kills the broker (its storage is memory, so there is nothing to flush) and reaps it.

@@ -17,7 +17,7 @@ import Darwin
 /// `CREATE` with `overwrite=false` fails with `FileAlreadyExistsException` on an existing
 /// file, `RENAME` returns `false` (changing nothing) when the destination exists or its
 /// parent is missing, and both are atomic (one lock over the namespace).
-public final class WebHDFSServer: Sendable {
+public final class WebHDFSServer: TestServer {
     /// The NameNode's port on 127.0.0.1.
     public let namenodePort: Int
     /// The DataNode's port on 127.0.0.1.

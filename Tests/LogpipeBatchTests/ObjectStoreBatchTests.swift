@@ -19,15 +19,9 @@ import Testing
 
     /// Runs `body` with a moto server holding bucket `lake`, stopped afterwards.
     static func withMoto<T>(_ body: (MotoS3Server) async throws -> T) async throws -> T {
-        let server = try await MotoS3Server.start()
-        do {
+        try await MotoS3Server.start().serve { server in
             try await store(server, prefix: "").createBucket()
-            let result = try await body(server)
-            await server.stop()
-            return result
-        } catch {
-            await server.stop()
-            throw error
+            return try await body(server)
         }
     }
 
@@ -107,8 +101,7 @@ import Testing
         defer { dir.remove() }
         try TestLake.build(root: dir.path, logs: 10_000, events: 1_000, filesPerHour: 1, rowGroupBytes: 64 << 10)
         let local = try LocalFileStore(root: dir.path)
-        let server = try await WebHDFSServer.start()
-        do {
+        try await WebHDFSServer.start().serve { server in
             let hdfs = WebHDFSFileStore(configuration: WebHDFSConfiguration(namenode: server.namenode, root: "/lake", user: "logpipe"))
             try await Self.upload(local, to: hdfs)
             let day = ReportDate("2026-11-22")!
@@ -126,10 +119,6 @@ import Testing
             #expect(hits.count == 15)
             #expect(try await hits == LogSearch(store: local).run(query, statistics: &b))
             #expect(try await LakeListing.partitions(store: hdfs) == LakeListing.partitions(store: local))
-            await server.stop()
-        } catch {
-            await server.stop()
-            throw error
         }
     }
 

@@ -23,15 +23,9 @@ func s3Store(_ server: MotoS3Server, prefix: String, bucket: String = "lake") th
 
 /// Runs `body` with a moto server and a bucket `lake`, stopping the server afterwards.
 func withMoto<T>(_ body: (MotoS3Server) async throws -> T) async throws -> T {
-    let server = try await MotoS3Server.start()
-    do {
+    try await MotoS3Server.start().serve { server in
         try await s3Store(server, prefix: "").createBucket()
-        let result = try await body(server)
-        await server.stop()
-        return result
-    } catch {
-        await server.stop()
-        throw error
+        return try await body(server)
     }
 }
 

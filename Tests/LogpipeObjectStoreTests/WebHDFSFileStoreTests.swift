@@ -7,15 +7,7 @@ import Testing
 /// Runs `body` with a WebHDFS server (the documented REST protocol, in Python: no HDFS
 /// installs on this machine), stopping it afterwards.
 func withWebHDFS<T>(_ body: (WebHDFSServer) async throws -> T) async throws -> T {
-    let server = try await WebHDFSServer.start()
-    do {
-        let result = try await body(server)
-        await server.stop()
-        return result
-    } catch {
-        await server.stop()
-        throw error
-    }
+    try await WebHDFSServer.start().serve(body)
 }
 
 @Suite(.serialized) struct WebHDFSFileStoreTests {
