@@ -255,10 +255,7 @@ public actor GlobalWindowCoordinator {
         if var new, !new.isEmpty {
             // Parts of windows already emitted come from a partition that was left out while
             // silent; they are too late to count.
-            new.clients = new.clients.filter { $0.key.start + configuration.clientWindow.sizeMicros > done }
-            new.floods = new.floods.filter { $0.key.start + configuration.floodWindow.sizeMicros > done }
-            new.system = new.system.filter { $0.key.start + configuration.systemWindow.sizeMicros > done }
-            new.activities = new.activities.filter { $0.key.start + configuration.activityWindow.sizeMicros > done }
+            _ = new.take(upTo: done, configuration)
             parts[stream, default: [:]][source, default: GlobalPartials()].replace(with: new)
         }
         if let exchange { return await exchangeRound(exchange, stream, source, now: now) }
@@ -469,14 +466,7 @@ public actor GlobalWindowCoordinator {
     }
 
     private func dropOpenParts(_ stream: AnalyticsStream, upTo end: Int64) {
-        let c = configuration
-        for (tp, p) in openParts[stream] ?? [:] {
-            var kept = p
-            kept.clients = kept.clients.filter { $0.key.start + c.clientWindow.sizeMicros > end }
-            kept.system = kept.system.filter { $0.key.start + c.systemWindow.sizeMicros > end }
-            kept.activities = kept.activities.filter { $0.key.start + c.activityWindow.sizeMicros > end }
-            openParts[stream]?[tp] = kept
-        }
+        for tp in (openParts[stream] ?? [:]).keys { _ = openParts[stream]?[tp]?.take(upTo: end, configuration) }
     }
 
     /// Emits every window of `stream` ending at or before `watermark`, grouped by end.
