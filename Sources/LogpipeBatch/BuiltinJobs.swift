@@ -11,6 +11,8 @@ public enum BuiltinJobs {
         public var serviceAnalysisSchedule = "15 0 * * *"
         /// SLA targets of the service analysis.
         public var serviceAnalysis = ServiceAnalysis.Options()
+        /// Whether closed hours are compacted (see `CompactionPolicy`).
+        public var compaction = true
         /// When closed hours are compacted.
         public var compactionSchedule = "*/10 * * * *"
         /// When retention runs.
@@ -22,7 +24,7 @@ public enum BuiltinJobs {
         public init() {}
     }
 
-    /// The daily report, compaction and (when configured) retention over the lake in `store`.
+    /// The daily report, the service analysis and, when configured, compaction and retention over the lake in `store`.
     public static func jobs(store: any FileStore, options: Options = Options()) throws -> [ScheduledJob] {
         var jobs = [
             ScheduledJob(name: "report-daily", schedule: try CronSchedule(options.dailyReportSchedule),
@@ -36,12 +38,14 @@ public enum BuiltinJobs {
                 guard let date = ReportDate(key) else { throw SchedulerError.unknownJob("service-analysis interval \(key)") }
                 return Int64(try await ServiceAnalysis.compute(store: store, date: date, options: options.serviceAnalysis).write(store: store))
             },
-            ScheduledJob(name: "compaction", schedule: try CronSchedule(options.compactionSchedule), interval: minuteKey,
-                         maxAttempts: 2) { _ in
+        ]
+        if options.compaction {
+            jobs.append(ScheduledJob(name: "compaction", schedule: try CronSchedule(options.compactionSchedule),
+                                     interval: minuteKey, maxAttempts: 2) { _ in
                 let records = try await LakeCompactor(store: store).compactClosedHours()
                 return records.reduce(0) { $0 + $1.outputs.reduce(0) { $0 + $1.rows } }
-            },
-        ]
+            })
+        }
         if let days = options.retentionDays {
             jobs.append(ScheduledJob(name: "retention", schedule: try CronSchedule(options.retentionSchedule), interval: minuteKey) { key in
                 let at = try SearchParameters.time(key, "interval")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Configuration
 import Foundation
+import Logging
 import LogpipeLake
 import LogpipeObjectStore
 
@@ -24,7 +25,35 @@ struct ObjectStoreOptions: ParsableArguments {
     }
 }
 
+/// `--compaction`, for the commands that compact (stream workers and the scheduler).
+struct CompactionOptions: ParsableArguments {
+    @Option(help: "Compact closed hours: auto (default: on a local lake, off on S3 and WebHDFS, where readers listing the lake could see a compaction's inputs and outputs together), on, off.")
+    var compaction: String?
+
+    var flags: [String: ConfigValue?] { ["lake.compaction": flag(compaction)] }
+}
+
 extension Settings {
+    /// `lake.compaction`, refused unless `auto`, `on` or `off`.
+    func compactionPolicy() throws(ConfigurationRefused) -> CompactionPolicy {
+        let value = string("lake.compaction", default: CompactionPolicy.auto.rawValue)
+        guard let policy = CompactionPolicy(rawValue: value) else {
+            throw ConfigurationRefused("--compaction \(value): must be auto, on or off")
+        }
+        return policy
+    }
+
+    /// Whether to compact the lake in `store` (`lake.compaction`), said once in the log when
+    /// `auto` turns it off.
+    func compactionEnabled(store: any FileStore, logger: Logger) throws(ConfigurationRefused) -> Bool {
+        let policy = try compactionPolicy()
+        let enabled = policy.enabled(for: store)
+        if policy == .auto && !enabled {
+            logger.notice("compaction off: this lake cannot swap files atomically, so a reader listing it could see a compaction's inputs and outputs together; --compaction on (lake.compaction) turns it on for lakes read only through logpipe")
+        }
+        return enabled
+    }
+
     /// The configured lake as given: `lake.dir`, default `<data-dir>/lake` (a directory or a URL).
     var lakeSetting: String { string("lake.dir", default: "\(dataDir)/lake") }
 

@@ -21,6 +21,32 @@ public struct CompactionRecord: Codable, Sendable, Equatable {
     public var committedAtMillis: Int64
 }
 
+/// Whether compaction runs on a lake (`lake.compaction`: `auto`, `on` or `off`).
+///
+/// Logpipe's own readers apply `CompactionView` and see a compaction's inputs or its outputs,
+/// never both, on every store. A foreign reader listing the hive layout (DuckDB, Spark,
+/// pyarrow) relies on the store: a local directory swaps an hour's files in one
+/// `renameat2`, but S3 and WebHDFS copy the outputs in and then delete the inputs, and a
+/// listing in between counts those rows twice. So by default compaction runs only where
+/// the swap is atomic; `on` accepts that window for lakes read only through Logpipe.
+public enum CompactionPolicy: String, Sendable, CaseIterable {
+    /// On where the store replaces files atomically (`FileStore.replacesAtomically`), else off.
+    case auto
+    /// Always on.
+    case on
+    /// Never.
+    case off
+
+    /// Whether to compact the lake in `store`.
+    public func enabled(for store: any FileStore) -> Bool {
+        switch self {
+        case .auto: store.replacesAtomically
+        case .on: true
+        case .off: false
+        }
+    }
+}
+
 /// Merges the small files of closed hours, the swap committed through a compaction log
 /// so that a crash at any step neither loses nor duplicates rows once recovery has run:
 /// outputs are written and synced under staging names, then a record naming inputs and

@@ -59,6 +59,11 @@ public protocol FileStore: Sendable {
     /// Finishes or undoes replacements a crash interrupted (a store without atomic
     /// replacement has none).
     func recoverReplacements() async throws
+
+    /// Whether `replaceAtomically` can swap files here. Where it cannot, a reader listing
+    /// the store during a compaction could see its inputs and outputs together, so
+    /// compaction is off there unless asked for (`CompactionPolicy`).
+    var replacesAtomically: Bool { get }
 }
 
 extension FileStore {
@@ -67,6 +72,8 @@ extension FileStore {
     }
 
     public func recoverReplacements() async throws {}
+
+    public var replacesAtomically: Bool { false }
 }
 
 /// A file being written in pieces, invisible under its final name until renamed there.

@@ -172,6 +172,9 @@ public struct LocalFileStore: FileStore {
     /// the old version meanwhile (a concurrent commit) are linked into the new one after the
     /// exchange. A manifest beside the build directory lets `recoverReplacements` finish or
     /// undo it after a crash. Returns `false` where the kernel or file system lacks the exchange.
+    /// True where the kernel and filesystem offer `renameat2(RENAME_EXCHANGE)`.
+    public var replacesAtomically: Bool { Posix.renameExchange != nil }
+
     public func replaceAtomically(in directory: String, adding: [(source: String, name: String)], removing: [String]) async throws -> Bool {
         guard let exchange = Posix.renameExchange else { return false }
         let target = try absolutePath(directory)

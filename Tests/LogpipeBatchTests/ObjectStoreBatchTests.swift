@@ -124,10 +124,12 @@ import Testing
 
     /// The commands take `--lake s3://…`: the report lands in the bucket, search prints what
     /// it prints on the local lake, and a manual job run is recorded in the bucket's history.
+    /// Compaction is off there unless asked for: neither the scheduler nor a stream worker
+    /// touches an hour of four small files, until `--compaction on`.
     @Test func commandsRunOnAnS3Lake() async throws {
         let dir = try TemporaryDirectory(prefix: "batch-s3-cli")
         defer { dir.remove() }
-        try TestLake.build(root: dir.path, logs: 5_000, events: 500)
+        try TestLake.build(root: dir.path, logs: 5_000, events: 500, filesPerHour: 4)
         let local = try LocalFileStore(root: dir.path)
         try await Self.withMoto { server in
             let s3 = try Self.store(server, prefix: "cli")
@@ -163,6 +165,26 @@ import Testing
             #expect(run.output.contains("service-analysis 2026-11-22 attempt 1: succeeded"))
             let history = try await logpipe(["jobs", "history", "service-analysis"] + lake)
             #expect(history.output.split(separator: "\n").count == 2 && history.output.contains("succeeded"), "\(history.output)")
+
+            let hour = LakeLayout.partitionDirectory(.logs, HourPartition(year: 2026, month: 11, day: 22, hour: 3))
+            #expect(try await s3.list(hour, recursive: false).count == 4)
+            let jobs = try await logpipe(["jobs", "ls"] + lake)
+            #expect(jobs.status == 0 && jobs.output.contains("report-daily") && !jobs.output.contains("compaction"), "\(jobs.output)")
+            let refused = try await logpipe(["jobs", "run", "compaction"] + lake)
+            #expect(refused.status == 64 && refused.error.contains("compaction is off on this lake"), "\(refused.error)")
+            var drill = KillNineDrill(busDirectory: dir.appending("bus"), seed: 3)
+            try await drill.feed(logs: 50, events: 10)
+            let stream = try await logpipe(["stream", "--once", "--bus", "local:\(drill.busDirectory)", "--api-port", "0"] + lake)
+            #expect(stream.status == 0, "\(stream.error)")
+            #expect(stream.error.contains("compaction off"), "\(stream.error)")
+            #expect(try await s3.list(LakeLayout.compactionDirectory(.logs), recursive: false).isEmpty)
+            #expect(try await s3.list(hour, recursive: false).count == 4)
+
+            let wrong = try await logpipe(["jobs", "run", "compaction", "--compaction", "sometimes"] + lake)
+            #expect(wrong.status == 1 && wrong.error.contains("--compaction sometimes: must be auto, on or off"), "\(wrong.error)")
+            let compacted = try await logpipe(["jobs", "run", "compaction", "--compaction", "on"] + lake)
+            #expect(compacted.status == 0 && compacted.output.contains("succeeded"), "\(compacted.output) \(compacted.error)")
+            #expect(try await s3.list(hour, recursive: false).count == 1)
         }
     }
 

@@ -9,7 +9,9 @@ the guarantees match `logpipe scheduler`'s built-in jobs:
   day's report in one step, so retries and backfills are safe.
 - service_analysis: `logpipe report services --date {{ ds }}` (the seed's service analysis),
   after the report, as the scheduler runs it.
-- compaction: `logpipe jobs run compaction`, small files of closed hours merged, first.
+- compaction: `logpipe jobs run compaction`, small files of closed hours merged, first; as in
+  the scheduler, only on a local lake unless LOGPIPE_COMPACTION=on (on S3 or WebHDFS a
+  reader listing the lake mid-compaction could count rows twice: docs/deploy.md).
 - retention: `logpipe jobs run retention`, only when LOGPIPE_RETENTION_DAYS is set
   (off unless configured, as in the scheduler).
 
@@ -20,6 +22,7 @@ retries back off exponentially. Settings come from the environment of the Airflo
   LOGPIPE_LAKE            the lake directory (default /data/lake)
   LOGPIPE_DAG_START       the first day to report, YYYY-MM-DD (default 2026-01-01)
   LOGPIPE_RETENTION_DAYS  enables the retention task, passed on as jobs.retention.days
+  LOGPIPE_COMPACTION      auto (default: compact a local lake only), on or off
 """
 
 import os
@@ -33,6 +36,8 @@ LOGPIPE = shlex.quote(os.environ.get("LOGPIPE_BIN", "logpipe"))
 LAKE = shlex.quote(os.environ.get("LOGPIPE_LAKE", "/data/lake"))
 START = datetime.strptime(os.environ.get("LOGPIPE_DAG_START", "2026-01-01"), "%Y-%m-%d").replace(tzinfo=timezone.utc)
 RETENTION_DAYS = os.environ.get("LOGPIPE_RETENTION_DAYS")
+COMPACTION = os.environ.get("LOGPIPE_COMPACTION", "auto")
+COMPACT = COMPACTION == "on" or (COMPACTION == "auto" and "://" not in LAKE)
 
 default_args = {
     "owner": "logpipe",
@@ -57,15 +62,17 @@ with DAG(
         task_id="report_daily",
         bash_command=f"{LOGPIPE} report daily --lake {LAKE} --date {{{{ ds }}}} --quiet",
     )
-    compaction = BashOperator(
-        task_id="compaction",
-        bash_command=f"{LOGPIPE} jobs run compaction --lake {LAKE}",
-    )
     service_analysis = BashOperator(
         task_id="service_analysis",
         bash_command=f"{LOGPIPE} report services --lake {LAKE} --date {{{{ ds }}}}",
     )
-    compaction >> report_daily >> service_analysis
+    report_daily >> service_analysis
+    if COMPACT:
+        compaction = BashOperator(
+            task_id="compaction",
+            bash_command=f"{LOGPIPE} jobs run compaction --lake {LAKE} --compaction on",
+        )
+        compaction >> report_daily
     if RETENTION_DAYS:
         retention = BashOperator(
             task_id="retention",

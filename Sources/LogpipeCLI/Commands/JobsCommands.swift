@@ -22,6 +22,7 @@ enum SchedulerSetup {
         options.serviceAnalysisSchedule = settings.string("jobs.serviceAnalysis.schedule", default: options.serviceAnalysisSchedule)
         options.serviceAnalysis.availabilityTarget = settings.double("reports.sla.availability", default: options.serviceAnalysis.availabilityTarget)
         options.serviceAnalysis.performanceTarget = settings.double("reports.sla.performance", default: options.serviceAnalysis.performanceTarget)
+        options.compaction = try settings.compactionEnabled(store: store, logger: logger)
         options.compactionSchedule = settings.string("jobs.compaction.schedule", default: options.compactionSchedule)
         options.retentionSchedule = settings.string("jobs.retention.schedule", default: options.retentionSchedule)
         options.retentionDays = settings.optionalDouble("jobs.retention.days")
@@ -39,6 +40,7 @@ struct SchedulerCommand: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var objectStore: ObjectStoreOptions
+    @OptionGroup var compaction: CompactionOptions
 
     @Option(help: "The lake: a directory, s3://bucket/prefix or webhdfs://namenode:9870/path (default <data-dir>/lake).")
     var lake: String?
@@ -50,7 +52,8 @@ struct SchedulerCommand: AsyncParsableCommand {
     var host = "127.0.0.1"
 
     func run() async throws {
-        let settings = try await Settings.load(common, flags: objectStore.flags.merging(["lake.dir": flag(lake)]) { a, _ in a })
+        let settings = try await Settings.load(common, flags: objectStore.flags.merging(compaction.flags) { a, _ in a }
+            .merging(["lake.dir": flag(lake)]) { a, _ in a })
         let logger = settings.logger("logpipe.scheduler")
         // The metrics registry is bootstrapped before the first job records into it.
         // The bus is no concern of the scheduler's: only the lake's volume, when it is local.
@@ -75,10 +78,12 @@ struct JobsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ls", abstract: "Jobs with their schedules and last runs.")
         @OptionGroup var common: CommonOptions
         @OptionGroup var objectStore: ObjectStoreOptions
+        @OptionGroup var compaction: CompactionOptions
         @Option(help: "The lake: a directory, s3://bucket/prefix or webhdfs://namenode:9870/path (default <data-dir>/lake).") var lake: String?
 
         func run() async throws {
-            let settings = try await Settings.load(common, flags: objectStore.flags.merging(["lake.dir": flag(lake)]) { a, _ in a })
+            let settings = try await Settings.load(common, flags: objectStore.flags.merging(compaction.flags) { a, _ in a }
+                .merging(["lake.dir": flag(lake)]) { a, _ in a })
             let scheduler = try SchedulerSetup.make(settings: settings, logger: settings.logger("logpipe.scheduler"))
             let runs = try await JobHistory(store: scheduler.store).runs()
             var rows = [["JOB", "SCHEDULE", "LAST INTERVAL", "STATUS", "NEXT"]]
@@ -114,14 +119,19 @@ struct JobsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "run", abstract: "Run a job for one interval now (a manual trigger).")
         @OptionGroup var common: CommonOptions
         @OptionGroup var objectStore: ObjectStoreOptions
+        @OptionGroup var compaction: CompactionOptions
         @Option(help: "The lake: a directory, s3://bucket/prefix or webhdfs://namenode:9870/path (default <data-dir>/lake).") var lake: String?
-        @Argument(help: "The job: report-daily, compaction, retention.") var job: String
+        @Argument(help: "The job: report-daily, service-analysis, compaction, retention.") var job: String
         @Option(help: "The interval: the day (YYYY-MM-DD) for report-daily, default yesterday; a time for the others, default now.")
         var date: String?
 
         func run() async throws {
-            let settings = try await Settings.load(common, flags: objectStore.flags.merging(["lake.dir": flag(lake)]) { a, _ in a })
+            let settings = try await Settings.load(common, flags: objectStore.flags.merging(compaction.flags) { a, _ in a }
+                .merging(["lake.dir": flag(lake)]) { a, _ in a })
             let scheduler = try SchedulerSetup.make(settings: settings, logger: settings.logger("logpipe.scheduler"))
+            if job == "compaction" && !scheduler.jobs.contains(where: { $0.name == job }) {
+                throw ValidationError("compaction is off on this lake: it cannot swap files atomically, so readers listing it could see a compaction's inputs and outputs together; pass --compaction on if only logpipe reads it")
+            }
             guard let definition = scheduler.jobs.first(where: { $0.name == job }) else {
                 throw ValidationError("no job \(job); jobs: \(scheduler.jobs.map(\.name).joined(separator: ", "))")
             }

@@ -17,6 +17,8 @@ struct StreamOptions: ParsableArguments {
 
     @OptionGroup var objectStore: ObjectStoreOptions
 
+    @OptionGroup var compaction: CompactionOptions
+
     @Option(help: "Micro-batch trigger in seconds; 0 runs batches back to back as data comes (default 0).")
     var trigger: Double?
 
@@ -41,6 +43,7 @@ struct StreamOptions: ParsableArguments {
     /// Refuses what the stream could not use, before anything is opened.
     func check(_ settings: Settings) throws(ConfigurationRefused) {
         try settings.checkState(lake: true)
+        _ = try settings.compactionPolicy()
         if let webhook = settings.optionalString("analytics.webhook") {
             try Preflight.checkHTTPURL(webhook, flag: "--alert-webhook")
         }
@@ -59,7 +62,7 @@ struct StreamOptions: ParsableArguments {
         ["lake.dir": flag(lake), "stream.trigger": flag(trigger), "stream.rollMib": flag(rollMib),
          "stream.rollSeconds": flag(rollSeconds), "analytics.lateness": flag(lateness),
          "analytics.maxSkew": flag(maxSkew), "analytics.idleTimeout": flag(idleTimeout), "analytics.webhook": flag(alertWebhook)]
-            .merging(objectStore.flags) { a, _ in a }
+            .merging(objectStore.flags) { a, _ in a }.merging(compaction.flags) { a, _ in a }
     }
 }
 
@@ -85,6 +88,7 @@ struct StreamRole {
         configuration.raw = RawLakeSink.Options(
             rollBytes: Int64(settings.int("stream.rollMib", default: 128)) << 20,
             rollAgeSeconds: settings.double("stream.rollSeconds", default: 60))
+        configuration.compaction = try settings.compactionEnabled(store: lake, logger: logger) ? LakeCompactor.Options() : nil
         var analytics = AnalyticsConfiguration()
         analytics.allowedLatenessMicros = Int64(settings.double("analytics.lateness", default: 300) * 1_000_000)
         analytics.maxFutureSkewMicros = Int64(settings.double("analytics.maxSkew", default: 300) * 1_000_000)
