@@ -26,32 +26,17 @@ public struct AnalyticsRoutes: Sendable {
 
     /// Adds the routes to `router`.
     public func add<Context: RequestContext>(to router: Router<Context>) {
-        router.get("api/metrics/services") { request, _ -> Response in
-            let query = request.uri.queryParameters
-            guard let range = Self.timeRange(query) else { return Self.badRange }
-            guard let finalOnly = Self.finalOnly(query) else { return Self.badFinal }
-            let service = query["service"].map { String($0) }
-            return Self.json(self.store.services(from: range.from, to: range.to, service: service, finalOnly: finalOnly))
+        windowRoute("api/metrics/services", router) { query, from, to, finalOnly in
+            self.store.services(from: from, to: to, service: query["service"].map { String($0) }, finalOnly: finalOnly)
         }
-        router.get("api/metrics/clients") { request, _ -> Response in
-            let query = request.uri.queryParameters
-            guard let range = Self.timeRange(query) else { return Self.badRange }
-            guard let finalOnly = Self.finalOnly(query) else { return Self.badFinal }
-            let ip = query["client_ip"].map { String($0) }
-            return Self.json(self.store.clients(from: range.from, to: range.to, clientIp: ip, finalOnly: finalOnly))
+        windowRoute("api/metrics/clients", router) { query, from, to, finalOnly in
+            self.store.clients(from: from, to: to, clientIp: query["client_ip"].map { String($0) }, finalOnly: finalOnly)
         }
-        router.get("api/metrics/system") { request, _ -> Response in
-            let query = request.uri.queryParameters
-            guard let range = Self.timeRange(query) else { return Self.badRange }
-            guard let finalOnly = Self.finalOnly(query) else { return Self.badFinal }
-            return Self.json(self.store.system(from: range.from, to: range.to, finalOnly: finalOnly))
+        windowRoute("api/metrics/system", router) { _, from, to, finalOnly in
+            self.store.system(from: from, to: to, finalOnly: finalOnly)
         }
-        router.get("api/metrics/activities") { request, _ -> Response in
-            let query = request.uri.queryParameters
-            guard let range = Self.timeRange(query) else { return Self.badRange }
-            guard let finalOnly = Self.finalOnly(query) else { return Self.badFinal }
-            let type = query["event_type"].map { String($0) }
-            return Self.json(self.store.activities(from: range.from, to: range.to, eventType: type, finalOnly: finalOnly))
+        windowRoute("api/metrics/activities", router) { query, from, to, finalOnly in
+            self.store.activities(from: from, to: to, eventType: query["event_type"].map { String($0) }, finalOnly: finalOnly)
         }
         router.get("api/metrics/late") { request, _ -> Response in
             let query = request.uri.queryParameters
@@ -77,6 +62,21 @@ public struct AnalyticsRoutes: Sendable {
                 type = t
             }
             return Self.json(self.store.alerts(from: range.from, to: range.to, type: type))
+        }
+    }
+
+    /// A route over windows: `from`/`to` and `final` are checked the same way for each family,
+    /// then `rows` answers with the query, the range in microseconds and whether only closed
+    /// windows are wanted.
+    private func windowRoute<Context: RequestContext, Rows: Encodable>(
+        _ path: RouterPath, _ router: Router<Context>,
+        rows: @escaping @Sendable (Parameters, Int64?, Int64?, Bool) -> Rows
+    ) {
+        router.get(path) { request, _ -> Response in
+            let query = request.uri.queryParameters
+            guard let range = Self.timeRange(query) else { return Self.badRange }
+            guard let finalOnly = Self.finalOnly(query) else { return Self.badFinal }
+            return Self.json(rows(query, range.from, range.to, finalOnly))
         }
     }
 
