@@ -149,7 +149,7 @@ let package = Package(
         // Testing: helpers our tests and our users share (temporary dirs, child processes, ports).
         .target(
             name: "LogpipeTesting",
-            dependencies: ["LogpipeBus", "LogpipeRecords", "LogpipeLake", "LogpipeParquet", "LogpipeGenerator"]
+            dependencies: ["LogpipeBus", "LogpipeRecords", "LogpipeLake", "LogpipeParquet", "LogpipeGenerator", "LogpipeObjectStore"]
         ),
         .testTarget(name: "LogpipeRecordsTests", dependencies: ["LogpipeRecords", "LogpipeTesting"]),
         .testTarget(

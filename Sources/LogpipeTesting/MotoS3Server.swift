@@ -1,4 +1,5 @@
 import Foundation
+import LogpipeObjectStore
 
 #if canImport(Glibc)
 import Glibc
@@ -113,5 +114,25 @@ while True:
         process.kill(SIGKILL)
         await process.waitForExit()
         directory.remove()
+    }
+}
+
+extension MotoS3Server {
+    /// A store on `bucket` of this server under `prefix`, signed with the launcher's IAM user.
+    /// Multipart parts are 5 MiB, the smallest S3 allows, so a file over 5 MiB is uploaded in parts.
+    public func store(prefix: String, bucket: String = "lake") throws -> S3FileStore {
+        try S3FileStore(configuration: S3Configuration(
+            bucket: bucket, prefix: prefix, endpoint: endpoint, region: "us-east-1",
+            credentials: AWSCredentials(accessKeyId: accessKeyId, secretAccessKey: secretAccessKey),
+            partSize: 5 << 20))
+    }
+
+    /// Runs `body` with a fresh server holding an empty bucket `lake`, stopped afterwards
+    /// (also when `body` throws).
+    public static func withLakeBucket<T>(_ body: (MotoS3Server) async throws -> T) async throws -> T {
+        try await start().serve { server in
+            try await server.store(prefix: "").createBucket()
+            return try await body(server)
+        }
     }
 }

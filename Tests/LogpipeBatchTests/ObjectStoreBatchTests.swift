@@ -11,20 +11,6 @@ import Testing
 /// the same files, read with ranged requests, with compaction's swap invisible to readers
 /// and the scheduler's job locks as leases in the bucket.
 @Suite(.serialized) struct ObjectStoreBatchTests {
-    static func store(_ server: MotoS3Server, prefix: String) throws -> S3FileStore {
-        try S3FileStore(configuration: S3Configuration(
-            bucket: "lake", prefix: prefix, endpoint: server.endpoint, region: "us-east-1",
-            credentials: AWSCredentials(accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey)))
-    }
-
-    /// Runs `body` with a moto server holding bucket `lake`, stopped afterwards.
-    static func withMoto<T>(_ body: (MotoS3Server) async throws -> T) async throws -> T {
-        try await MotoS3Server.start().serve { server in
-            try await store(server, prefix: "").createBucket()
-            return try await body(server)
-        }
-    }
-
     /// Copies every file of the local lake into `remote`; returns their total size.
     @discardableResult
     static func upload(_ local: LocalFileStore, to remote: any FileStore) async throws -> Int64 {
@@ -41,8 +27,8 @@ import Testing
         defer { dir.remove() }
         try TestLake.build(root: dir.path, logs: 60_000, events: 3_000, filesPerHour: 1, rowGroupBytes: 64 << 10)
         let local = try LocalFileStore(root: dir.path)
-        try await Self.withMoto { server in
-            let s3 = try Self.store(server, prefix: "lake")
+        try await MotoS3Server.withLakeBucket { server in
+            let s3 = try server.store(prefix: "lake")
             try await Self.upload(local, to: s3)
             let day = ReportDate("2026-11-22")!
 
@@ -131,8 +117,8 @@ import Testing
         defer { dir.remove() }
         try TestLake.build(root: dir.path, logs: 5_000, events: 500, filesPerHour: 4)
         let local = try LocalFileStore(root: dir.path)
-        try await Self.withMoto { server in
-            let s3 = try Self.store(server, prefix: "cli")
+        try await MotoS3Server.withLakeBucket { server in
+            let s3 = try server.store(prefix: "cli")
             try await Self.upload(local, to: s3)
             var environment = ProcessInfo.processInfo.environment
             environment["AWS_ACCESS_KEY_ID"] = server.accessKeyId
@@ -196,8 +182,8 @@ import Testing
         defer { dir.remove() }
         try TestLake.build(root: dir.path, logs: 2_600, events: 260, filesPerHour: 4)
         let local = try LocalFileStore(root: dir.path)
-        try await Self.withMoto { server in
-            let s3 = try Self.store(server, prefix: "lake")
+        try await MotoS3Server.withLakeBucket { server in
+            let s3 = try server.store(prefix: "lake")
             try await Self.upload(local, to: s3)
             func rows(_ hour: HourPartition) async throws -> (scanned: Int, listed: Int64) {
                 var stats = ScanStatistics()
@@ -237,8 +223,8 @@ import Testing
     }
 
     @Test func leasesInTheBucketLetOneSchedulerRunEachInterval() async throws {
-        try await Self.withMoto { server in
-            let s3 = try Self.store(server, prefix: "sched")
+        try await MotoS3Server.withLakeBucket { server in
+            let s3 = try server.store(prefix: "sched")
             let a = StoreJobLeases(store: s3, ttlSeconds: 30, owner: "a")
             let b = StoreJobLeases(store: s3, ttlSeconds: 30, owner: "b")
             let held = try #require(try await a.acquire("report-daily"))

@@ -13,30 +13,14 @@ final class Counter: Sendable {
     func next() -> Int { value.withLock { $0 += 1; return $0 } }
 }
 
-/// A store on a moto server's bucket `lake` under `prefix`.
-func s3Store(_ server: MotoS3Server, prefix: String, bucket: String = "lake") throws -> S3FileStore {
-    try S3FileStore(configuration: S3Configuration(
-        bucket: bucket, prefix: prefix, endpoint: server.endpoint, region: "us-east-1",
-        credentials: AWSCredentials(accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey),
-        partSize: 5 << 20))
-}
-
-/// Runs `body` with a moto server and a bucket `lake`, stopping the server afterwards.
-func withMoto<T>(_ body: (MotoS3Server) async throws -> T) async throws -> T {
-    try await MotoS3Server.start().serve { server in
-        try await s3Store(server, prefix: "").createBucket()
-        return try await body(server)
-    }
-}
-
 @Suite(.serialized) struct S3FileStoreTests {
     /// The lake contract every store passes, against moto's S3 server, each check on a
     /// fresh key prefix of one bucket.
     @Test func lakeContractOnMoto() async throws {
-        try await withMoto { server in
+        try await MotoS3Server.withLakeBucket { server in
             let counter = Counter()
             for check in LakeContract.checks.map(\.name) {
-                try await LakeContract.run(check) { try s3Store(server, prefix: "contract/\(check)/\(counter.next())") }
+                try await LakeContract.run(check) { try server.store(prefix: "contract/\(check)/\(counter.next())") }
             }
         }
     }
@@ -44,14 +28,14 @@ func withMoto<T>(_ body: (MotoS3Server) async throws -> T) async throws -> T {
     /// What only S3 has: the key prefix isolates lakes in one bucket, a wrong signature and
     /// a missing bucket are clear errors, `s3://` URLs take the standard AWS variables.
     @Test func prefixesBucketsAndConfiguration() async throws {
-        try await withMoto { server in
-            let a = try s3Store(server, prefix: "team-a/lake")
-            let b = try s3Store(server, prefix: "team-b")
+        try await MotoS3Server.withLakeBucket { server in
+            let a = try server.store(prefix: "team-a/lake")
+            let b = try server.store(prefix: "team-b")
             try await a.write("logs/raw/x.bin", contents: [1])
             try await b.write("logs/raw/y.bin", contents: [2])
             #expect(try await a.list("", recursive: true).map(\.path) == ["logs/raw/x.bin"])
             #expect(try await b.list("logs", recursive: true).map(\.path) == ["logs/raw/y.bin"])
-            let whole = try s3Store(server, prefix: "")
+            let whole = try server.store(prefix: "")
             #expect(try await whole.list("team-a", recursive: true).map(\.path) == ["team-a/lake/logs/raw/x.bin"])
             // moto recomputes every signature: a wrong secret is refused, so the passing checks
             // above were signed right.
@@ -75,7 +59,7 @@ func withMoto<T>(_ body: (MotoS3Server) async throws -> T) async throws -> T {
                                                        now: Date(timeIntervalSince1970: 1_289_422_113 + 720)) == 0)
             #expect(try await a.abortIncompleteUploads(under: "_logpipe/staging", olderThan: 3600) == 1)
             #expect(try await a.abortIncompleteUploads(under: "_logpipe/staging", olderThan: 3600) == 0)
-            let missing = try s3Store(server, prefix: "", bucket: "no-such-bucket")
+            let missing = try server.store(prefix: "", bucket: "no-such-bucket")
             await #expect(throws: FileStoreError.self) { try await missing.write("a", contents: [1]) }
         }
         let parsed = try S3Configuration.parse(url: "s3://bucket/some/prefix/", environment: [

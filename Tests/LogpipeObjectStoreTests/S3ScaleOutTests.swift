@@ -21,7 +21,7 @@ import Glibc
         let binary = TestEnvironment.logpipeBinary
         try #require(FileManager.default.isExecutableFile(atPath: binary), "no logpipe binary at \(binary)")
         try await TansuBroker.with { broker in
-            try await withMoto { server in
+            try await MotoS3Server.withLakeBucket { server in
                 let bus = try KafkaBus(configuration: KafkaBusConfiguration(bootstrapServers: broker.bootstrapServers))
                 try await bus.createTopic(TopicSpec(name: "logs.raw", partitions: 6))
                 try await bus.createTopic(TopicSpec(name: "events.activity", partitions: 6))
@@ -40,7 +40,7 @@ import Glibc
                 }
                 try await produce(0..<0.4)
 
-                let store = try s3Store(server, prefix: "scale")
+                let store = try server.store(prefix: "scale")
                 var environment = ProcessInfo.processInfo.environment
                 environment["AWS_ACCESS_KEY_ID"] = server.accessKeyId
                 environment["AWS_SECRET_ACCESS_KEY"] = server.secretAccessKey

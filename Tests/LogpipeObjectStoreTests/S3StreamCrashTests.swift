@@ -44,12 +44,12 @@ print(json.dumps(out))
     @Test func killNineWritingToS3KeepsEveryRecordOnce() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: TestEnvironment.logpipeBinary),
                      "no logpipe binary at \(TestEnvironment.logpipeBinary) (set LOGPIPE_BIN)")
-        try await withMoto { server in
+        try await MotoS3Server.withLakeBucket { server in
             let dir = try TemporaryDirectory(prefix: "s3-kill9")
             defer { dir.remove() }
             var drill = KillNineDrill(busDirectory: dir.appending("bus"), seed: 41)
             try await drill.feed(logs: 8_000, events: 2_000)
-            let store = try s3Store(server, prefix: "crash")
+            let store = try server.store(prefix: "crash")
             let watch = ListingWatch()
             let watcher = Task { await watch.run(store) }
 
