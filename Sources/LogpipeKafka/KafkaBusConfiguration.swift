@@ -80,12 +80,21 @@ public struct KafkaBusConfiguration: Sendable, Equatable {
         "delivery.timeout.ms": "120000",
     ]
 
-    /// The fetch consumer's defaults: small per-partition prefetch queues (the
+    /// The fetch consumer's defaults: bounded per-partition prefetch queues (the
     /// library's defaults can hold gigabytes), short broker waits so a long poll
     /// notices new records quickly, and no offset storage (the lake owns offsets).
+    ///
+    /// The queue is bounded by bytes, 32 MiB a partition (`queued.min.messages` is
+    /// set past what that holds so it never binds first). librdkafka asks for more
+    /// only once the queue is below its bound, and a broker may answer with far
+    /// more than `fetch.message.max.bytes` (tansu sends ~58,000 records, ~19 MB of
+    /// logs, in one response), so the queue must hold enough for the stream to keep
+    /// working through that round trip: at 10,000 records (~3 MB of logs) the stream
+    /// waited on about half of every cycle and Kafka → lake ran at ~60% of the local
+    /// bus (docs/profile.md).
     public static let defaultFetchProperties: [String: String] = [
-        "queued.max.messages.kbytes": "8192",
-        "queued.min.messages": "10000",
+        "queued.max.messages.kbytes": "32768",
+        "queued.min.messages": "1000000",
         "fetch.max.bytes": "8388608",
         "fetch.message.max.bytes": "1048576",
         "fetch.wait.max.ms": "100",
