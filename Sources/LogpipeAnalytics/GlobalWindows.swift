@@ -553,7 +553,9 @@ public actor GlobalWindowCoordinator {
 
     /// Forgets the parts of windows ending at or before `end`.
     private func dropParts(_ stream: AnalyticsStream, upTo end: Int64) {
-        for tp in (parts[stream] ?? [:]).keys { _ = parts[stream]?[tp]?.take(upTo: end, configuration) }
+        // The keys copied out first: iterating the dictionary's own keys kept it shared while
+        // each partition's entry was mutated, so every drop copied every partition's parts.
+        for tp in Array((parts[stream] ?? [:]).keys) { _ = parts[stream]?[tp]?.take(upTo: end, configuration) }
     }
 
     /// When each stream's open parts were last pruned (wall clock, microseconds).
@@ -567,7 +569,7 @@ public actor GlobalWindowCoordinator {
         let now = wallClockMicros()
         if let last = openPartsPrunedAt[stream], now - last < exchangeIntervalMicros { return }
         openPartsPrunedAt[stream] = now
-        for tp in (openParts[stream] ?? [:]).keys { _ = openParts[stream]?[tp]?.take(upTo: end, configuration) }
+        for tp in Array((openParts[stream] ?? [:]).keys) { _ = openParts[stream]?[tp]?.take(upTo: end, configuration) }
     }
 
     /// Emits every window of `stream` ending at or before `watermark`, grouped by end.
