@@ -23,6 +23,10 @@ public final class AnalyticsStore: Sendable {
         var late: [Key: LateCount] = [:]
         var alerts: [Alert] = []
         var newestStart: Int64 = .min
+        /// Windows starting before this are past the retention (reads leave them out).
+        var cutoff: Int64 = .min
+        /// The cutoff the dictionaries were last pruned to.
+        var prunedTo: Int64?
         var subscribers: [Int: AsyncStream<Alert>.Continuation] = [:]
         var nextSubscriber = 0
     }
@@ -75,6 +79,14 @@ public final class AnalyticsStore: Sendable {
             if newest > s.newestStart {
                 s.newestStart = newest
                 let cutoff = newest - retentionMicros
+                s.cutoff = cutoff
+                // Pruning rebuilds every dictionary, and a backfill moves the cutoff at every
+                // batch: it runs once the cutoff has moved an eighth of the retention (reads
+                // apply the exact cutoff meanwhile).
+                guard s.prunedTo.map({ cutoff - $0 >= retentionMicros / 8 }) ?? true else {
+                    return output.alerts.isEmpty ? [] : Array(s.subscribers.values)
+                }
+                s.prunedTo = cutoff
                 s.services = s.services.filter { $0.key.start >= cutoff }
                 s.clients = s.clients.filter { $0.key.start >= cutoff }
                 s.system = s.system.filter { $0.key.start >= cutoff }
@@ -93,7 +105,7 @@ public final class AnalyticsStore: Sendable {
     public func services(from: Int64? = nil, to: Int64? = nil, service: String? = nil, finalOnly: Bool = false) -> [ServiceMetrics] {
         state.withLock { s in
             s.services.values.filter { m in
-                Self.contains(m.window, from, to) && (service == nil || m.service == service) && (!finalOnly || m.isFinal)
+                Self.contains(m.window, max(from ?? .min, s.cutoff), to) && (service == nil || m.service == service) && (!finalOnly || m.isFinal)
             }
         }.sorted { ($0.window, $0.service) < ($1.window, $1.service) }
     }
@@ -102,14 +114,14 @@ public final class AnalyticsStore: Sendable {
     public func clients(from: Int64? = nil, to: Int64? = nil, clientIp: String? = nil, finalOnly: Bool = false) -> [ClientMetrics] {
         state.withLock { s in
             s.clients.values.filter { m in
-                Self.contains(m.window, from, to) && (clientIp == nil || m.clientIp == clientIp) && (!finalOnly || m.isFinal)
+                Self.contains(m.window, max(from ?? .min, s.cutoff), to) && (clientIp == nil || m.clientIp == clientIp) && (!finalOnly || m.isFinal)
             }
         }.sorted { ($0.window, $0.clientIp) < ($1.window, $1.clientIp) }
     }
 
     /// System-wide windows starting in `[from, to)`, ordered by window.
     public func system(from: Int64? = nil, to: Int64? = nil, finalOnly: Bool = false) -> [SystemMetrics] {
-        state.withLock { s in s.system.values.filter { Self.contains($0.window, from, to) && (!finalOnly || $0.isFinal) } }
+        state.withLock { s in s.system.values.filter { Self.contains($0.window, max(from ?? .min, s.cutoff), to) && (!finalOnly || $0.isFinal) } }
             .sorted { $0.window < $1.window }
     }
 
@@ -117,7 +129,7 @@ public final class AnalyticsStore: Sendable {
     public func activities(from: Int64? = nil, to: Int64? = nil, eventType: String? = nil, finalOnly: Bool = false) -> [ActivityMetrics] {
         state.withLock { s in
             s.activities.values.filter {
-                Self.contains($0.window, from, to) && (eventType == nil || $0.eventType == eventType) && (!finalOnly || $0.isFinal)
+                Self.contains($0.window, max(from ?? .min, s.cutoff), to) && (eventType == nil || $0.eventType == eventType) && (!finalOnly || $0.isFinal)
             }
         }.sorted { ($0.window, $0.eventType) < ($1.window, $1.eventType) }
     }
@@ -126,7 +138,7 @@ public final class AnalyticsStore: Sendable {
     /// optionally of one reason.
     public func lateCounts(from: Int64? = nil, to: Int64? = nil, reason: LateReason? = nil) -> [LateCount] {
         state.withLock { s in
-            s.late.values.filter { Self.contains($0.window, from, to) && (reason == nil || $0.reason == reason) }
+            s.late.values.filter { Self.contains($0.window, max(from ?? .min, s.cutoff), to) && (reason == nil || $0.reason == reason) }
         }.sorted {
             ($0.window, $0.stream.rawValue, $0.key, $0.reason.rawValue) < ($1.window, $1.stream.rawValue, $1.key, $1.reason.rawValue)
         }

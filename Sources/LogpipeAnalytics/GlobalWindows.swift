@@ -99,10 +99,21 @@ public struct GlobalPartials: Sendable {
     /// runs often, and rebuilding every partition's waiting windows each time dominated
     /// long backfills).
     mutating func take(upTo: Int64, _ c: AnalyticsConfiguration) -> GlobalPartials? {
+        var earliest = Int64.max
+        return take(upTo: upTo, c, earliestRemaining: &earliest)
+    }
+
+    /// `take(upTo:_:)`, also setting `earliestRemaining` to the earliest end among the
+    /// entries that stay (`Int64.max` when none), found in the same pass.
+    mutating func take(upTo: Int64, _ c: AnalyticsConfiguration, earliestRemaining: inout Int64) -> GlobalPartials? {
         // Due entries are removed in place: the entries that stay are neither copied nor
         // rehashed (rebuilding both halves was a fifth of a long backfill's samples).
         func split<V>(_ all: inout [GlobalKey: V], _ size: Int64) -> [GlobalKey: V] {
-            let due = all.keys.filter { $0.start + size <= upTo }
+            var due: [GlobalKey] = []
+            for k in all.keys {
+                let end = k.start + size
+                if end <= upTo { due.append(k) } else { earliestRemaining = min(earliestRemaining, end) }
+            }
             guard !due.isEmpty else { return [:] }
             var taken: [GlobalKey: V] = [:]
             taken.reserveCapacity(due.count)
@@ -117,6 +128,13 @@ public struct GlobalPartials: Sendable {
         return out.isEmpty ? nil : out
     }
 
+    /// The earliest end among the entries under `c`'s window sizes, `Int64.max` when empty.
+    func earliestEnd(_ c: AnalyticsConfiguration) -> Int64 {
+        func earliest<V>(_ all: [GlobalKey: V], _ size: Int64) -> Int64 { (all.keys.lazy.map(\.start).min() ?? .max - size) + size }
+        return min(earliest(clients, c.clientWindow.sizeMicros), earliest(floods, c.floodWindow.sizeMicros),
+                   earliest(system, c.systemWindow.sizeMicros), earliest(activities, c.activityWindow.sizeMicros))
+    }
+
     /// The entries of windows ending in `(after, upTo]` under `c`'s window sizes.
     func windows(after: Int64, upTo: Int64, _ c: AnalyticsConfiguration) -> GlobalPartials {
         func within(_ start: Int64, _ size: Int64) -> Bool { start + size > after && start + size <= upTo }
@@ -126,6 +144,31 @@ public struct GlobalPartials: Sendable {
         out.system = system.filter { within($0.key.start, c.systemWindow.sizeMicros) }
         out.activities = activities.filter { within($0.key.start, c.activityWindow.sizeMicros) }
         return out
+    }
+}
+
+/// One partition's final parts waiting in the coordinator for emission, with the earliest
+/// window end among them: most rounds emit nothing of a partition that runs ahead, and
+/// scanning all its waiting parts to find that out, every round, grew with the backlog.
+struct PendingParts: Sendable {
+    private(set) var parts = GlobalPartials()
+    /// No entry ends before this (`Int64.max` when there are none).
+    private var earliestEnd = Int64.max
+
+    /// Adds a partition's newly final parts (see `GlobalPartials.replace(with:)`).
+    mutating func add(_ new: GlobalPartials, _ c: AnalyticsConfiguration) {
+        if parts.isEmpty { parts = new } else { parts.replace(with: new) }
+        earliestEnd = min(earliestEnd, new.earliestEnd(c))
+    }
+
+    /// Removes and returns the entries of windows ending at or before `upTo`, or nil
+    /// without looking at them when none can be due.
+    mutating func take(upTo: Int64, _ c: AnalyticsConfiguration) -> GlobalPartials? {
+        guard upTo >= earliestEnd else { return nil }
+        var earliest = Int64.max
+        let taken = parts.take(upTo: upTo, c, earliestRemaining: &earliest)
+        earliestEnd = earliest
+        return taken
     }
 }
 
@@ -178,7 +221,7 @@ public actor GlobalWindowCoordinator {
     private let createdAtMicros: Int64
     private var expected: [AnalyticsStream: Set<TopicPartition>]
     private var sources: [AnalyticsStream: [TopicPartition: Source]] = [:]
-    private var parts: [AnalyticsStream: [TopicPartition: GlobalPartials]] = [:]
+    private var parts: [AnalyticsStream: [TopicPartition: PendingParts]] = [:]
     private var emittedUpTo: [AnalyticsStream: Int64] = [:]
     private var detector: AnomalyDetector
     /// Whether a `report` is running; the actor is reentrant across its awaits, so
@@ -200,10 +243,18 @@ public actor GlobalWindowCoordinator {
         var written: [TopicPartition: Int64] = [:]
         var changed: Set<TopicPartition> = []
         var lastRoundMicros: Int64?
-        /// The last object read whole of every partition (one caught mid-write is skipped).
+        /// The last object read whole of every partition (one caught mid-write is skipped);
+        /// without parts when this worker's own state of that partition was newer.
         var reports: [TopicPartition: ExchangeReport] = [:]
+        /// The version of each object in `reports`, so an unchanged object is not read again.
+        var stamps: [String: GlobalWindowExchange.ObjectStamp] = [:]
         /// The emitted end the detector's history corresponds to.
         var detectorUpTo: Int64 = .min
+        /// Set while this worker has published windows its record does not cover yet: the
+        /// end its partitions may drop up to meanwhile (see `recordIfDue`).
+        var unrecordedFrom: Int64?
+        /// When this worker last wrote the record.
+        var recordedAtMicros: Int64?
     }
 
     /// A coordinator expecting the partitions in `expected` (per stream), emitting through
@@ -256,7 +307,7 @@ public actor GlobalWindowCoordinator {
             // Parts of windows already emitted come from a partition that was left out while
             // silent; they are too late to count.
             _ = new.take(upTo: done, configuration)
-            parts[stream, default: [:]][source, default: GlobalPartials()].replace(with: new)
+            parts[stream, default: [:]][source, default: PendingParts()].add(new, configuration)
         }
         if let exchange { return await exchangeRound(exchange, stream, source, now: now) }
         let global = globalWatermark(stream, now: now)
@@ -286,7 +337,7 @@ public actor GlobalWindowCoordinator {
         let sinceWritten = state.written[source].map { now - $0 } ?? .max
         if (state.changed.contains(source) && sinceWritten >= interval) || sinceWritten >= heartbeat {
             let report = ExchangeReport(watermark: sources[stream]?[source]?.watermark ?? .min, reportedAtMicros: now,
-                                        parts: parts[stream]?[source] ?? GlobalPartials())
+                                        parts: parts[stream]?[source]?.parts ?? GlobalPartials())
             do {
                 try await exchange.write(stream, source, report)
                 exchangeStates[stream, default: ExchangeState()].written[source] = now
@@ -299,69 +350,106 @@ public actor GlobalWindowCoordinator {
             exchangeStates[stream, default: ExchangeState()].lastRoundMicros = now
             await refresh(exchange, stream)
         }
+        await recordIfDue(exchange, stream, now: now)
         let done = emittedUpTo[stream] ?? .min
         // What this worker heard itself is exact; an object is newer only when the partition
         // has moved to another worker since. A partition is this worker's until then (also
         // once it stopped reporting, e.g. caught up in a `--once` run: someone must merge).
-        var view = exchangeStates[stream]?.reports ?? [:]
+        // Only watermarks and times here: the parts stay where they are until taken below.
+        var heard: [TopicPartition: (watermark: Int64, at: Int64)] = [:]
+        for (tp, r) in exchangeStates[stream]?.reports ?? [:] { heard[tp] = (r.watermark, r.reportedAtMicros) }
         var mine = Set<TopicPartition>()
-        for (tp, s) in sources[stream] ?? [:] where s.reportedAtMicros >= view[tp]?.reportedAtMicros ?? .min {
-            view[tp] = ExchangeReport(watermark: s.watermark, reportedAtMicros: s.reportedAtMicros,
-                                      parts: parts[stream]?[tp] ?? GlobalPartials())
+        for (tp, s) in sources[stream] ?? [:] where s.reportedAtMicros >= heard[tp]?.at ?? .min {
+            heard[tp] = (s.watermark, s.reportedAtMicros)
             mine.insert(tp)
         }
         func alive(_ tp: TopicPartition) -> Bool {
-            idle <= 0 || now - (view[tp]?.reportedAtMicros ?? createdAtMicros) < 2 * idle
+            idle <= 0 || now - (heard[tp]?.at ?? createdAtMicros) < 2 * idle
         }
         // The merger owns the lowest partition heard from lately.
-        let merger = view.keys.filter(alive).min { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
+        let merger = heard.keys.filter(alive).min { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
         let isMerger = merger.map { mine.contains($0) } ?? false
         if isMerger != merging.contains(stream) {
             if isMerger { merging.insert(stream) } else { merging.remove(stream) }
             logger.info(isMerger ? "merging whole-system windows" : "no longer merging whole-system windows",
                         metadata: ["stream": "\(stream.rawValue)"])
         }
-        guard isMerger else { return done }
+        guard isMerger else { return droppable(stream) }
         var global = Int64.max
         var counted: [TopicPartition] = []
-        for tp in Set(view.keys).union(expected[stream] ?? []) where alive(tp) {
-            global = min(global, view[tp]?.watermark ?? .min)
+        for tp in Set(heard.keys).union(expected[stream] ?? []) where alive(tp) {
+            global = min(global, heard[tp]?.watermark ?? .min)
             counted.append(tp)
         }
-        guard global > done, global != .max else { return done }
+        guard global > done, global != .max else { return droppable(stream) }
         var merged = GlobalPartials()
+        // This worker's own parts are taken out in place; the others' are read from their
+        // objects, which keep them until the record says they are emitted.
         // In partition order: floating-point sums then come out the same in every merger.
         for tp in counted.sorted(by: { ($0.topic, $0.partition) < ($1.topic, $1.partition) }) {
-            if let r = view[tp] { merged.combine(r.parts.windows(after: done, upTo: global, configuration)) }
+            let part: GlobalPartials
+            if mine.contains(tp) {
+                guard let t = parts[stream]?[tp]?.take(upTo: global, configuration) else { continue }
+                part = t
+            } else if let r = exchangeStates[stream]?.reports[tp] {
+                part = r.parts.windows(after: done, upTo: global, configuration)
+            } else {
+                continue
+            }
+            if merged.isEmpty { merged = part } else { merged.combine(part) }
         }
         // No window ends in between: move on in memory (the next scan starts here) without a
         // write; the record catches up with the next emission.
         guard !merged.isEmpty else {
             emittedUpTo[stream] = global
-            return global
+            return droppable(stream)
         }
         await publish(stream, merged)
-        var w = SnapshotWriter()
-        if stream == .logs { detector.write(to: &w) }
-        // Written after the windows: a merger killed in between leaves them to its successor,
-        // which publishes them again under the same names. Until it is written no partition
-        // drops its parts, so whoever publishes again has them all.
-        do {
-            try await exchange.writeEmitted(stream, ExchangeEmitted(upTo: global, detector: w.bytes))
-        } catch {
-            return done
-        }
+        if exchangeStates[stream]?.unrecordedFrom == nil { exchangeStates[stream, default: ExchangeState()].unrecordedFrom = done }
         emittedUpTo[stream] = global
-        exchangeStates[stream, default: ExchangeState()].detectorUpTo = global
         dropParts(stream, upTo: global)
         dropOpenParts(stream, upTo: global)
-        return global
+        await recordIfDue(exchange, stream, now: now)
+        return droppable(stream)
+    }
+
+    /// The end up to which this worker's partitions may drop their parts: what was
+    /// emitted, except windows published but not yet in the record.
+    private func droppable(_ stream: AnalyticsStream) -> Int64 {
+        exchangeStates[stream]?.unrecordedFrom ?? emittedUpTo[stream] ?? .min
+    }
+
+    /// Writes the record of what was emitted (with the detector history) when windows were
+    /// published since the last one and the last is an interval old (or there is none).
+    ///
+    /// Written after the windows: a merger killed in between leaves them to its successor,
+    /// which publishes them again under the same names (the detector, restored from the
+    /// record, sees them again as it did). Until it is written no partition drops its parts
+    /// (`droppable`), so whoever publishes again has them all. Once an interval, not once
+    /// per emission: a backfill emits at nearly every report, and a synced write each time
+    /// was a large part of a lone worker's time.
+    private func recordIfDue(_ exchange: GlobalWindowExchange, _ stream: AnalyticsStream, now: Int64) async {
+        guard let state = exchangeStates[stream], state.unrecordedFrom != nil,
+              state.recordedAtMicros.map({ now - $0 >= exchangeIntervalMicros }) ?? true else { return }
+        let upTo = emittedUpTo[stream] ?? .min
+        var w = SnapshotWriter()
+        if stream == .logs { detector.write(to: &w) }
+        do {
+            try await exchange.writeEmitted(stream, ExchangeEmitted(upTo: upTo, detector: w.bytes))
+        } catch {
+            return
+        }
+        exchangeStates[stream, default: ExchangeState()].recordedAtMicros = now
+        exchangeStates[stream, default: ExchangeState()].detectorUpTo = upTo
+        exchangeStates[stream, default: ExchangeState()].unrecordedFrom = nil
     }
 
     /// Reads what was emitted (and the detector history with it) and every partition's object.
     private func refresh(_ exchange: GlobalWindowExchange, _ stream: AnalyticsStream) async {
         if let record = await exchange.readEmitted(stream) {
             if record.upTo > emittedUpTo[stream] ?? .min {
+                // Another merger recorded past all this worker published.
+                exchangeStates[stream, default: ExchangeState()].unrecordedFrom = nil
                 emittedUpTo[stream] = record.upTo
                 dropParts(stream, upTo: record.upTo)
                 dropOpenParts(stream, upTo: record.upTo)
@@ -376,8 +464,11 @@ public actor GlobalWindowCoordinator {
                 }
             }
         }
-        if let read = try? await exchange.readAll(stream) {
-            exchangeStates[stream, default: ExchangeState()].reports.merge(read) { _, new in new }
+        let heardAt = (sources[stream] ?? [:]).mapValues(\.reportedAtMicros)
+        let known = exchangeStates[stream]?.stamps ?? [:]
+        if let read = try? await exchange.readChanged(stream, known: known, current: { heardAt[$0] ?? .min >= $1 }) {
+            exchangeStates[stream, default: ExchangeState()].reports.merge(read.reports) { _, new in new }
+            exchangeStates[stream, default: ExchangeState()].stamps.merge(read.stamps) { _, new in new }
         }
     }
 
@@ -462,11 +553,23 @@ public actor GlobalWindowCoordinator {
 
     /// Forgets the parts of windows ending at or before `end`.
     private func dropParts(_ stream: AnalyticsStream, upTo end: Int64) {
-        for tp in (parts[stream] ?? [:]).keys { _ = parts[stream]?[tp]?.take(upTo: end, configuration) }
+        // The keys copied out first: iterating the dictionary's own keys kept it shared while
+        // each partition's entry was mutated, so every drop copied every partition's parts.
+        for tp in Array((parts[stream] ?? [:]).keys) { _ = parts[stream]?[tp]?.take(upTo: end, configuration) }
     }
 
+    /// When each stream's open parts were last pruned (wall clock, microseconds).
+    private var openPartsPrunedAt: [AnalyticsStream: Int64] = [:]
+
+    /// Forgets the open parts of windows ending at or before `end`, at most once per
+    /// exchange interval: `live` never reads an emitted window's parts again (it looks up
+    /// later windows only), and pruning scans every open part of every partition, which
+    /// at every emission of a backfill was a twentieth of the stream's time.
     private func dropOpenParts(_ stream: AnalyticsStream, upTo end: Int64) {
-        for tp in (openParts[stream] ?? [:]).keys { _ = openParts[stream]?[tp]?.take(upTo: end, configuration) }
+        let now = wallClockMicros()
+        if let last = openPartsPrunedAt[stream], now - last < exchangeIntervalMicros { return }
+        openPartsPrunedAt[stream] = now
+        for tp in Array((openParts[stream] ?? [:]).keys) { _ = openParts[stream]?[tp]?.take(upTo: end, configuration) }
     }
 
     /// Emits every window of `stream` ending at or before `watermark`, grouped by end.
@@ -475,7 +578,7 @@ public actor GlobalWindowCoordinator {
         // In partition order, so floating-point sums come out the same in every run.
         for tp in (parts[stream] ?? [:]).keys.sorted(by: { ($0.topic, $0.partition) < ($1.topic, $1.partition) }) {
             guard let taken = parts[stream]?[tp]?.take(upTo: watermark, configuration) else { continue }
-            merged.combine(taken)
+            if merged.isEmpty { merged = taken } else { merged.combine(taken) }
         }
         await publish(stream, merged)
     }

@@ -71,26 +71,52 @@ public struct GlobalWindowExchange: Sendable {
         try await store.write("\(Self.directory(stream))/\(Self.objectName(tp))", contents: Self.frame(Self.reportMagic, w.bytes))
     }
 
-    /// Every partition's object that reads back whole (a torn or foreign one is left out).
-    func readAll(_ stream: AnalyticsStream) async throws -> [TopicPartition: ExchangeReport] {
+    /// What identifies one version of an object without reading it: its size and
+    /// modification time as the store lists them.
+    struct ObjectStamp: Equatable, Sendable {
+        var size: Int64
+        var modified: Double
+    }
+
+    /// The partitions' objects that changed since `known` (path → stamp of the version last
+    /// read whole) and read back whole now, and the stamps to remember for them; a torn or
+    /// foreign object is left out and not remembered, so it is read again next time.
+    ///
+    /// Reading only changed objects is what keeps a round cheap: a partition's object
+    /// holds every part of its windows not yet emitted, and decoding all of them every
+    /// round was most of a lone worker's time. `current(tp, reportedAt)` says the caller
+    /// holds that partition's state at least as new as the object (it reported it itself
+    /// since): such an object's parts are not decoded (its report comes back with no
+    /// parts), since the caller's own ones win over them anyway.
+    ///
+    /// A version missed because a rewrite kept its size and timestamp (a store with
+    /// coarse timestamps) is a consistent older version of that partition: its watermark
+    /// and its parts belong together, so it delays emission, never changes it, until the
+    /// heartbeat's next rewrite.
+    func readChanged(_ stream: AnalyticsStream, known: [String: ObjectStamp],
+                     current: @Sendable (TopicPartition, Int64) -> Bool) async throws
+        -> (reports: [TopicPartition: ExchangeReport], stamps: [String: ObjectStamp]) {
         var out: [TopicPartition: ExchangeReport] = [:]
+        var stamps: [String: ObjectStamp] = [:]
         for file in try await store.list(Self.directory(stream), recursive: false) {
             let name = file.path.split(separator: "/").last.map(String.init) ?? file.path
             guard !name.hasPrefix("_") else { continue }
+            let stamp = ObjectStamp(size: file.size, modified: file.modified)
+            guard known[file.path] != stamp else { continue }
             guard let bytes = try? await store.read(file.path), let body = Self.unframe(Self.reportMagic, bytes) else { continue }
             var r = SnapshotReader(body)
             do {
-                let topic = try r.string()
-                let partition = Int32(bitPattern: try r.u32())
+                let tp = TopicPartition(topic: try r.string(), partition: Int32(bitPattern: try r.u32()))
                 let watermark = try r.i64()
                 let at = try r.i64()
-                let parts = try Self.readParts(&r)
-                out[TopicPartition(topic: topic, partition: partition)] = ExchangeReport(watermark: watermark, reportedAtMicros: at, parts: parts)
+                let parts = current(tp, at) ? GlobalPartials() : try Self.readParts(&r)
+                out[tp] = ExchangeReport(watermark: watermark, reportedAtMicros: at, parts: parts)
+                stamps[file.path] = stamp
             } catch {
                 continue
             }
         }
-        return out
+        return (out, stamps)
     }
 
     func writeEmitted(_ stream: AnalyticsStream, _ emitted: ExchangeEmitted) async throws {
@@ -129,22 +155,24 @@ public struct GlobalWindowExchange: Sendable {
     }
 
     private static func write(_ p: GlobalPartials, to w: inout SnapshotWriter) {
+        // In dictionary order, not sorted: a reader rebuilds dictionaries anyway, and sorting
+        // every waiting part by name at each rewrite was time spent for no reader.
         func key(_ k: GlobalKey) { w.i64(k.start); w.string(k.name) }
         func hll(_ h: HyperLogLog) { w.u8(UInt8(h.precision)); w.hll(h) }
-        func names(_ s: Set<String>) { w.u32(UInt32(s.count)); for n in s.sorted() { w.string(n) } }
-        func counts(_ c: [String: Int64]) { w.u32(UInt32(c.count)); for (n, v) in c.sorted(by: { $0.key < $1.key }) { w.string(n); w.i64(v) } }
+        func names(_ s: Set<String>) { w.u32(UInt32(s.count)); for n in s { w.string(n) } }
+        func counts(_ c: [String: Int64]) { w.u32(UInt32(c.count)); for (n, v) in c { w.string(n); w.i64(v) } }
         for family in [p.clients, p.floods] {
             w.u32(UInt32(family.count))
-            for (k, v) in family.sorted(by: { $0.key < $1.key }) {
+            for (k, v) in family {
                 key(k); w.i64(v.requests); hll(v.users); names(v.services)
             }
         }
         w.u32(UInt32(p.system.count))
-        for (k, v) in p.system.sorted(by: { $0.key < $1.key }) {
+        for (k, v) in p.system {
             key(k); w.i64(v.requests); w.i64(v.errors); w.summary(v.responseTime); names(v.services); hll(v.users)
         }
         w.u32(UInt32(p.activities.count))
-        for (k, v) in p.activities.sorted(by: { $0.key < $1.key }) {
+        for (k, v) in p.activities {
             key(k); w.i64(v.events); hll(v.users); hll(v.sessions)
             counts(v.deviceTypes); counts(v.operatingSystems); counts(v.browsers)
         }
@@ -169,7 +197,9 @@ public struct GlobalWindowExchange: Sendable {
         }
         var p = GlobalPartials()
         for family in 0..<2 {
-            for _ in 0..<(try r.count(minBytes: 16)) {
+            let n = try r.count(minBytes: 16)
+            if family == 0 { p.clients.reserveCapacity(n) } else { p.floods.reserveCapacity(n) }
+            for _ in 0..<n {
                 let k = try key()
                 let v = ClientPartial(requests: try r.i64(), users: try hll(), services: try names())
                 if family == 0 { p.clients[k] = v } else { p.floods[k] = v }

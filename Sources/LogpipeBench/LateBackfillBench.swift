@@ -41,6 +41,8 @@ public enum LateBackfillBench {
             let dir = workDir + "/" + (name == "in order" ? "ordered" : "late")
             let bus = try LocalBus(directory: dir + "/bus")
             try await bus.createTopic(TopicSpec(name: "logs.raw", partitions: 3))
+            // `stream` reads both source topics and refuses a bus that lacks one (no activity here).
+            try await bus.createTopic(TopicSpec(name: "events.activity", partitions: 3))
             var batch = ProduceBatch()
             for i in order {
                 batch.append(key: service(of: lines[i]), value: lines[i])

@@ -46,4 +46,28 @@ struct StoreTests {
         #expect(starts.count == 11)
         #expect(starts.min() == micros(epoch0 + 540) && starts.max() == micros(epoch0 + 1140))
     }
+
+    /// Pruning runs only once the cutoff has moved an eighth of the retention; reads in
+    /// between still leave out exactly the windows past it.
+    @Test("recorded batch by batch, reads apply the exact retention between prunings")
+    func retentionBetweenPrunings() throws {
+        let store = AnalyticsStore(retentionMicros: 10 * 60_000_000)
+        var generator = RecordGenerator(seed: 4)
+        let logs = try parseLogs(generator.logs(count: 12_000, start: epoch0, spacing: 0.1))
+        var analytics = StreamAnalytics(logger: quietLogger)
+        // 200 rows: 20 s of event time per batch, less than the 75 s between prunings.
+        var start = 0
+        while start < logs.count {
+            let end = min(logs.count, start + 200)
+            store.record(analytics.process(logs: slice(logs, start..<end)))
+            start = end
+            let newest = store.system().map(\.window.startMicros).max() ?? .min
+            #expect(store.system().allSatisfy { $0.window.startMicros >= newest - 10 * 60_000_000 })
+        }
+        store.record(analytics.finish())
+        let starts = Set(store.system().map(\.window.startMicros))
+        #expect(starts.count == 11)
+        #expect(starts.min() == micros(epoch0 + 540) && starts.max() == micros(epoch0 + 1140))
+        #expect(Set(store.services().map(\.window.startMicros)).min() == micros(epoch0 + 540))
+    }
 }
