@@ -74,7 +74,9 @@ struct StreamRole {
     /// The lake's directory.
     let lakeDirectory: String
 
-    static func make(settings: Settings, bus: any Bus, logger: Logger) async throws -> StreamRole {
+    /// A role reading `bus`. Without `liveView` (a `--once` backfill, which serves no API)
+    /// the open windows are not combined for a live store nobody reads.
+    static func make(settings: Settings, bus: any Bus, liveView: Bool = true, logger: Logger) async throws -> StreamRole {
         let lakeDirectory = settings.lakeSetting
         let lake = try settings.openLake()
         if let s3 = lake as? S3FileStore {
@@ -107,7 +109,7 @@ struct StreamRole {
             let stream: AnalyticsStream = source.kind == .logs ? .logs : .activities
             for p in 0..<count { expected[stream, default: []].insert(TopicPartition(topic: source.topic, partition: p)) }
         }
-        let sink = AnalyticsSink(configuration: analytics, store: store, expected: expected,
+        let sink = AnalyticsSink(configuration: analytics, store: liveView ? store : nil, expected: expected,
                                  exchange: GlobalWindowExchange(store: lake)) { await publisher.publish($0) }
         let worker = StreamWorker(
             bus: bus, store: lake, configuration: configuration, extraSinks: [sink],
@@ -168,7 +170,7 @@ struct StreamCommandLine: AsyncParsableCommand {
         let serverTLS = configuredTLS
         LogpipeMetrics.bootstrap()
         let bus = try await settings.openBus(access: .read)
-        let role = try await StreamRole.make(settings: settings, bus: bus, logger: logger)
+        let role = try await StreamRole.make(settings: settings, bus: bus, liveView: !once, logger: logger)
         if once {
             let statistics = try await role.worker.runUntilCaughtUp()
             await role.publisher.shutdown()
