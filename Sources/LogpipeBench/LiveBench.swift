@@ -22,7 +22,7 @@ public enum LiveBench {
         try? FileManager.default.removeItem(atPath: workDir)
         try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
         let logPath = workDir + "/logpipe-run.log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         let loadBefore = ProductBench.loadAverage()
         let child = Process()
