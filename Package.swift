@@ -164,7 +164,7 @@ let package = Package(
         .testTarget(name: "LogpipeLakeTests", dependencies: ["LogpipeLake", "LogpipeParquet", "LogpipeRecords", "LogpipeTesting"]),
         .testTarget(
             name: "LogpipeStreamTests",
-            dependencies: ["LogpipeStream", "LogpipeLake", "LogpipeBus", "LogpipeRecords", "LogpipeGenerator", "LogpipeTesting"]
+            dependencies: ["LogpipeStream", "LogpipeLake", "LogpipeBus", "LogpipeRecords", "LogpipeParquet", "LogpipeGenerator", "LogpipeTesting"]
         ),
         .testTarget(
             name: "LogpipeObjectStoreTests",

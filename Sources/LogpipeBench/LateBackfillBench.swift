@@ -83,7 +83,8 @@ public enum LateBackfillBench {
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         guard process.terminationStatus == 0,
-              let line = stderr.split(separator: "\n").last(where: { $0.hasPrefix("LPTIME ") }) else {
+              // Split on carriage returns too: Spark's progress bar ends with one and no newline.
+              let line = stderr.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).last(where: { $0.hasPrefix("LPTIME ") }) else {
             throw Peers.Failure(description: "\(binary) \(arguments.joined(separator: " ")) failed: \(stderr.suffix(2000))")
         }
         let parts = line.split(separator: " ")

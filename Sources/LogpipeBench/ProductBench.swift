@@ -15,9 +15,14 @@ import Glibc
 /// - Ingest (timed): `logpipe collect` on a fresh data directory; `connections` keep-alive
 ///   connections POST the NDJSON, 5,000 records per request (`application/x-ndjson`), each
 ///   acknowledged only once durable. Rate: acknowledged records / wall time of the posting.
-///   Peak RSS: the collector's `VmHWM` before it is stopped with SIGTERM.
+///   Peak RSS: the collector's `VmHWM` before it is stopped with SIGTERM. That bus is then
+///   deleted: concurrent connections interleave requests 14 minutes of event time apart, so
+///   most records would reach the stream behind the watermark.
+/// - The stream's bus (timed, reported): a second collector, one connection, requests in
+///   generated order, so the bus carries the stated disorder and nothing more.
 /// - Stream (timed): `/usr/bin/time logpipe stream --once` on that data directory with the
-///   CLI's defaults (raw hourly lake and analytics): wall seconds and peak RSS of the process.
+///   CLI's defaults (raw hourly lake and analytics): wall seconds and peak RSS of the process,
+///   and the late rows it wrote (`lake/late/logs`), so the input's disorder stays visible.
 /// - Peers (timed the same way, whole process under `/usr/bin/time`): DuckDB `read_json` →
 ///   `COPY … (FORMAT parquet, PARTITION_BY (year, month, day, hour))`, pyarrow `read_json` →
 ///   `write_dataset` hive-partitioned, and with `spark` Spark Structured Streaming (file
@@ -37,29 +42,17 @@ public enum ProductBench {
         let input = workDir + "/input.ndjson"
         try Data(ndjson).write(to: URL(fileURLWithPath: input))
 
-        // Ingest: the collector as its own process, posted to over loopback.
+        // Ingest (the figure): `connections` connections on a bus of its own. Concurrent
+        // connections interleave neighbouring requests (each spans ~14 minutes of event time at
+        // 1M records), which would put most records behind the watermark; so the stream reads a
+        // second bus, posted over one connection in generated order, that carries only the
+        // stated disorder.
+        let ingest = try await collect(binary: binary, dataDir: workDir + "/ingest", port: port, ndjson: ndjson,
+                                       requests: requests, connections: connections)
+        try? FileManager.default.removeItem(atPath: workDir + "/ingest")
         let dataDir = workDir + "/data"
-        let collector = Process()
-        collector.executableURL = URL(fileURLWithPath: binary)
-        collector.arguments = ["collect", "--data-dir", dataDir, "--port", String(port), "--log-level", "warning"]
-        try collector.run()
-        let ingest: (seconds: Double, rssKiB: Int)
-        do {
-            try waitUntilListening(port: port, process: collector)
-            let began = ContinuousClock.now
-            try await post(ndjson: ndjson, requests: requests, port: port, connections: connections)
-            let seconds = Peers.seconds(since: began)
-            ingest = (seconds, peakRSS(pid: collector.processIdentifier))
-        } catch {
-            collector.terminate()
-            collector.waitUntilExit()
-            throw error
-        }
-        collector.terminate()
-        collector.waitUntilExit()
-        guard collector.terminationStatus == 0 else {
-            throw Peers.Failure(description: "logpipe collect exited with \(collector.terminationStatus) after SIGTERM")
-        }
+        let ordered = try await collect(binary: binary, dataDir: dataDir, port: port, ndjson: ndjson,
+                                        requests: requests, connections: 1)
 
         // Stream: the backfill a user runs on that data directory.
         let (streamSeconds, streamRSS, output) = try LateBackfillBench.timed(
@@ -67,17 +60,27 @@ public enum ProductBench {
         guard output.contains("records \(records),") else {
             throw Peers.Failure(description: "logpipe stream --once read other than \(records) records: \(output)")
         }
+        let lateRows = try countLines(under: dataDir + "/lake/late/logs")
 
         var rows: [Row] = [
             Row(name: "logpipe collect (POST NDJSON)", seconds: ingest.seconds, rssKiB: ingest.rssKiB,
                 note: "\(connections) connections, \(recordsPerRequest)/request, all 2xx"),
+            Row(name: "logpipe collect, in order", seconds: ordered.seconds, rssKiB: ordered.rssKiB,
+                note: "1 connection, generated order: the bus the stream reads"),
             Row(name: "logpipe stream --once", seconds: streamSeconds, rssKiB: streamRSS,
-                note: output.trimmingCharacters(in: .whitespacesAndNewlines)),
+                note: output.trimmingCharacters(in: .whitespacesAndNewlines)
+                    + String(format: "; late rows %d (%.2f%%)", lateRows, 100 * Double(lateRows) / Double(records))),
         ]
         let peerNames = ["duckdb", "pyarrow"] + (spark ? ["spark"] : [])
         for peer in peerNames {
             let out = workDir + "/" + peer
-            let (seconds, rss, stdout) = try LateBackfillBench.timed(python, ["-c", peerScript, peer, input, out, workDir])
+            // Spark runs from its own venv (`scripts/setup spark`), as in BatchBench.
+            let interpreter = peer == "spark"
+                ? ProcessInfo.processInfo.environment["LOGPIPE_SPARK_PYTHON"] ?? ".venv-spark/bin/python" : python
+            guard peer != "spark" || FileManager.default.isExecutableFile(atPath: interpreter) else {
+                throw Peers.Failure(description: "--spark: no \(interpreter) (scripts/setup spark makes it; LOGPIPE_SPARK_PYTHON overrides)")
+            }
+            let (seconds, rss, stdout) = try LateBackfillBench.timed(interpreter, ["-c", peerScript, peer, input, out, workDir])
             guard let line = stdout.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
                   let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
                 throw Peers.Failure(description: "peer \(peer) printed no summary: \(stdout)")
@@ -174,6 +177,49 @@ public enum ProductBench {
             }
             try await group.waitForAll()
         }
+    }
+
+    /// Starts `logpipe collect` on a fresh `dataDir`, POSTs every request over `connections`
+    /// connections and stops it (SIGTERM); returns the posting's wall time (first POST to last
+    /// acknowledgement) and the collector's peak RSS.
+    static func collect(binary: String, dataDir: String, port: Int, ndjson: [UInt8], requests: [Range<Int>],
+                        connections: Int) async throws -> (seconds: Double, rssKiB: Int) {
+        let collector = Process()
+        collector.executableURL = URL(fileURLWithPath: binary)
+        collector.arguments = ["collect", "--data-dir", dataDir, "--port", String(port), "--log-level", "warning"]
+        try collector.run()
+        let result: (seconds: Double, rssKiB: Int)
+        do {
+            try waitUntilListening(port: port, process: collector)
+            let began = ContinuousClock.now
+            try await post(ndjson: ndjson, requests: requests, port: port, connections: connections)
+            result = (Peers.seconds(since: began), peakRSS(pid: collector.processIdentifier))
+        } catch {
+            collector.terminate()
+            collector.waitUntilExit()
+            throw error
+        }
+        collector.terminate()
+        collector.waitUntilExit()
+        guard collector.terminationStatus == 0 else {
+            throw Peers.Failure(description: "logpipe collect exited with \(collector.terminationStatus) after SIGTERM")
+        }
+        return result
+    }
+
+    /// Lines in every file under `directory` (the stream's late rows are NDJSON, one a line);
+    /// 0 when it does not exist (no row was late).
+    static func countLines(under directory: String) throws -> Int {
+        guard let files = FileManager.default.enumerator(atPath: directory) else { return 0 }
+        var lines = 0
+        for case let path as String in files {
+            var isDirectory: ObjCBool = false
+            let full = directory + "/" + path
+            guard FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+            let data = try Data(contentsOf: URL(fileURLWithPath: full))
+            lines += data.withUnsafeBytes { $0.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) } }
+        }
+        return lines
     }
 
     /// Waits (up to a minute) until `port` accepts connections, failing early if `process` exits.

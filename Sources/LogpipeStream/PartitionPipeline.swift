@@ -21,12 +21,11 @@ final class PartitionPipeline {
     private var sinks: [(name: String, sink: any PartitionSink)]
     /// The next offset to read.
     private(set) var position: Int64
-    private var reader = JSONBodyReader()
-    /// Parse targets reused batch after batch (emptied keeping capacity): once the sinks
-    /// have consumed a batch nothing else holds its buffers, so no fresh memory is touched.
-    private var logRows = LogBatch()
-    private var activityRows = ActivityBatch()
-    private var busTimestamps: [Int64] = []
+    /// Parse targets of a batch's two halves, reused batch after batch (emptied keeping
+    /// capacity): once the sinks have consumed a batch nothing else holds its buffers, so
+    /// no fresh memory is touched.
+    private let logChunks = (head: ParseChunk<LogBatch>(), tail: ParseChunk<LogBatch>())
+    private let activityChunks = (head: ParseChunk<ActivityBatch>(), tail: ParseChunk<ActivityBatch>())
     private var lastCommitNanos = DispatchClock.nanos()
     private var deadLettersLogged = 0
     private let recordsCounter: Counter
@@ -110,8 +109,7 @@ final class PartitionPipeline {
     func step(maxWaitMillis: Int) async throws -> Step {
         let fetched: FetchedBatch
         do {
-            fetched = try await bus.fetch(source, from: position, maxBytes: configuration.maxFetchBytes,
-                                          maxWaitMillis: maxWaitMillis)
+            fetched = try await fetch(maxWaitMillis: maxWaitMillis)
         } catch BusError.offsetOutOfRange(_, let requested, let low, let high) where requested < low {
             logger.error("records deleted by bus retention before they were committed to the lake", metadata: [
                 "partition": "\(source)", "from": "\(requested)", "to": "\(low)", "high": "\(high)"])
@@ -127,7 +125,8 @@ final class PartitionPipeline {
         let start = position
         // Timed from the fetch's answer: a fetch may wait for records to arrive.
         let started = DispatchClock.nanos()
-        let batch = parse(fetched)
+        if last.offset + 1 < fetched.highWatermark { prefetch(from: last.offset + 1) }
+        let batch = await parse(fetched)
         position = last.offset + 1
         let streamBatch = StreamBatch(source: source, offsets: start..<position, rows: batch.rows,
                                       busTimestampsMillis: batch.timestamps, deadLetters: batch.dead)
@@ -139,6 +138,27 @@ final class PartitionPipeline {
         lagGauge.record(max(0, fetched.highWatermark - position))
         batchTimer.recordNanoseconds(Int64(DispatchClock.nanos() &- started))
         return Step(records: fetched.records.count, highWatermark: fetched.highWatermark)
+    }
+
+    /// The next batch when more was waiting: read while this one is parsed and consumed,
+    /// so the bus read and its checksums are off the partition's critical path. Only the
+    /// fetch runs ahead: `position`, and so every commit, moves only with what the sinks
+    /// consumed.
+    private var prefetched: (from: Int64, task: Task<FetchedBatch, any Error>)?
+
+    private func prefetch(from offset: Int64) {
+        let (bus, source, maxBytes) = (bus, source, configuration.maxFetchBytes)
+        prefetched = (offset, Task { try await bus.fetch(source, from: offset, maxBytes: maxBytes, maxWaitMillis: 0) })
+    }
+
+    /// The batch at `position`: the prefetched one if it starts there, else a fresh fetch.
+    private func fetch(maxWaitMillis: Int) async throws -> FetchedBatch {
+        if let ahead = prefetched {
+            prefetched = nil
+            if ahead.from == position { return try await ahead.task.value }
+            ahead.task.cancel()
+        }
+        return try await bus.fetch(source, from: position, maxBytes: configuration.maxFetchBytes, maxWaitMillis: maxWaitMillis)
     }
 
     /// Hands the batch to every sink at once: the raw lake's Parquet encoding and the
@@ -155,49 +175,43 @@ final class PartitionPipeline {
         }
     }
 
-    private func parse(_ fetched: FetchedBatch) -> (rows: StreamBatch.Rows, timestamps: [Int64], dead: Int) {
-        var timestamps = busTimestamps
-        busTimestamps = []
-        timestamps.removeAll(keepingCapacity: true)
-        defer { busTimestamps = timestamps }
-        var dead = 0
-        let limits = configuration.limits
+    /// Parses a fetched batch into column buffers. A large batch is split in two halves
+    /// parsed at the same time (the second in a child task, so on the other core), then the
+    /// second half's columns are appended to the first: parsing is most of a micro-batch's
+    /// own work, and one partition often holds most of a backfill.
+    private func parse(_ fetched: FetchedBatch) async -> (rows: StreamBatch.Rows, timestamps: [Int64], dead: Int) {
         switch kind {
         case .logs:
-            var batch = logRows
-            logRows = LogBatch()
-            batch.removeAll(keepingCapacity: true)
-            defer { logRows = batch }
-            fetched.buffer.withUnsafeBytes { buffer in
-                for record in fetched.records {
-                    let json = UnsafeRawBufferPointer(rebasing: buffer[Int(record.value.lowerBound)..<Int(record.value.upperBound)])
-                    if let error = reader.appendLog(json: json, to: &batch, limits: limits) {
-                        dead += 1
-                        deadLetter(record, error)
-                    } else {
-                        timestamps.append(record.timestampMillis)
-                    }
-                }
-            }
-            return (.logs(batch), timestamps, dead)
+            let (rows, timestamps, dead) = await parseHalves(fetched, into: logChunks)
+            return (.logs(rows), timestamps, dead)
         case .activities:
-            var batch = activityRows
-            activityRows = ActivityBatch()
-            batch.removeAll(keepingCapacity: true)
-            defer { activityRows = batch }
-            fetched.buffer.withUnsafeBytes { buffer in
-                for record in fetched.records {
-                    let json = UnsafeRawBufferPointer(rebasing: buffer[Int(record.value.lowerBound)..<Int(record.value.upperBound)])
-                    if let error = reader.appendActivity(json: json, to: &batch, limits: limits) {
-                        dead += 1
-                        deadLetter(record, error)
-                    } else {
-                        timestamps.append(record.timestampMillis)
-                    }
-                }
-            }
-            return (.activity(batch), timestamps, dead)
+            let (rows, timestamps, dead) = await parseHalves(fetched, into: activityChunks)
+            return (.activity(rows), timestamps, dead)
         }
+    }
+
+    /// Records from which a fetched batch is parsed in two halves at once (smaller ones are
+    /// not worth a child task).
+    static let parallelParseRecords = 2_048
+
+    /// Parses the first half of `fetched` into `chunks.head` here and the second into
+    /// `chunks.tail` concurrently, appends the tail to the head and returns the head's rows.
+    private func parseHalves<Rows: ParsedRows>(_ fetched: FetchedBatch, into chunks: (head: ParseChunk<Rows>, tail: ParseChunk<Rows>)) async
+        -> (rows: Rows, timestamps: [Int64], dead: Int) {
+        let n = fetched.records.count
+        let split = n >= Self.parallelParseRecords ? n / 2 : n
+        let limits = configuration.limits
+        let (head, tail) = chunks
+        async let second: Void = split < n ? tail.parse(fetched, split..<n, limits: limits) : ()
+        head.parse(fetched, 0..<split, limits: limits)
+        await second
+        if split < n {
+            head.rows.append(contentsOf: tail.rows)
+            head.timestamps += tail.timestamps
+            head.failures += tail.failures
+        }
+        for (index, error) in head.failures { deadLetter(fetched.records[index], error) }
+        return (head.rows, head.timestamps, head.failures.count)
     }
 
     private func deadLetter(_ record: FetchedBatch.Record, _ error: RecordError) {
@@ -253,6 +267,62 @@ final class PartitionPipeline {
 
     /// Drops uncommitted work of every sink.
     func abandon() async {
+        prefetched?.task.cancel()
+        prefetched = nil
         for (_, sink) in sinks { await sink.abandon() }
+    }
+}
+
+/// One half of a fetched batch being parsed: its reader, rows, the valid records' bus
+/// timestamps and the failures by record index. A class, so the buffers have one owner
+/// and are refilled in place.
+final class ParseChunk<Rows: ParsedRows>: @unchecked Sendable {
+    // @unchecked: a chunk is used by one task at a time: the partition's task, or the child
+    // task it awaits before touching the chunk again.
+    var reader = JSONBodyReader()
+    var rows = Rows()
+    var timestamps: [Int64] = []
+    var failures: [(index: Int, error: RecordError)] = []
+
+    /// Empties the chunk (keeping capacity) and parses records `range` of `fetched` into it.
+    func parse(_ fetched: FetchedBatch, _ range: Range<Int>, limits: RecordLimits) {
+        rows.removeAll(keepingCapacity: true)
+        timestamps.removeAll(keepingCapacity: true)
+        failures.removeAll()
+        fetched.buffer.withUnsafeBytes { buffer in
+            for i in range {
+                let record = fetched.records[i]
+                let json = UnsafeRawBufferPointer(rebasing: buffer[Int(record.value.lowerBound)..<Int(record.value.upperBound)])
+                if let error = Rows.append(json: json, reader: &reader, to: &rows, limits: limits) {
+                    failures.append((i, error))
+                } else {
+                    timestamps.append(record.timestampMillis)
+                }
+            }
+        }
+    }
+}
+
+/// Column buffers a record parses into: both record kinds, so one parse path serves both.
+protocol ParsedRows: Sendable {
+    init()
+    /// Appends one record's JSON; returns its error instead if it does not parse.
+    static func append(json: UnsafeRawBufferPointer, reader: inout JSONBodyReader, to rows: inout Self,
+                       limits: RecordLimits) -> RecordError?
+    mutating func removeAll(keepingCapacity: Bool)
+    mutating func append(contentsOf other: Self)
+}
+
+extension LogBatch: ParsedRows {
+    static func append(json: UnsafeRawBufferPointer, reader: inout JSONBodyReader, to rows: inout LogBatch,
+                       limits: RecordLimits) -> RecordError? {
+        reader.appendLog(json: json, to: &rows, limits: limits)
+    }
+}
+
+extension ActivityBatch: ParsedRows {
+    static func append(json: UnsafeRawBufferPointer, reader: inout JSONBodyReader, to rows: inout ActivityBatch,
+                       limits: RecordLimits) -> RecordError? {
+        reader.appendActivity(json: json, to: &rows, limits: limits)
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import LogpipeBus
 import LogpipeGenerator
 import LogpipeLake
+import LogpipeParquet
 import LogpipeRecords
 import LogpipeStream
 import LogpipeTesting
@@ -130,6 +131,39 @@ func quickConfiguration(rollBytes: Int64 = 512 << 10, rollAge: Double = 60, fetc
         let check = try await rig.check("logs/raw", id: "metadata.request_id")
         #expect(check["outside_hour"] as? Int == 0)
         #expect(check["distinct_ids"] as? Int == 1537)
+    }
+
+    /// A fetch of thousands of records is parsed in two halves at once: the lake must hold
+    /// every row once, in bus order, and dead letters in either half are counted.
+    @Test func largeFetchesParsedInHalvesKeepOrderAndDeadLetters() async throws {
+        let rig = try await Rig("stream-halves", partitions: 1)
+        defer { Task { await rig.close() } }
+        var generator = RecordGenerator(seed: 11)
+        let logs = generator.logs(count: 12_000, start: startSeconds, spacing: 0.1)
+        var lines = logs.split(separator: UInt8(ascii: "\n")).map(Array.init)
+        // Bad records near the start, in the middle of the second half and at the very end.
+        for (offset, bad) in [(10, "not json"), (6_500, #"{"timestamp": "yesterday"}"#), (12_002, #"{"level":"INFO"}"#)] {
+            lines.insert(Array(bad.utf8), at: offset)
+        }
+        #expect(try await LakeTesting.produceLines(rig.bus, topic: "logs.raw", ndjson: Array(lines.joined(separator: [UInt8(ascii: "\n")]))) == 12_003)
+        let stats = try await StreamWorker(bus: rig.bus, store: rig.store, configuration: quickConfiguration(fetchBytes: 8 << 20))
+            .runUntilCaughtUp()
+        #expect(stats.records == 12_000)
+        #expect(stats.deadLetters == 3)
+        // The generator's event times only grow: every file's rows must too.
+        var rows = 0
+        for file in try await rig.store.list("logs/raw", recursive: true) where file.path.hasSuffix(".parquet") {
+            let table = try ParquetFileReader(path: try rig.store.absolutePath(file.path)).read(columns: ["timestamp"])
+            guard case .int64(let timestamps) = table.columns[0].values else {
+                Issue.record("timestamp is not INT64 in \(file.path)")
+                continue
+            }
+            #expect(zip(timestamps, timestamps.dropFirst()).allSatisfy { $0 <= $1 }, "rows out of order in \(file.path)")
+            rows += timestamps.count
+        }
+        #expect(rows == 12_000)
+        let check = try await rig.check("logs/raw", id: "metadata.request_id")
+        #expect(check["distinct_ids"] as? Int == 12_000)
     }
 
     @Test func serviceModeRollsByAgeAndCommitsOnGracefulStop() async throws {

@@ -12,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
     )
 
     enum Name: String, ExpressibleByArgument, CaseIterable {
-        case product, json, accessLog = "access-log", bus, parquet, collector, lake, analytics, kafka, kafkaLake = "kafka-lake", latency, late, report, search, all
+        case product, live, json, accessLog = "access-log", bus, parquet, collector, lake, analytics, kafka, kafkaLake = "kafka-lake", latency, late, report, search, all
     }
 
     @Argument(help: "Which benchmark: \(Name.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -26,6 +26,12 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "Whole 1-minute windows the latency benchmark measures (it runs about this many minutes + 2; not part of 'all').")
     var windows: Int = 30
+
+    @Option(help: "Records per second the live benchmark's generator posts (default 50000).")
+    var rate: Int = 50_000
+
+    @Option(help: "Seconds the live benchmark runs, the first 10 not counted (default 45).")
+    var duration: Int = 45
 
     @Option(help: "Where benchmarks write their files (default: a temporary directory).")
     var workDir: String?
@@ -80,6 +86,10 @@ struct BenchCommand: AsyncParsableCommand {
                 report = try await ProductBench.run(
                     binary: Bundle.main.executablePath ?? CommandLine.arguments[0], records: records ?? 1_000_000,
                     port: LoopbackPort.free(), workDir: work + "/product", python: python, spark: spark)
+            case .live:
+                report = try await LiveBench.run(
+                    binary: Bundle.main.executablePath ?? CommandLine.arguments[0], rate: rate, seconds: duration,
+                    port: LoopbackPort.free(), generatorPort: LoopbackPort.free(), workDir: work + "/live")
             case .report:
                 report = try await BatchBench.report(records: records ?? 1_000_000, workDir: work + "/report", python: python, spark: spark)
             case .search:
