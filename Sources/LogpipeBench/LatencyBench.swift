@@ -36,30 +36,13 @@ public enum LatencyBench {
                            intervalMillis: Int = 20, pollMillis: Int = 2, workDir: String) async throws -> String {
         try? FileManager.default.removeItem(atPath: workDir)
         try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
-        let logPath = workDir + "/logpipe-run.log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: binary)
-        child.arguments = ["run", "--no-generator", "--data-dir", workDir + "/data", "--port", String(port),
-                           "--lateness", String(lateness), "--trigger", "0", "--log-level", "warning"]
-        child.standardOutput = log
-        child.standardError = log
-        try child.run()
-        defer {
-            if child.isRunning {
-                child.interrupt()
-                child.waitUntilExit()
-            }
-            try? log.close()
-        }
-        let began = Date()
-        while (try? HTTP.request(port: port, method: "GET", path: "/health")) == nil {
-            guard child.isRunning, Date().timeIntervalSince(began) < 30 else {
-                throw Failure(description: "logpipe run did not answer on port \(port); see \(logPath)")
-            }
-            try await Task.sleep(nanoseconds: 20_000_000)
-        }
+        let run = try await RunChild(
+            binary: binary,
+            arguments: ["--no-generator", "--data-dir", workDir + "/data", "--port", String(port),
+                        "--lateness", String(lateness), "--trigger", "0", "--log-level", "warning"],
+            workDir: workDir, port: port, timeoutSeconds: 30)
+        defer { run.stop() }
+        let (child, logPath) = (run.process, run.logPath)
 
         let names = (0..<services).map { "bench-svc-\($0)" }
         let state = Shared()

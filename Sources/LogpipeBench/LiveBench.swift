@@ -21,31 +21,14 @@ public enum LiveBench {
                            port: Int, generatorPort: Int, workDir: String) async throws -> String {
         try? FileManager.default.removeItem(atPath: workDir)
         try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
-        let logPath = workDir + "/logpipe-run.log"
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         let loadBefore = ProductBench.loadAverage()
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: binary)
-        child.arguments = ["run", "--data-dir", workDir + "/data", "--port", String(port), "--generator-port", String(generatorPort),
-                           "--rate", String(rate), "--batch-size", "500", "--trigger", "0", "--log-level", "warning"]
-        child.standardOutput = log
-        child.standardError = log
-        try child.run()
-        defer {
-            if child.isRunning {
-                child.interrupt()
-                child.waitUntilExit()
-            }
-            try? log.close()
-        }
-        let began = ContinuousClock.now
-        while (try? HTTP.request(port: port, method: "GET", path: "/health")) == nil {
-            guard child.isRunning, Peers.seconds(since: began) < 60 else {
-                throw LatencyBench.Failure(description: "logpipe run did not answer on port \(port); see \(logPath)")
-            }
-            try await Task.sleep(nanoseconds: 20_000_000)
-        }
+        let run = try await RunChild(
+            binary: binary,
+            arguments: ["--data-dir", workDir + "/data", "--port", String(port), "--generator-port", String(generatorPort),
+                        "--rate", String(rate), "--batch-size", "500", "--trigger", "0", "--log-level", "warning"],
+            workDir: workDir, port: port, timeoutSeconds: 60)
+        defer { run.stop() }
+        let (child, logPath) = (run.process, run.logPath)
 
         var samples: [Sample] = []
         let started = ContinuousClock.now
@@ -67,8 +50,7 @@ public enum LiveBench {
                 delay: maximum(text, "logpipe_analytics_event_time_delay_seconds")))
         }
         let rss = ProductBench.peakRSS(pid: child.processIdentifier)
-        child.interrupt()
-        child.waitUntilExit()
+        run.stop()
         guard let first = samples.first(where: { $0.seconds >= Double(warmupSeconds) }), let last = samples.last,
               last.seconds > first.seconds else {
             throw LatencyBench.Failure(description: "no samples after the \(warmupSeconds) s warm-up; see \(logPath)")
