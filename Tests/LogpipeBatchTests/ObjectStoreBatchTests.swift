@@ -166,6 +166,8 @@ import Testing
             #expect(try await s3.list(LakeLayout.compactionDirectory(.logs), recursive: false).isEmpty)
             #expect(try await s3.list(hour, recursive: false).count == 4)
 
+            let off = try await logpipe(["jobs", "run", "compaction", "--compaction", "off"] + lake)
+            #expect(off.status == 64 && off.error.contains("compaction is off (--compaction off"), "\(off.error)")
             let wrong = try await logpipe(["jobs", "run", "compaction", "--compaction", "sometimes"] + lake)
             #expect(wrong.status == 1 && wrong.error.contains("--compaction sometimes: must be auto, on or off"), "\(wrong.error)")
             let compacted = try await logpipe(["jobs", "run", "compaction", "--compaction", "on"] + lake)

@@ -130,6 +130,9 @@ struct JobsCommand: AsyncParsableCommand {
                 .merging(["lake.dir": flag(lake)]) { a, _ in a })
             let scheduler = try SchedulerSetup.make(settings: settings, logger: settings.logger("logpipe.scheduler"))
             if job == "compaction" && !scheduler.jobs.contains(where: { $0.name == job }) {
+                if try settings.compactionPolicy() == .off {
+                    throw ValidationError("compaction is off (--compaction off, or lake.compaction in the configuration)")
+                }
                 throw ValidationError("compaction is off on this lake: it cannot swap files atomically, so readers listing it could see a compaction's inputs and outputs together; pass --compaction on if only logpipe reads it")
             }
             guard let definition = scheduler.jobs.first(where: { $0.name == job }) else {
