@@ -22,14 +22,24 @@ import Testing
         return bytes
     }
 
-    @Test func reportSearchAndListingOnS3EqualTheLocalLake() async throws {
-        let dir = try TemporaryDirectory(prefix: "batch-s3")
+    /// Runs `body` with a `TestLake` (of `logs`, `events`, `filesPerHour`, `rowGroupBytes`)
+    /// built in a temporary directory named after `directory` and copied into a fresh moto
+    /// bucket under `prefix`: the directory, the lake on disk, the server and the S3 store.
+    static func withLakeOnS3(directory: String, prefix: String, logs: Int, events: Int, filesPerHour: Int, rowGroupBytes: Int = 1 << 20,
+                             _ body: (TemporaryDirectory, LocalFileStore, MotoS3Server, S3FileStore) async throws -> Void) async throws {
+        let dir = try TemporaryDirectory(prefix: directory)
         defer { dir.remove() }
-        try TestLake.build(root: dir.path, logs: 60_000, events: 3_000, filesPerHour: 1, rowGroupBytes: 64 << 10)
+        try TestLake.build(root: dir.path, logs: logs, events: events, filesPerHour: filesPerHour, rowGroupBytes: rowGroupBytes)
         let local = try LocalFileStore(root: dir.path)
         try await MotoS3Server.withLakeBucket { server in
-            let s3 = try server.store(prefix: "lake")
-            try await Self.upload(local, to: s3)
+            let s3 = try server.store(prefix: prefix)
+            try await upload(local, to: s3)
+            try await body(dir, local, server, s3)
+        }
+    }
+
+    @Test func reportSearchAndListingOnS3EqualTheLocalLake() async throws {
+        try await Self.withLakeOnS3(directory: "batch-s3", prefix: "lake", logs: 60_000, events: 3_000, filesPerHour: 1, rowGroupBytes: 64 << 10) { _, local, _, s3 in
             let day = ReportDate("2026-11-22")!
 
             let onS3 = try await DailyReport.compute(store: s3, date: day)
@@ -113,13 +123,7 @@ import Testing
     /// Compaction is off there unless asked for: neither the scheduler nor a stream worker
     /// touches an hour of four small files, until `--compaction on`.
     @Test func commandsRunOnAnS3Lake() async throws {
-        let dir = try TemporaryDirectory(prefix: "batch-s3-cli")
-        defer { dir.remove() }
-        try TestLake.build(root: dir.path, logs: 5_000, events: 500, filesPerHour: 4)
-        let local = try LocalFileStore(root: dir.path)
-        try await MotoS3Server.withLakeBucket { server in
-            let s3 = try server.store(prefix: "cli")
-            try await Self.upload(local, to: s3)
+        try await Self.withLakeOnS3(directory: "batch-s3-cli", prefix: "cli", logs: 5_000, events: 500, filesPerHour: 4) { dir, local, server, s3 in
             var environment = ProcessInfo.processInfo.environment
             environment["AWS_ACCESS_KEY_ID"] = server.accessKeyId
             environment["AWS_SECRET_ACCESS_KEY"] = server.secretAccessKey
@@ -180,13 +184,7 @@ import Testing
     /// Both in-between states a lister can catch are rebuilt here by hand and read: every
     /// row is counted once.
     @Test func readersSeeACompactionsInputsOrOutputsNeverBoth() async throws {
-        let dir = try TemporaryDirectory(prefix: "batch-s3-compact")
-        defer { dir.remove() }
-        try TestLake.build(root: dir.path, logs: 2_600, events: 260, filesPerHour: 4)
-        let local = try LocalFileStore(root: dir.path)
-        try await MotoS3Server.withLakeBucket { server in
-            let s3 = try server.store(prefix: "lake")
-            try await Self.upload(local, to: s3)
+        try await Self.withLakeOnS3(directory: "batch-s3-compact", prefix: "lake", logs: 2_600, events: 260, filesPerHour: 4) { _, local, _, s3 in
             func rows(_ hour: HourPartition) async throws -> (scanned: Int, listed: Int64) {
                 var stats = ScanStatistics()
                 try await LakeScan(store: s3, dataset: .logs).forEachRowGroup(hours: [hour], columns: ["timestamp"], statistics: &stats) { _ in true }
