@@ -43,8 +43,8 @@ extension Settings {
         return policy
     }
 
-    /// Whether to compact the lake in `store` (`lake.compaction`), said once in the log when
-    /// `auto` turns it off.
+    /// Whether to compact the lake in `store` (`lake.compaction`), said in `logger`'s log when
+    /// `auto` turns it off (by each role that would compact: `run` has two).
     func compactionEnabled(store: any FileStore, logger: Logger) throws(ConfigurationRefused) -> Bool {
         let policy = try compactionPolicy()
         let enabled = policy.enabled(for: store)
