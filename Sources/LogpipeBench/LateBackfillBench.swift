@@ -72,17 +72,9 @@ public enum LateBackfillBench {
 
     /// Runs `binary arguments` under `/usr/bin/time`; returns wall seconds, peak RSS in KiB and stdout.
     static func timed(_ binary: String, _ arguments: [String]) throws -> (Double, Int, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/time")
-        process.arguments = ["-f", "LPTIME %e %M", binary] + arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0,
+        let (status, stdout, errors) = try Peers.capture("/usr/bin/time", ["-f", "LPTIME %e %M", binary] + arguments)
+        let stderr = String(decoding: errors, as: UTF8.self)
+        guard status == 0,
               // Split on carriage returns too: Spark's progress bar ends with one and no newline.
               let line = stderr.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).last(where: { $0.hasPrefix("LPTIME ") }) else {
             throw Peers.Failure(description: "\(binary) \(arguments.joined(separator: " ")) failed: \(stderr.suffix(2000))")

@@ -89,23 +89,12 @@ print(json.dumps({'write': write, 'read': read, 'rows': n, 'version': pa.__versi
     }
 
     private static func runPyArrow(python: String, ours: String, theirs: String, repeats: Int) async throws -> PeerResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, "-c", peerScript, ours, theirs, String(max(1, repeats))]
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
-            process.terminationHandler = { _ in c.resume() }
-            do { try process.run() } catch { c.resume(throwing: error) }
-        }
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        guard process.terminationStatus == 0,
+        let (status, stdout, stderr) = try Peers.capture("/usr/bin/env", [python, "-c", peerScript, ours, theirs, String(max(1, repeats))])
+        guard status == 0,
               let json = try JSONSerialization.jsonObject(with: stdout) as? [String: Any],
               let write = json["write"] as? Double, let read = json["read"] as? Double
         else {
-            throw ParquetError.io("pyarrow peer failed (\(process.terminationStatus)): \(String(decoding: stderr, as: UTF8.self))")
+            throw ParquetError.io("pyarrow peer failed (\(status)): \(String(decoding: stderr, as: UTF8.self))")
         }
         return PeerResult(write: write, read: read, version: json["version"] as? String ?? "?")
     }
