@@ -17,14 +17,15 @@ import LogpipeStream
 ///   (FORMAT parquet, PARTITION_BY (year, month, day, hour), COMPRESSION snappy)`;
 /// - pyarrow: `pyarrow.json.read_json` with the same schema, partition columns computed,
 ///   `pyarrow.dataset.write_dataset` with hive partitioning;
-/// - Spark Structured Streaming, when `pyspark` imports: the seed's job (file source of
-///   JSON lines, 100k records per file and one file per micro-batch → `partitionBy` parquet
-///   sink with a checkpoint, `local[2]`, trigger `availableNow`).
+/// - with `spark`, Spark Structured Streaming: the seed's job (file source of JSON lines,
+///   100k records per file and one file per micro-batch → `partitionBy` parquet sink with a
+///   checkpoint, `local[2]`, trigger `availableNow`).
+/// The peers are `Peers.rawToLakeScript`, as in `ProductBench`, timed inside the script.
 /// Each reports records/s, files, files per hour and mean file size.
 public enum LakeBench {
     /// Runs the benchmark in `workDir` (emptied first) and returns a text report.
     public static func run(records: Int = 1_000_000, workDir: String, python: String = "python3",
-                           spark: Bool = true) async throws -> String {
+                           spark: Bool = false) async throws -> String {
         try? FileManager.default.removeItem(atPath: workDir)
         try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
         var generator = RecordGenerator(seed: 20_260_112)
@@ -70,17 +71,9 @@ public enum LakeBench {
                         hours: partitions.count, bytes: partitions.reduce(Int64(0)) { $0 + $1.bytes }, note: "")
 
         var peers = [ours]
-        let result = try Peers.runPython(python, script: peerScript, arguments: [input, workDir, String(records), spark ? "1" : "0"])
-        for line in result.split(separator: "\n") where line.hasPrefix("{") {
-            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let name = object["name"] as? String else { continue }
-            if let error = object["error"] as? String {
-                peers.append(Peer(name: name, seconds: .nan, files: 0, hours: 0, bytes: 0, note: error))
-                continue
-            }
-            peers.append(Peer(name: name, seconds: object["seconds"] as? Double ?? .nan, files: object["files"] as? Int ?? 0,
-                              hours: object["hours"] as? Int ?? 0, bytes: Int64(object["bytes"] as? Int ?? 0),
-                              note: object["note"] as? String ?? ""))
+        for peer in ["duckdb", "pyarrow"] + (spark ? ["spark"] : []) {
+            let run = try Peers.rawToLake(peer, python: python, input: input, out: workDir + "/" + peer, workDir: workDir)
+            peers.append(Peer(name: run.name, seconds: run.seconds, files: run.files, hours: run.hours, bytes: run.bytes, note: run.note))
         }
 
         var out = "lake bench: \(records) log records (\(ndjson.count / 1_000_000) MB NDJSON, ~5 h of event time) → hourly snappy Parquet\n"
@@ -111,88 +104,6 @@ public enum LakeBench {
         var note: String
     }
 
-    /// Prints one JSON line per peer: name, seconds, files, hours, bytes.
-    static let peerScript = #"""
-import json, os, sys, time, glob
-src, work, n, spark = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
-
-def summary(name, root, seconds, note=""):
-    files = [f for f in glob.glob(root + "/**/*.parquet", recursive=True) if "/_" not in f[len(root):] and "/." not in f[len(root):]]
-    hours = {os.path.dirname(f) for f in files}
-    print(json.dumps({"name": name, "seconds": seconds, "files": len(files), "hours": len(hours),
-                      "bytes": sum(os.path.getsize(f) for f in files), "note": note}), flush=True)
-
-import duckdb
-out = os.path.join(work, "duckdb")
-con = duckdb.connect()
-con.execute("SET TimeZone='UTC'")
-t = time.perf_counter()
-con.execute(f"""COPY (SELECT to_timestamp("timestamp") AS "timestamp", level, service, host, message, metadata,
-      year(to_timestamp("timestamp")) AS year, month(to_timestamp("timestamp")) AS month,
-      day(to_timestamp("timestamp")) AS day, hour(to_timestamp("timestamp")) AS hour
-    FROM read_json('{src}', format='newline_delimited', columns={{
-      'timestamp': 'DOUBLE', 'level': 'VARCHAR', 'service': 'VARCHAR', 'host': 'VARCHAR', 'message': 'VARCHAR',
-      'metadata': 'STRUCT(request_id VARCHAR, response_time_ms DOUBLE, status_code INTEGER, endpoint VARCHAR, method VARCHAR, client_ip VARCHAR, user_id VARCHAR)'}}))
-  TO '{out}' (FORMAT parquet, PARTITION_BY (year, month, day, hour), COMPRESSION snappy)""")
-summary("duckdb COPY PARTITION_BY", out, time.perf_counter() - t, "duckdb " + duckdb.__version__)
-
-import pyarrow as pa, pyarrow.json as pj, pyarrow.compute as pc, pyarrow.dataset as ds
-out = os.path.join(work, "pyarrow")
-schema = pa.schema([("timestamp", pa.float64()), ("level", pa.string()), ("service", pa.string()), ("host", pa.string()),
-    ("message", pa.string()), ("metadata", pa.struct([("request_id", pa.string()), ("response_time_ms", pa.float64()),
-    ("status_code", pa.int32()), ("endpoint", pa.string()), ("method", pa.string()), ("client_ip", pa.string()),
-    ("user_id", pa.string())]))])
-t = time.perf_counter()
-table = pj.read_json(src, parse_options=pj.ParseOptions(explicit_schema=schema))
-ts = pc.cast(pc.multiply(table["timestamp"], 1e6), pa.int64()).cast(pa.timestamp("us", tz="UTC"))
-table = table.set_column(0, "timestamp", ts)
-for unit in ["year", "month", "day", "hour"]:
-    table = table.append_column(unit, getattr(pc, unit)(ts))
-ds.write_dataset(table, out, format="parquet", partitioning=["year", "month", "day", "hour"], partitioning_flavor="hive",
-                 file_options=ds.ParquetFileFormat().make_write_options(compression="snappy"), existing_data_behavior="overwrite_or_ignore")
-summary("pyarrow write_dataset", out, time.perf_counter() - t, "pyarrow " + pa.__version__)
-
-if spark:
-    try:
-        import pyspark
-        from pyspark.sql import SparkSession, functions as F, types as T
-    except ImportError:
-        print(json.dumps({"name": "spark structured streaming", "error": "pyspark is not installed"}), flush=True)
-        spark = False
-if spark:
-    s = SparkSession.builder.master("local[2]").appName("raw_to_lake").config("spark.ui.enabled", "false") \
-        .config("spark.sql.session.timeZone", "UTC").getOrCreate()
-    s.sparkContext.setLogLevel("ERROR")
-    # The input arrives as a stream: files of 100k records, one micro-batch each (maxFilesPerTrigger=1),
-    # like the seed's job consuming Kafka batch after batch.
-    indir = os.path.join(work, "spark-in"); os.makedirs(indir, exist_ok=True)
-    with open(src, "rb") as f:
-        part, lines = 0, []
-        for line in f:
-            lines.append(line)
-            if len(lines) == 100_000:
-                with open(os.path.join(indir, f"part-{part:05d}.json"), "wb") as o: o.writelines(lines)
-                part, lines = part + 1, []
-        if lines:
-            with open(os.path.join(indir, f"part-{part:05d}.json"), "wb") as o: o.writelines(lines)
-    meta = T.StructType([T.StructField("request_id", T.StringType()), T.StructField("response_time_ms", T.DoubleType()),
-        T.StructField("status_code", T.IntegerType()), T.StructField("endpoint", T.StringType()), T.StructField("method", T.StringType()),
-        T.StructField("client_ip", T.StringType()), T.StructField("user_id", T.StringType())])
-    sch = T.StructType([T.StructField("timestamp", T.DoubleType()), T.StructField("level", T.StringType()),
-        T.StructField("service", T.StringType()), T.StructField("host", T.StringType()), T.StructField("message", T.StringType()),
-        T.StructField("metadata", meta)])
-    out = os.path.join(work, "spark")
-    t = time.perf_counter()
-    df = s.readStream.schema(sch).option("maxFilesPerTrigger", 1).json(indir).withColumn("timestamp", F.col("timestamp").cast("timestamp")) \
-        .withColumn("year", F.year("timestamp")).withColumn("month", F.month("timestamp")) \
-        .withColumn("day", F.dayofmonth("timestamp")).withColumn("hour", F.hour("timestamp"))
-    q = df.writeStream.format("parquet").option("path", out).option("checkpointLocation", os.path.join(work, "spark-ckpt")) \
-        .partitionBy("year", "month", "day", "hour").trigger(availableNow=True).start()
-    q.awaitTermination()
-    summary("spark structured streaming local[2]", out, time.perf_counter() - t,
-            f"pyspark {pyspark.__version__}, {q.lastProgress and q.lastProgress['batchId'] + 1} micro-batches of 100k")
-    s.stop()
-"""#
 }
 
 /// Why the lake benchmark could not produce a result.

@@ -73,23 +73,10 @@ public enum ProductBench {
         ]
         let peerNames = ["duckdb", "pyarrow"] + (spark ? ["spark"] : [])
         for peer in peerNames {
-            let out = workDir + "/" + peer
-            // Spark runs from its own venv (`scripts/setup spark`), as in BatchBench.
-            let interpreter = peer == "spark"
-                ? ProcessInfo.processInfo.environment["LOGPIPE_SPARK_PYTHON"] ?? ".venv-spark/bin/python" : python
-            guard peer != "spark" || FileManager.default.isExecutableFile(atPath: interpreter) else {
-                throw Peers.Failure(description: "--spark: no \(interpreter) (scripts/setup spark makes it; LOGPIPE_SPARK_PYTHON overrides)")
-            }
-            let (seconds, rss, stdout) = try LateBackfillBench.timed(interpreter, ["-c", peerScript, peer, input, out, workDir])
-            guard let line = stdout.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
-                  let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-                throw Peers.Failure(description: "peer \(peer) printed no summary: \(stdout)")
-            }
-            let inner = object["seconds"] as? Double ?? .nan
-            rows.append(Row(name: object["name"] as? String ?? peer, seconds: seconds, rssKiB: rss,
+            let run = try Peers.rawToLake(peer, python: python, input: input, out: workDir + "/" + peer, workDir: workDir)
+            rows.append(Row(name: run.name, seconds: run.processSeconds, rssKiB: run.rssKiB,
                             note: String(format: "%@; %d files in %d hours; %.2f s inside the script",
-                                         object["note"] as? String ?? "", object["files"] as? Int ?? 0,
-                                         object["hours"] as? Int ?? 0, inner)))
+                                         run.note, run.files, run.hours, run.seconds)))
         }
         let loadAfter = loadAverage()
 
@@ -251,80 +238,6 @@ public enum ProductBench {
         return text.split(separator: " ").prefix(3).joined(separator: " ")
     }
 
-    /// Runs one peer (argv: peer, NDJSON, output directory, work directory) and prints one
-    /// JSON line: name, seconds inside the script, files, hours, note.
-    static let peerScript = #"""
-import json, os, sys, time, glob
-peer, src, out, work = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-
-def summary(name, seconds, note):
-    files = [f for f in glob.glob(out + "/**/*.parquet", recursive=True) if "/_" not in f[len(out):] and "/." not in f[len(out):]]
-    print(json.dumps({"name": name, "seconds": seconds, "files": len(files), "hours": len({os.path.dirname(f) for f in files}),
-                      "note": note}), flush=True)
-
-if peer == "duckdb":
-    import duckdb
-    con = duckdb.connect()
-    con.execute("SET TimeZone='UTC'")
-    t = time.perf_counter()
-    con.execute(f"""COPY (SELECT to_timestamp("timestamp") AS "timestamp", level, service, host, message, metadata,
-          year(to_timestamp("timestamp")) AS year, month(to_timestamp("timestamp")) AS month,
-          day(to_timestamp("timestamp")) AS day, hour(to_timestamp("timestamp")) AS hour
-        FROM read_json('{src}', format='newline_delimited', columns={{
-          'timestamp': 'DOUBLE', 'level': 'VARCHAR', 'service': 'VARCHAR', 'host': 'VARCHAR', 'message': 'VARCHAR',
-          'metadata': 'STRUCT(request_id VARCHAR, response_time_ms DOUBLE, status_code INTEGER, endpoint VARCHAR, method VARCHAR, client_ip VARCHAR, user_id VARCHAR)'}}))
-      TO '{out}' (FORMAT parquet, PARTITION_BY (year, month, day, hour), COMPRESSION snappy)""")
-    summary("duckdb COPY PARTITION_BY", time.perf_counter() - t, "duckdb " + duckdb.__version__)
-elif peer == "pyarrow":
-    import pyarrow as pa, pyarrow.json as pj, pyarrow.compute as pc, pyarrow.dataset as ds
-    schema = pa.schema([("timestamp", pa.float64()), ("level", pa.string()), ("service", pa.string()), ("host", pa.string()),
-        ("message", pa.string()), ("metadata", pa.struct([("request_id", pa.string()), ("response_time_ms", pa.float64()),
-        ("status_code", pa.int32()), ("endpoint", pa.string()), ("method", pa.string()), ("client_ip", pa.string()),
-        ("user_id", pa.string())]))])
-    t = time.perf_counter()
-    table = pj.read_json(src, parse_options=pj.ParseOptions(explicit_schema=schema))
-    ts = pc.cast(pc.multiply(table["timestamp"], 1e6), pa.int64()).cast(pa.timestamp("us", tz="UTC"))
-    table = table.set_column(0, "timestamp", ts)
-    for unit in ["year", "month", "day", "hour"]:
-        table = table.append_column(unit, getattr(pc, unit)(ts))
-    ds.write_dataset(table, out, format="parquet", partitioning=["year", "month", "day", "hour"], partitioning_flavor="hive",
-                     file_options=ds.ParquetFileFormat().make_write_options(compression="snappy"),
-                     existing_data_behavior="overwrite_or_ignore", max_open_files=1024)
-    summary("pyarrow write_dataset", time.perf_counter() - t, "pyarrow " + pa.__version__)
-elif peer == "spark":
-    import pyspark
-    from pyspark.sql import SparkSession, functions as F, types as T
-    s = SparkSession.builder.master("local[2]").appName("raw_to_lake").config("spark.ui.enabled", "false") \
-        .config("spark.sql.session.timeZone", "UTC").getOrCreate()
-    s.sparkContext.setLogLevel("ERROR")
-    # The records arrive as a stream: files of 100k records, one micro-batch each, like the seed's job on Kafka.
-    indir = os.path.join(work, "spark-in"); os.makedirs(indir, exist_ok=True)
-    with open(src, "rb") as f:
-        part, lines = 0, []
-        for line in f:
-            lines.append(line)
-            if len(lines) == 100_000:
-                with open(os.path.join(indir, f"part-{part:05d}.json"), "wb") as o: o.writelines(lines)
-                part, lines = part + 1, []
-        if lines:
-            with open(os.path.join(indir, f"part-{part:05d}.json"), "wb") as o: o.writelines(lines)
-    meta = T.StructType([T.StructField("request_id", T.StringType()), T.StructField("response_time_ms", T.DoubleType()),
-        T.StructField("status_code", T.IntegerType()), T.StructField("endpoint", T.StringType()), T.StructField("method", T.StringType()),
-        T.StructField("client_ip", T.StringType()), T.StructField("user_id", T.StringType())])
-    sch = T.StructType([T.StructField("timestamp", T.DoubleType()), T.StructField("level", T.StringType()),
-        T.StructField("service", T.StringType()), T.StructField("host", T.StringType()), T.StructField("message", T.StringType()),
-        T.StructField("metadata", meta)])
-    t = time.perf_counter()
-    df = s.readStream.schema(sch).option("maxFilesPerTrigger", 1).json(indir).withColumn("timestamp", F.col("timestamp").cast("timestamp")) \
-        .withColumn("year", F.year("timestamp")).withColumn("month", F.month("timestamp")) \
-        .withColumn("day", F.dayofmonth("timestamp")).withColumn("hour", F.hour("timestamp"))
-    q = df.writeStream.format("parquet").option("path", out).option("checkpointLocation", os.path.join(work, "spark-ckpt")) \
-        .partitionBy("year", "month", "day", "hour").trigger(availableNow=True).start()
-    q.awaitTermination()
-    summary("spark structured streaming local[2]", time.perf_counter() - t,
-            f"pyspark {pyspark.__version__}, {q.lastProgress and q.lastProgress['batchId'] + 1} micro-batches of 100k")
-    s.stop()
-"""#
 }
 
 /// A blocking HTTP/1.1 keep-alive client for loopback, so posting costs the collector's
