@@ -150,8 +150,37 @@ public enum BatchBench {
         return out
     }
 
-    /// Spark batch over the same day: the report's queries in Spark SQL (exact `percentile`,
-    /// window functions in place of QUALIFY), the session started before the clock.
+    /// The SQL of every table of the report, once for both peers: a Python list of templates
+    /// filled with `S` (the service or 'ALL'), `E` (the error condition), `PCT` (the exact
+    /// percentile function: Spark's `percentile`, DuckDB's `quantile_cont`) and `DIV` (integer
+    /// division). Top-10 lists filter `row_number()` in a subquery, which both dialects run.
+    static let reportQueries = #"""
+[
+ """select {S}, count(*), count(*) filter (where {E}), count(*) filter (where metadata.status_code >= 400),
+    count(*) filter (where level in ('ERROR','CRITICAL','FATAL')), count(*) filter (where {E}) / count(*),
+    count(metadata.response_time_ms), avg(metadata.response_time_ms), min(metadata.response_time_ms), max(metadata.response_time_ms),
+    stddev(metadata.response_time_ms), {PCT}(metadata.response_time_ms, 0.5), {PCT}(metadata.response_time_ms, 0.95),
+    {PCT}(metadata.response_time_ms, 0.99) from logs group by grouping sets ((service), ())""",
+ "select {S}, level, count(*) from logs group by grouping sets ((service, level), (level))",
+ """select {S}, (metadata.status_code {DIV} 100), count(*) from logs where metadata.status_code is not null
+    group by grouping sets ((service, metadata.status_code {DIV} 100), (metadata.status_code {DIV} 100))""",
+ "select {S}, hour(timestamp), count(*), count(*) filter (where {E}) from logs group by grouping sets ((service, hour(timestamp)), (hour(timestamp)))",
+ """with e as (select {S} s, metadata.endpoint ep, count(*) r, count(*) filter (where {E}) er from logs where metadata.endpoint is not null
+      group by grouping sets ((service, metadata.endpoint), (metadata.endpoint)))
+    select * from (select s, 'requests', row_number() over (partition by s order by r desc, ep) n, ep, r, er from e) where n <= 10
+    union all
+    select * from (select s, 'errors', row_number() over (partition by s order by er desc, ep) n, ep, r, er from e where er > 0) where n <= 10""",
+ """with m as (select {S} s, message, count(*) c from logs where {E} and message is not null group by grouping sets ((service, message), (message)))
+    select * from (select s, row_number() over (partition by s order by c desc, message) n, message, c from m) where n <= 10""",
+ "select case when grouping(event_type) = 1 then 'ALL' else event_type end, count(*), count(distinct user_id), count(distinct session_id) from ev group by grouping sets ((event_type), ())",
+ """select 'type', device.type, count(*) from ev where device.type is not null group by 2
+    union all select 'os', device.os, count(*) from ev where device.os is not null group by 2
+    union all select 'browser', device.browser, count(*) from ev where device.browser is not null group by 2""",
+]
+"""#
+
+    /// Spark batch over the same day: `reportQueries` in Spark SQL, the session started
+    /// before the clock.
     static let sparkScript = #"""
 import json, sys, time
 root = sys.argv[1]
@@ -167,28 +196,8 @@ try:
         s.read.parquet(f"{root}/events/activity/year=2026/month=11/day=22").createOrReplaceTempView("ev")
         E = "(coalesce(metadata.status_code, 0) >= 400 or level in ('ERROR','CRITICAL','FATAL'))"
         S = "case when grouping(service) = 1 then 'ALL' else service end"
-        queries = [
-         f"""select {S}, count(*), count(*) filter (where {E}), count(*) filter (where metadata.status_code >= 400),
-            count(*) filter (where level in ('ERROR','CRITICAL','FATAL')), count(*) filter (where {E}) / count(*),
-            count(metadata.response_time_ms), avg(metadata.response_time_ms), min(metadata.response_time_ms), max(metadata.response_time_ms),
-            stddev(metadata.response_time_ms), percentile(metadata.response_time_ms, 0.5), percentile(metadata.response_time_ms, 0.95),
-            percentile(metadata.response_time_ms, 0.99) from logs group by grouping sets ((service), ())""",
-         f"select {S}, level, count(*) from logs group by grouping sets ((service, level), (level))",
-         f"""select {S}, (metadata.status_code div 100), count(*) from logs where metadata.status_code is not null
-            group by grouping sets ((service, metadata.status_code div 100), (metadata.status_code div 100))""",
-         f"select {S}, hour(timestamp), count(*), count(*) filter (where {E}) from logs group by grouping sets ((service, hour(timestamp)), (hour(timestamp)))",
-         f"""with e as (select {S} s, metadata.endpoint ep, count(*) r, count(*) filter (where {E}) er from logs where metadata.endpoint is not null
-              group by grouping sets ((service, metadata.endpoint), (metadata.endpoint)))
-            select * from (select s, 'requests', row_number() over (partition by s order by r desc, ep) n, ep, r, er from e) where n <= 10
-            union all
-            select * from (select s, 'errors', row_number() over (partition by s order by er desc, ep) n, ep, r, er from e where er > 0) where n <= 10""",
-         f"""with m as (select {S} s, message, count(*) c from logs where {E} and message is not null group by grouping sets ((service, message), (message)))
-            select * from (select s, row_number() over (partition by s order by c desc, message) n, message, c from m) where n <= 10""",
-         "select case when grouping(event_type) = 1 then 'ALL' else event_type end, count(*), count(distinct user_id), count(distinct session_id) from ev group by grouping sets ((event_type), ())",
-         """select 'type', device.type, count(*) from ev where device.type is not null group by 2
-            union all select 'os', device.os, count(*) from ev where device.os is not null group by 2
-            union all select 'browser', device.browser, count(*) from ev where device.browser is not null group by 2""",
-        ]
+        PCT, DIV = "percentile", "div"
+        queries = [q.format(S=S, E=E, PCT=PCT, DIV=DIV) for q in \#(reportQueries)]
         for q in queries: s.sql(q).collect()
     best = float("inf")
     for _ in range(2):
@@ -215,28 +224,8 @@ if mode == "report":
     con.execute(f"create view ev as select * from read_parquet('{root}/events/activity/year=2026/month=11/day=22/*/*.parquet', hive_partitioning=true) where {day}")
     E = "(coalesce(metadata.status_code, 0) >= 400 or level in ('ERROR','CRITICAL','FATAL'))"
     S = "case when grouping(service) = 1 then 'ALL' else service end"
-    queries = [
-     f"""select {S}, count(*), count(*) filter (where {E}), count(*) filter (where metadata.status_code >= 400),
-        count(*) filter (where level in ('ERROR','CRITICAL','FATAL')), count(*) filter (where {E}) / count(*),
-        count(metadata.response_time_ms), avg(metadata.response_time_ms), min(metadata.response_time_ms), max(metadata.response_time_ms),
-        stddev(metadata.response_time_ms), quantile_cont(metadata.response_time_ms, 0.5), quantile_cont(metadata.response_time_ms, 0.95),
-        quantile_cont(metadata.response_time_ms, 0.99) from logs group by grouping sets ((service), ())""",
-     f"select {S}, level, count(*) from logs group by grouping sets ((service, level), (level))",
-     f"""select {S}, (metadata.status_code // 100)::varchar || 'xx', count(*) from logs where metadata.status_code is not null
-        group by grouping sets ((service, metadata.status_code // 100), (metadata.status_code // 100))""",
-     f"select {S}, hour(timestamp), count(*), count(*) filter (where {E}) from logs group by grouping sets ((service, hour(timestamp)), (hour(timestamp)))",
-     f"""with e as (select {S} s, metadata.endpoint ep, count(*) r, count(*) filter (where {E}) er from logs where metadata.endpoint is not null
-          group by grouping sets ((service, metadata.endpoint), (metadata.endpoint)))
-        select s, 'requests', row_number() over (partition by s order by r desc, ep), ep, r, er from e qualify row_number() over (partition by s order by r desc, ep) <= 10
-        union all
-        select s, 'errors', row_number() over (partition by s order by er desc, ep), ep, r, er from e where er > 0 qualify row_number() over (partition by s order by er desc, ep) <= 10""",
-     f"""with m as (select {S} s, message, count(*) c from logs where {E} and message is not null group by grouping sets ((service, message), (message)))
-        select s, row_number() over (partition by s order by c desc, message), message, c from m qualify row_number() over (partition by s order by c desc, message) <= 10""",
-     "select case when grouping(event_type) = 1 then 'ALL' else event_type end, count(*), count(distinct user_id), count(distinct session_id) from ev group by grouping sets ((event_type), ())",
-     """select 'type', device.type, count(*) from ev where device.type is not null group by 2
-        union all select 'os', device.os, count(*) from ev where device.os is not null group by 2
-        union all select 'browser', device.browser, count(*) from ev where device.browser is not null group by 2""",
-    ]
+    PCT, DIV = "quantile_cont", "//"
+    queries = [q.format(S=S, E=E, PCT=PCT, DIV=DIV) for q in \#(reportQueries)]
     best = float("inf")
     for _ in range(2):
         t = time.perf_counter()
