@@ -151,6 +151,6 @@ struct SchedulerService: Service {
     let scheduler: Scheduler
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown { await scheduler.run() }
+        await cancelWhenGracefulShutdown { await scheduler.run() }
     }
 }
