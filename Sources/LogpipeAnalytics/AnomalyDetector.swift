@@ -48,6 +48,10 @@ public struct DetectorConfiguration: Sendable, Equatable {
     /// |z| > 2 alone fires on noise: about 50 times an hour over 12 services at the
     /// seed's 20 logs/s, where a quiet service's mean still swings by up to 1.95×.
     public var responseTimeMinRatio: Double = 2.5
+    /// No verdict on a window with fewer response times than this; 0 turns the guard off.
+    /// The mean of a handful of requests is one slow request: a service logging a request
+    /// or two a minute raised about 8 alerts an hour past the ratio guard.
+    public var responseTimeMinRequests: Int64 = 20
     /// Whether a drop in response time is an anomaly too (the seed's |z|).
     public var flagsResponseTimeDrops: Bool = true
     /// An error-rate rise above this many percentage points over the previous window (seed: 10).
@@ -124,7 +128,7 @@ struct AnomalyDetector: Sendable {
         if let mean = m.avgResponseTime {
             var anomalous = false
             var observed: [String: Double] = ["avg_response_time": mean]
-            if history.means.count >= max(2, c.responseTimeMinBaselineWindows) {
+            if history.means.count >= max(2, c.responseTimeMinBaselineWindows), m.responseTimeCount >= c.responseTimeMinRequests {
                 var baseline = NumericSummary()
                 for x in history.means { baseline.add(x) }
                 let baseMean = baseline.mean!

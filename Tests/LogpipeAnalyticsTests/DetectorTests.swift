@@ -10,10 +10,11 @@ private let seedSpacing = 0.05
 
 @Suite("Anomaly detection on generated incidents")
 struct DetectorTests {
-    static func run(minutes: Double, incidents: [Incident], seed: UInt64) throws -> AnalyticsOutput {
+    static func run(minutes: Double, incidents: [Incident], seed: UInt64, spacing: Double = seedSpacing,
+                    configuration: AnalyticsConfiguration = AnalyticsConfiguration()) throws -> AnalyticsOutput {
         var generator = RecordGenerator(seed: seed, incidents: incidents)
-        let logs = try parseLogs(generator.logs(count: Int(minutes * 60 / seedSpacing), start: epoch0, spacing: seedSpacing))
-        var analytics = StreamAnalytics(logger: quietLogger)
+        let logs = try parseLogs(generator.logs(count: Int(minutes * 60 / spacing), start: epoch0, spacing: spacing))
+        var analytics = StreamAnalytics(configuration: configuration, logger: quietLogger)
         return runAll(&analytics, logs: logs, batchSize: 500)
     }
 
@@ -22,6 +23,23 @@ struct DetectorTests {
         let out = try Self.run(minutes: 61, incidents: [], seed: seed)
         #expect(out.services.count > 60 * 11)
         #expect(out.alerts.map(\.message) == [])
+    }
+
+    /// A request every 2.5 s over all services (a couple a minute per service): the mean of
+    /// a window is one or two requests, so the seed's z-score alone (and the ratio guard)
+    /// fires on single slow requests, about 8 times an hour; the minimum-requests guard
+    /// keeps such windows from a verdict.
+    @Test("quiet services raise no response-time alert on single slow requests")
+    func quietServices() throws {
+        let out = try Self.run(minutes: 6 * 60, incidents: [], seed: 7, spacing: 2.5)
+        #expect(out.services.count > 6 * 60 * 6)
+        #expect(out.services.allSatisfy { $0.responseTimeCount < 20 })
+        #expect(out.alerts.filter { $0.type == .responseTimeAnomaly }.map(\.message) == [])
+
+        var unguarded = AnalyticsConfiguration()
+        unguarded.detectors.responseTimeMinRequests = 0
+        let noisy = try Self.run(minutes: 6 * 60, incidents: [], seed: 7, spacing: 2.5, configuration: unguarded)
+        #expect(noisy.alerts.filter { $0.type == .responseTimeAnomaly }.count > 10, "the input is not noisy enough to test the guard")
     }
 
     @Test("each incident raises exactly one alert of its type, for its subject, within two windows of its start")
