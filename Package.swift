@@ -46,10 +46,13 @@ let package = Package(
         .target(
             name: "LogpipeBus",
             dependencies: [
+                "CCRC32C",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // CRC-32C with the CPU's instruction (SSE4.2, AArch64 CRC32), for the bus's batch checksums.
+        .target(name: "CCRC32C"),
         // Kafka: the `kafka` Bus and consumer-group membership, over the librdkafka C shim
         // (linked only with the Kafka trait; without it the module has no librdkafka code).
         .target(

@@ -1,7 +1,14 @@
+import CCRC32C
+
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum Kafka,
-/// ext4 and iSCSI use, computed slicing-by-8: eight table lookups per 8 bytes
-/// instead of one per byte.
+/// ext4 and iSCSI use: with the CPU's CRC-32C instruction where it has one
+/// (x86-64 SSE4.2, AArch64 CRC32; ~5× the table's rate here, and the bus
+/// checksums every byte appended and fetched), else slicing-by-8: eight table
+/// lookups per 8 bytes instead of one per byte.
 public enum CRC32C {
+    /// Whether `update` uses the CPU's instruction (checked once, at first use).
+    public static let usesHardware = logpipe_crc32c_hardware_available() != 0
+
     /// Eight 256-entry tables; `tables[k][b]` is the CRC of byte `b` followed by `k` zero bytes.
     private static let tables: [UInt32] = {
         var t = [UInt32](repeating: 0, count: 8 * 256)
@@ -33,6 +40,14 @@ public enum CRC32C {
     /// Extends a CRC-32C computed over earlier bytes with `bytes`, so a checksum
     /// can be computed over pieces: `update(checksum(a), b) == checksum(a + b)`.
     public static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return crc }
+        if usesHardware { return logpipe_crc32c_hardware(crc, base, bytes.count) }
+        return tableUpdate(crc, bytes)
+    }
+
+    /// `update` computed with the tables only: the fallback for CPUs without the
+    /// instruction, and what tests check the instruction's results against.
+    public static func tableUpdate(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
         guard var p = bytes.baseAddress, bytes.count > 0 else { return crc }
         var n = bytes.count
         var c = ~crc
