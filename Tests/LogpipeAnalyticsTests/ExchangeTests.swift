@@ -140,8 +140,8 @@ struct ExchangeTests {
         let report = try #require(first.reports[tp])
         #expect(first.reports.count == 1 && first.stamps.count == 1)
         #expect(report.watermark == watermark && report.reportedAtMicros == 1_000)
-        #expect(report.parts.clients.count == parts.clients.count && report.parts.system.count == parts.system.count)
-        #expect(report.parts.clients.count == 2 && report.parts.system.count == 1)
+        #expect(report.parts.clientParts == parts.clientParts && report.parts.system.count == parts.system.count)
+        #expect(report.parts.clientParts == 2 && report.parts.system.count == 1)
 
         let again = try await exchange.readChanged(.logs, known: first.stamps, current: { _, _ in false })
         #expect(again.reports.isEmpty && again.stamps.isEmpty)
