@@ -703,15 +703,23 @@ public actor GlobalWindowCoordinator {
         let c = configuration
         // One publication per window end, in time order, so the detectors see windows in order.
         var byEnd: [Int64: AnalyticsOutput] = [:]
+        // Most IP-windows use one of a few service sets: their sorted names are made once.
+        var namesBySet: [UInt64: [String]] = [:]
+        func services(_ set: SmallBitSet) -> [String] {
+            guard set.rest.isEmpty else { return merged.serviceNames(set) }
+            if let names = namesBySet[set.word0] { return names }
+            let names = merged.serviceNames(set)
+            namesBySet[set.word0] = names
+            return names
+        }
         for start in merged.clients.keys.sorted() {
             let window = TimeWindow(startMicros: start, endMicros: start + c.clientWindow.sizeMicros)
             let group = merged.clients[start]!
             var rows: [ClientMetrics] = []
             rows.reserveCapacity(group.count)
-            for ip in group.keys.sorted() {
-                let s = group[ip]!
+            for (ip, s) in group.sorted(by: { $0.key < $1.key }) {
                 rows.append(ClientMetrics(window: window, clientIp: ip, requestCount: s.requests, distinctUsers: s.users.count,
-                                          servicesUsed: merged.serviceNames(s.services), isFinal: true))
+                                          servicesUsed: services(s.services), isFinal: true))
             }
             byEnd[window.endMicros, default: AnalyticsOutput()].clients += rows
         }
@@ -740,8 +748,7 @@ public actor GlobalWindowCoordinator {
             }
             if let start = floodsByEnd[end], let group = merged.floods[start] {
                 let window = TimeWindow(startMicros: start, endMicros: end)
-                for ip in group.keys.sorted() {
-                    let s = group[ip]!
+                for (ip, s) in group.sorted(by: { $0.key < $1.key }) {
                     if let alert = detector.observeFlood(window: window, ip: ip, requests: s.requests, users: s.users.count) {
                         output.alerts.append(alert)
                     }
