@@ -160,4 +160,44 @@ struct ExchangeTests {
         let rewritten = try await exchange.readChanged(.logs, known: first.stamps, current: { _, _ in false })
         #expect(rewritten.reports[tp]?.watermark == watermark + 60_000_000 && rewritten.reports[tp]?.reportedAtMicros == 2_000)
     }
+
+    /// A worker that hears of no other worker writes its partitions' objects only as the
+    /// heartbeat (nobody merges from them), and follows its state at every interval again
+    /// from the round after another worker's object shows up.
+    @Test("a lone worker writes its exchange objects only as the heartbeat, until another worker appears")
+    func loneWorkerHeartbeat() async throws {
+        let dir = try TemporaryDirectory(prefix: "analytics-exchange-lone")
+        defer { dir.remove() }
+        let exchange = GlobalWindowExchange(store: try LocalFileStore(root: dir.path))
+        let sources = (0..<2).map { TopicPartition(topic: "logs.raw", partition: Int32($0)) }
+        // Interval 0: a worker that is not alone writes at every report; the idle timeout
+        // (30 s, so a 15 s heartbeat) is far longer than the test.
+        let coordinator = GlobalWindowCoordinator(configuration: AnalyticsConfiguration(), expected: [.logs: Set(sources)],
+                                                  store: nil, exchange: exchange, exchangeIntervalMicros: 0) { _ in }
+        let minute: Int64 = 60_000_000
+        let base = Int64(epoch0 * 1_000_000)
+        func report(_ p: Int, _ watermark: Int64) async {
+            _ = await coordinator.report(sources[p], stream: .logs, watermark: watermark, parts: nil, knownEmitted: .min)
+        }
+        func written(_ p: Int) async throws -> Int64? {
+            try await exchange.readChanged(.logs, known: [:], current: { _, _ in false }).reports[sources[p]]?.watermark
+        }
+        // First reports: each partition's object is written once.
+        await report(0, base + minute)
+        await report(1, base + minute)
+        let first = (try await written(0), try await written(1))
+        #expect(first.0 == base + minute && first.1 == base + minute)
+        // Alone: a newer watermark is not written.
+        await report(0, base + 2 * minute)
+        await report(1, base + 2 * minute)
+        #expect(try await written(0) == base + minute)
+        // Another worker takes partition 1 and writes its object, newer than this worker's report.
+        try await exchange.write(.logs, sources[1], ExchangeReport(watermark: base + 3 * minute,
+                                                                   reportedAtMicros: wallClockMicros() + 1_000_000, parts: GlobalPartials()))
+        // The next round reads it; from the one after, partition 0's object follows its state.
+        await report(0, base + 3 * minute)
+        await report(0, base + 4 * minute)
+        #expect(try await written(0) == base + 4 * minute)
+        #expect(try await written(1) == base + 3 * minute)
+    }
 }
