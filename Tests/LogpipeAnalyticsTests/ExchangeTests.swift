@@ -200,4 +200,38 @@ struct ExchangeTests {
         #expect(try await written(0) == base + 4 * minute)
         #expect(try await written(1) == base + 3 * minute)
     }
+
+    /// Parts of two partitions carry service sets over their own tables of names; combined,
+    /// and read back from an exchange object, they name the same services (an id past a
+    /// full table is the overflow name).
+    @Test("service sets over different partitions' name tables combine by name, also through an exchange object")
+    func serviceTables() async throws {
+        func part(_ names: [String], _ ids: [UInt32], requests: Int64) -> GlobalPartials {
+            var set = SmallBitSet()
+            for id in ids { set.insert(id) }
+            var p = GlobalPartials()
+            p.serviceNames = names
+            p.clients[0] = ["10.0.0.1": ClientPartial(requests: requests, users: HyperLogLog(precision: 12), services: set)]
+            p.system[0] = SystemPartial(requests: requests, errors: 0, responseTime: NumericSummary(), services: set,
+                                        users: HyperLogLog(precision: 12))
+            return p
+        }
+        var merged = part(["a", "b"], [0, 1], requests: 1)
+        merged.combine(part(["c", "b"], [0, 1, 2], requests: 2))
+        merged.combine(part(["a", "b", "c"], [0], requests: 4))
+        let client = try #require(merged.clients[0]?["10.0.0.1"])
+        #expect(client.requests == 7)
+        #expect(merged.serviceNames(client.services) == ["a", "b", "c", ByteInterner.overflowName].sorted())
+        #expect(merged.system[0]?.services.count == 4)
+
+        let dir = try TemporaryDirectory(prefix: "analytics-exchange-services")
+        defer { dir.remove() }
+        let exchange = GlobalWindowExchange(store: try LocalFileStore(root: dir.path))
+        let tp = TopicPartition(topic: "logs.raw", partition: 0)
+        try await exchange.write(.logs, tp, ExchangeReport(watermark: 1, reportedAtMicros: 1, parts: merged))
+        let read = try #require(try await exchange.readChanged(.logs, known: [:], current: { _, _ in false }).reports[tp]?.parts)
+        let back = try #require(read.clients[0]?["10.0.0.1"])
+        #expect(read.serviceNames(back.services) == merged.serviceNames(client.services))
+        #expect(read.system[0].map { read.serviceNames($0.services) } == merged.serviceNames(client.services))
+    }
 }
