@@ -1,21 +1,13 @@
 import Logging
 import LogpipeBus
 
-/// One key of a global window: the window's start and the key's name (an IP, an event
-/// type; empty for the system-wide family).
-struct GlobalKey: Hashable, Comparable, Sendable {
-    var start: Int64
-    var name: String
-
-    static func < (a: GlobalKey, b: GlobalKey) -> Bool { (a.start, a.name) < (b.start, b.name) }
-}
-
 /// A partition's part of a client-IP (or flood) window, by name rather than by the
 /// partition's own ids, so parts of different partitions merge.
 struct ClientPartial: Sendable {
     var requests: Int64
     var users: HyperLogLog
-    var services: Set<String>
+    /// Ids in the `serviceNames` of the `GlobalPartials` holding this part.
+    var services: SmallBitSet
 
     mutating func merge(_ o: ClientPartial) {
         requests += o.requests
@@ -29,7 +21,8 @@ struct SystemPartial: Sendable {
     var requests: Int64
     var errors: Int64
     var responseTime: NumericSummary
-    var services: Set<String>
+    /// Ids in the `serviceNames` of the `GlobalPartials` holding this part.
+    var services: SmallBitSet
     var users: HyperLogLog
 
     mutating func merge(_ o: SystemPartial) {
@@ -63,34 +56,134 @@ struct ActivityPartial: Sendable {
 /// The windows of the whole-system families (client IP, flood, system-wide, activity)
 /// that one partition's watermark has passed: that partition will add nothing more to
 /// them, so they are its final part of each global window.
+///
+/// Grouped by window start, then by name (IP, event type): handing over, taking and
+/// combining move whole windows, and only combining parts of one window from several
+/// partitions looks names up (one dictionary keyed by (start, name) for every IP-window
+/// was rehashed and resized at each step, a fifth of a backfill's samples). Service sets
+/// are bitsets over `serviceNames`, the table of the partials holding them, rather than
+/// sets of strings.
 public struct GlobalPartials: Sendable {
-    var clients: [GlobalKey: ClientPartial] = [:]
-    var floods: [GlobalKey: ClientPartial] = [:]
-    var system: [GlobalKey: SystemPartial] = [:]
-    var activities: [GlobalKey: ActivityPartial] = [:]
+    var clients: [Int64: [String: ClientPartial]] = [:]
+    var floods: [Int64: [String: ClientPartial]] = [:]
+    var system: [Int64: SystemPartial] = [:]
+    var activities: [Int64: [String: ActivityPartial]] = [:]
+    /// The names of the service ids in the parts' service sets; an id past its end is
+    /// the overflow name of a partition whose name table was full.
+    var serviceNames: [String] = []
 
     var isEmpty: Bool { clients.isEmpty && floods.isEmpty && system.isEmpty && activities.isEmpty }
+
+    /// The number of (window, IP) parts of the client-IP family.
+    var clientParts: Int { clients.values.reduce(0) { $0 + $1.count } }
+
+    /// The name of service id `id`.
+    func serviceName(_ id: UInt32) -> String {
+        Int(id) < serviceNames.count ? serviceNames[Int(id)] : ByteInterner.overflowName
+    }
+
+    /// The names in `set`, sorted.
+    func serviceNames(_ set: SmallBitSet) -> [String] { set.members.map(serviceName).sorted() }
+
+    /// Rewrites the service sets of `o` in this table's ids, adding the names this table
+    /// lacks. Nothing to rewrite when one table extends the other (a partition's table
+    /// only grows), so parts of one partition are never rewritten.
+    mutating func adoptServices(of o: inout GlobalPartials) {
+        if o.serviceNames.count >= serviceNames.count, o.serviceNames.starts(with: serviceNames) {
+            serviceNames = o.serviceNames
+            return
+        }
+        if serviceNames.starts(with: o.serviceNames) {
+            o.serviceNames = serviceNames
+            return
+        }
+        var index: [String: UInt32] = [:]
+        for (i, name) in serviceNames.enumerated() { index[name] = UInt32(i) }
+        func id(_ name: String) -> UInt32 {
+            if let id = index[name] { return id }
+            let id = UInt32(serviceNames.count)
+            serviceNames.append(name)
+            index[name] = id
+            return id
+        }
+        let map = o.serviceNames.map(id)
+        // The overflow name, when a part uses it, gets an id of its own here.
+        let overflowName = o.serviceName(UInt32(o.serviceNames.count))
+        var overflowID: UInt32?
+        func remap(_ set: SmallBitSet) -> SmallBitSet {
+            var out = SmallBitSet()
+            var word = set.word0
+            var w = 0
+            while true {
+                while word != 0 {
+                    let old = w * 64 + word.trailingZeroBitCount
+                    if old < map.count {
+                        out.insert(map[old])
+                    } else {
+                        if overflowID == nil { overflowID = id(overflowName) }
+                        out.insert(overflowID!)
+                    }
+                    word &= word - 1
+                }
+                guard w < set.rest.count else { break }
+                word = set.rest[w]
+                w += 1
+            }
+            return out
+        }
+        // In place, through the dictionaries' values: no key is hashed again.
+        for i in o.clients.indices {
+            for j in o.clients.values[i].indices {
+                o.clients.values[i].values[j].services = remap(o.clients.values[i].values[j].services)
+            }
+        }
+        for i in o.system.indices { o.system.values[i].services = remap(o.system.values[i].services) }
+        o.serviceNames = serviceNames
+    }
 
     /// Adds `o`'s entries, replacing same keys (a partition pushing a window again after
     /// it was reopened from its commit sends the same part).
     mutating func replace(with o: GlobalPartials) {
-        clients.merge(o.clients) { _, new in new }
-        floods.merge(o.floods) { _, new in new }
+        var o = o
+        adoptServices(of: &o)
+        func add<V>(_ from: [Int64: [String: V]], into all: inout [Int64: [String: V]]) {
+            for (start, group) in from {
+                if let i = all.index(forKey: start) {
+                    all.values[i].merge(group) { _, new in new }
+                } else {
+                    all[start] = group
+                }
+            }
+        }
+        add(o.clients, into: &clients)
+        add(o.floods, into: &floods)
         system.merge(o.system) { _, new in new }
-        activities.merge(o.activities) { _, new in new }
+        add(o.activities, into: &activities)
     }
 
     /// Adds `o`'s entries, merging same keys (parts of one window from several partitions).
     mutating func combine(_ o: GlobalPartials) {
-        // Merged in place: the first part of a key is moved in, not merged into an empty one.
-        func add<V>(_ from: [GlobalKey: V], into merged: inout [GlobalKey: V], _ merge: (inout V, V) -> Void) {
-            for (k, v) in from {
-                if let i = merged.index(forKey: k) { merge(&merged.values[i], v) } else { merged[k] = v }
+        var o = o
+        adoptServices(of: &o)
+        // Merged in place: the first part of a window (and of a name) is moved in, not
+        // merged into an empty one.
+        func add<V>(_ from: [Int64: [String: V]], into all: inout [Int64: [String: V]], _ merge: (inout V, V) -> Void) {
+            for (start, group) in from {
+                guard let i = all.index(forKey: start) else {
+                    all[start] = group
+                    continue
+                }
+                all.values[i].reserveCapacity(all.values[i].count + group.count)
+                for (name, v) in group {
+                    if let j = all.values[i].index(forKey: name) { merge(&all.values[i].values[j], v) } else { all.values[i][name] = v }
+                }
             }
         }
         add(o.clients, into: &clients) { $0.merge($1) }
         add(o.floods, into: &floods) { $0.merge($1) }
-        add(o.system, into: &system) { $0.merge($1) }
+        for (start, v) in o.system {
+            if let i = system.index(forKey: start) { system.values[i].merge(v) } else { system[start] = v }
+        }
         add(o.activities, into: &activities) { $0.merge($1) }
     }
 
@@ -106,18 +199,17 @@ public struct GlobalPartials: Sendable {
     /// `take(upTo:_:)`, also setting `earliestRemaining` to the earliest end among the
     /// entries that stay (`Int64.max` when none), found in the same pass.
     mutating func take(upTo: Int64, _ c: AnalyticsConfiguration, earliestRemaining: inout Int64) -> GlobalPartials? {
-        // Due entries are removed in place: the entries that stay are neither copied nor
-        // rehashed (rebuilding both halves was a fifth of a long backfill's samples).
-        func split<V>(_ all: inout [GlobalKey: V], _ size: Int64) -> [GlobalKey: V] {
-            var due: [GlobalKey] = []
-            for k in all.keys {
-                let end = k.start + size
-                if end <= upTo { due.append(k) } else { earliestRemaining = min(earliestRemaining, end) }
+        // Whole windows move out; the windows that stay are neither copied nor rehashed.
+        func split<V>(_ all: inout [Int64: V], _ size: Int64) -> [Int64: V] {
+            var due: [Int64] = []
+            for start in all.keys {
+                let end = start + size
+                if end <= upTo { due.append(start) } else { earliestRemaining = min(earliestRemaining, end) }
             }
             guard !due.isEmpty else { return [:] }
-            var taken: [GlobalKey: V] = [:]
+            var taken: [Int64: V] = [:]
             taken.reserveCapacity(due.count)
-            for k in due { taken[k] = all.removeValue(forKey: k) }
+            for start in due { taken[start] = all.removeValue(forKey: start) }
             return taken
         }
         var out = GlobalPartials()
@@ -125,12 +217,13 @@ public struct GlobalPartials: Sendable {
         out.floods = split(&floods, c.floodWindow.sizeMicros)
         out.system = split(&system, c.systemWindow.sizeMicros)
         out.activities = split(&activities, c.activityWindow.sizeMicros)
+        out.serviceNames = serviceNames
         return out.isEmpty ? nil : out
     }
 
     /// The earliest end among the entries under `c`'s window sizes, `Int64.max` when empty.
     func earliestEnd(_ c: AnalyticsConfiguration) -> Int64 {
-        func earliest<V>(_ all: [GlobalKey: V], _ size: Int64) -> Int64 { (all.keys.lazy.map(\.start).min() ?? .max - size) + size }
+        func earliest<V>(_ all: [Int64: V], _ size: Int64) -> Int64 { (all.keys.min() ?? .max - size) + size }
         return min(earliest(clients, c.clientWindow.sizeMicros), earliest(floods, c.floodWindow.sizeMicros),
                    earliest(system, c.systemWindow.sizeMicros), earliest(activities, c.activityWindow.sizeMicros))
     }
@@ -139,10 +232,11 @@ public struct GlobalPartials: Sendable {
     func windows(after: Int64, upTo: Int64, _ c: AnalyticsConfiguration) -> GlobalPartials {
         func within(_ start: Int64, _ size: Int64) -> Bool { start + size > after && start + size <= upTo }
         var out = GlobalPartials()
-        out.clients = clients.filter { within($0.key.start, c.clientWindow.sizeMicros) }
-        out.floods = floods.filter { within($0.key.start, c.floodWindow.sizeMicros) }
-        out.system = system.filter { within($0.key.start, c.systemWindow.sizeMicros) }
-        out.activities = activities.filter { within($0.key.start, c.activityWindow.sizeMicros) }
+        out.clients = clients.filter { within($0.key, c.clientWindow.sizeMicros) }
+        out.floods = floods.filter { within($0.key, c.floodWindow.sizeMicros) }
+        out.system = system.filter { within($0.key, c.systemWindow.sizeMicros) }
+        out.activities = activities.filter { within($0.key, c.activityWindow.sizeMicros) }
+        out.serviceNames = serviceNames
         return out
     }
 }
@@ -335,7 +429,18 @@ public actor GlobalWindowCoordinator {
         let heartbeat = idle > 0 ? max(interval, idle / 2) : 5_000_000
         let state = exchangeStates[stream] ?? ExchangeState()
         let sinceWritten = state.written[source].map { now - $0 } ?? .max
-        if (state.changed.contains(source) && sinceWritten >= interval) || sinceWritten >= heartbeat {
+        // A lone worker (no other worker's object heard from lately) writes its objects only
+        // as the heartbeat: nobody merges from them while it owns every live partition, and a
+        // synced write per partition each interval, awaited by every report, was the largest
+        // wait of a backfill. A second worker shows itself by its objects at the next refresh
+        // (one interval), and from then on this worker's objects follow its state again; a
+        // merger that reads one of the older objects meanwhile sees a consistent earlier
+        // version of that partition, which delays windows, never changes them.
+        let own = sources[stream] ?? [:]
+        let alone = state.reports.allSatisfy { tp, r in
+            (idle > 0 && now - r.reportedAtMicros >= 2 * idle) || own[tp].map { $0.reportedAtMicros >= r.reportedAtMicros } ?? false
+        }
+        if (state.changed.contains(source) && sinceWritten >= interval && !alone) || sinceWritten >= heartbeat {
             let report = ExchangeReport(watermark: sources[stream]?[source]?.watermark ?? .min, reportedAtMicros: now,
                                         parts: parts[stream]?[source]?.parts ?? GlobalPartials())
             do {
@@ -504,43 +609,52 @@ public actor GlobalWindowCoordinator {
         openParts[stream, default: [:]][source, default: GlobalPartials()].replace(with: new)
         let all = openParts[stream] ?? [:]
         var output = AnalyticsOutput()
-        for k in new.clients.keys where k.start + c.clientWindow.sizeMicros > done {
-            var merged: ClientPartial?
-            for p in all.values {
-                guard let part = p.clients[k] else { continue }
-                if merged == nil { merged = part } else { merged!.merge(part) }
+        // Each partition's service ids are its own: the services are merged by name here.
+        for (start, group) in new.clients where start + c.clientWindow.sizeMicros > done {
+            let window = TimeWindow(startMicros: start, endMicros: start + c.clientWindow.sizeMicros)
+            for ip in group.keys {
+                var merged: ClientPartial?
+                var services = Set<String>()
+                for p in all.values {
+                    guard let part = p.clients[start]?[ip] else { continue }
+                    services.formUnion(p.serviceNames(part.services))
+                    if merged == nil { merged = part } else { merged!.merge(part) }
+                }
+                guard let s = merged else { continue }
+                output.clients.append(ClientMetrics(window: window, clientIp: ip, requestCount: s.requests,
+                                                    distinctUsers: s.users.count, servicesUsed: services.sorted(), isFinal: false))
             }
-            guard let s = merged else { continue }
-            let window = TimeWindow(startMicros: k.start, endMicros: k.start + c.clientWindow.sizeMicros)
-            output.clients.append(ClientMetrics(window: window, clientIp: k.name, requestCount: s.requests,
-                                                distinctUsers: s.users.count, servicesUsed: s.services.sorted(), isFinal: false))
         }
-        for k in new.system.keys where k.start + c.systemWindow.sizeMicros > done {
+        for start in new.system.keys where start + c.systemWindow.sizeMicros > done {
             var merged: SystemPartial?
+            var services = Set<String>()
             for p in all.values {
-                guard let part = p.system[k] else { continue }
+                guard let part = p.system[start] else { continue }
+                services.formUnion(p.serviceNames(part.services))
                 if merged == nil { merged = part } else { merged!.merge(part) }
             }
             guard let s = merged else { continue }
-            let window = TimeWindow(startMicros: k.start, endMicros: k.start + c.systemWindow.sizeMicros)
-            output.system.append(Self.systemRow(window, s, isFinal: false))
+            let window = TimeWindow(startMicros: start, endMicros: start + c.systemWindow.sizeMicros)
+            output.system.append(Self.systemRow(window, s, activeServices: services.count, isFinal: false))
         }
-        for k in new.activities.keys where k.start + c.activityWindow.sizeMicros > done {
-            var merged: ActivityPartial?
-            for p in all.values {
-                guard let part = p.activities[k] else { continue }
-                if merged == nil { merged = part } else { merged!.merge(part) }
+        for (start, group) in new.activities where start + c.activityWindow.sizeMicros > done {
+            let window = TimeWindow(startMicros: start, endMicros: start + c.activityWindow.sizeMicros)
+            for type in group.keys {
+                var merged: ActivityPartial?
+                for p in all.values {
+                    guard let part = p.activities[start]?[type] else { continue }
+                    if merged == nil { merged = part } else { merged!.merge(part) }
+                }
+                guard let s = merged else { continue }
+                output.activities.append(Self.activityRow(window, type, s, isFinal: false))
             }
-            guard let s = merged else { continue }
-            let window = TimeWindow(startMicros: k.start, endMicros: k.start + c.activityWindow.sizeMicros)
-            output.activities.append(Self.activityRow(window, k.name, s, isFinal: false))
         }
         if !output.isEmpty { store.record(output) }
     }
 
-    static func systemRow(_ window: TimeWindow, _ s: SystemPartial, isFinal: Bool) -> SystemMetrics {
+    static func systemRow(_ window: TimeWindow, _ s: SystemPartial, activeServices: Int, isFinal: Bool) -> SystemMetrics {
         let rate = s.requests > 0 ? Double(s.errors) / Double(s.requests) * 100 : 0
-        return SystemMetrics(window: window, requestCount: s.requests, activeServices: Int64(s.services.count),
+        return SystemMetrics(window: window, requestCount: s.requests, activeServices: Int64(activeServices),
                              activeUsers: s.users.count, avgResponseTime: s.responseTime.mean, errorCount: s.errors,
                              errorRate: rate, healthScore: SystemMetrics.healthScore(errorRate: rate), isFinal: isFinal)
     }
@@ -589,43 +703,77 @@ public actor GlobalWindowCoordinator {
         let c = configuration
         // One publication per window end, in time order, so the detectors see windows in order.
         var byEnd: [Int64: AnalyticsOutput] = [:]
-        for k in merged.clients.keys.sorted() {
-            let window = TimeWindow(startMicros: k.start, endMicros: k.start + c.clientWindow.sizeMicros)
-            let s = merged.clients[k]!
-            byEnd[window.endMicros, default: AnalyticsOutput()].clients.append(
-                ClientMetrics(window: window, clientIp: k.name, requestCount: s.requests, distinctUsers: s.users.count,
-                              servicesUsed: s.services.sorted(), isFinal: true))
+        // Most IP-windows use one of a few service sets: their sorted names are made once.
+        var namesBySet: [UInt64: [String]] = [:]
+        func services(_ set: SmallBitSet) -> [String] {
+            guard set.rest.isEmpty else { return merged.serviceNames(set) }
+            if let names = namesBySet[set.word0] { return names }
+            let names = merged.serviceNames(set)
+            namesBySet[set.word0] = names
+            return names
         }
-        for k in merged.system.keys.sorted() {
-            let window = TimeWindow(startMicros: k.start, endMicros: k.start + c.systemWindow.sizeMicros)
-            byEnd[window.endMicros, default: AnalyticsOutput()].system.append(Self.systemRow(window, merged.system[k]!, isFinal: true))
+        for start in merged.clients.keys.sorted() {
+            let window = TimeWindow(startMicros: start, endMicros: start + c.clientWindow.sizeMicros)
+            let group = merged.clients[start]!
+            var rows: [ClientMetrics] = []
+            rows.reserveCapacity(group.count)
+            for (ip, s) in group.sorted(by: { $0.key < $1.key }) {
+                rows.append(ClientMetrics(window: window, clientIp: ip, requestCount: s.requests, distinctUsers: s.users.count,
+                                          servicesUsed: services(s.services), isFinal: true))
+            }
+            byEnd[window.endMicros, default: AnalyticsOutput()].clients += rows
         }
-        for k in merged.activities.keys.sorted() {
-            let window = TimeWindow(startMicros: k.start, endMicros: k.start + c.activityWindow.sizeMicros)
-            byEnd[window.endMicros, default: AnalyticsOutput()].activities.append(
-                Self.activityRow(window, k.name, merged.activities[k]!, isFinal: true))
+        for start in merged.system.keys.sorted() {
+            let window = TimeWindow(startMicros: start, endMicros: start + c.systemWindow.sizeMicros)
+            let s = merged.system[start]!
+            byEnd[window.endMicros, default: AnalyticsOutput()].system.append(
+                Self.systemRow(window, s, activeServices: s.services.count, isFinal: true))
         }
-        var floodsByEnd: [Int64: [GlobalKey]] = [:]
-        for k in merged.floods.keys { floodsByEnd[k.start + c.floodWindow.sizeMicros, default: []].append(k) }
+        for start in merged.activities.keys.sorted() {
+            let window = TimeWindow(startMicros: start, endMicros: start + c.activityWindow.sizeMicros)
+            let group = merged.activities[start]!
+            for type in group.keys.sorted() {
+                byEnd[window.endMicros, default: AnalyticsOutput()].activities.append(
+                    Self.activityRow(window, type, group[type]!, isFinal: true))
+            }
+        }
+        var floodsByEnd: [Int64: Int64] = [:]
+        for start in merged.floods.keys { floodsByEnd[start + c.floodWindow.sizeMicros] = start }
+        var publications: [AnalyticsPublication] = []
         for end in Set(byEnd.keys).union(floodsByEnd.keys).sorted() {
             var output = byEnd[end] ?? AnalyticsOutput()
             for m in output.clients {
                 if let alert = detector.observeClient(m) { output.alerts.append(alert) }
                 detector.prune(.suspiciousIP, before: m.window.startMicros)
             }
-            for k in (floodsByEnd[end] ?? []).sorted() {
-                let s = merged.floods[k]!
-                let window = TimeWindow(startMicros: k.start, endMicros: end)
-                if let alert = detector.observeFlood(window: window, ip: k.name, requests: s.requests, users: s.users.count) {
-                    output.alerts.append(alert)
+            if let start = floodsByEnd[end], let group = merged.floods[start] {
+                let window = TimeWindow(startMicros: start, endMicros: end)
+                for (ip, s) in group.sorted(by: { $0.key < $1.key }) {
+                    if let alert = detector.observeFlood(window: window, ip: ip, requests: s.requests, users: s.users.count) {
+                        output.alerts.append(alert)
+                    }
+                    detector.prune(.ddos, before: start)
                 }
-                detector.prune(.ddos, before: k.start)
             }
             guard !output.isEmpty else { continue }
-            let publication = AnalyticsPublication(topic: "\(stream.rawValue)-global", partition: 0,
-                                                   sequence: end / 1_000_000, output: output)
-            await publish(publication)
+            publications.append(AnalyticsPublication(topic: "\(stream.rawValue)-global", partition: 0,
+                                                     sequence: end / 1_000_000, output: output))
             store?.record(output)
         }
+        // Delivered several at a time: each is its own lake files, created and synced, and
+        // every partition's report waits for them (a backfill emits thousands of window ends;
+        // one after another they were the stream's longest wait). Each is named by its window
+        // end, so the order they land in changes nothing, and all have landed before the
+        // caller records or reports them as emitted.
+        let deliver: @Sendable (AnalyticsPublication) async -> Void = publish
+        await withTaskGroup(of: Void.self) { group in
+            for (i, publication) in publications.enumerated() {
+                if i >= Self.concurrentPublications { await group.next() }
+                group.addTask { await deliver(publication) }
+            }
+        }
     }
+
+    /// Publications delivered at once by one emission.
+    static let concurrentPublications = 16
 }

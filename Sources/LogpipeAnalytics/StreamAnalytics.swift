@@ -310,22 +310,21 @@ public struct StreamAnalytics: Sendable {
         switch stream {
         case .logs:
             let l = logs
-            func services(_ set: SmallBitSet) -> Set<String> { Set(set.members.map { l.serviceNames.name($0) }) }
-            for s in l.clients.states.indices where due(l.clients.starts[s], l.clients.spec.sizeMicros) {
-                let st = l.clients.states[s]
-                parts.clients[GlobalKey(start: l.clients.starts[s], name: l.ipNames.name(l.clients.ids[s]))] =
-                    ClientPartial(requests: st.requests, users: st.users, services: services(st.services))
+            // The partition's own service ids, under its own table of names (see `GlobalPartials`).
+            parts.serviceNames = (0..<l.serviceNames.count).map { l.serviceNames.name(UInt32($0)) }
+            let ips = l.ipNames
+            func group<S>(_ table: WindowTable<S>, into all: inout [Int64: [String: ClientPartial]], _ part: (S) -> ClientPartial) {
+                for s in table.states.indices where due(table.starts[s], table.spec.sizeMicros) {
+                    all[table.starts[s], default: [:]][ips.name(table.ids[s])] = part(table.states[s])
+                }
             }
-            for s in l.floods.states.indices where due(l.floods.starts[s], l.floods.spec.sizeMicros) {
-                let st = l.floods.states[s]
-                parts.floods[GlobalKey(start: l.floods.starts[s], name: l.ipNames.name(l.floods.ids[s]))] =
-                    ClientPartial(requests: st.requests, users: st.users, services: [])
-            }
+            group(l.clients, into: &parts.clients) { ClientPartial(requests: $0.requests, users: $0.users, services: $0.services) }
+            group(l.floods, into: &parts.floods) { ClientPartial(requests: $0.requests, users: $0.users, services: SmallBitSet()) }
             for s in l.system.states.indices where due(l.system.starts[s], l.system.spec.sizeMicros) {
                 let st = l.system.states[s]
-                parts.system[GlobalKey(start: l.system.starts[s], name: "")] =
+                parts.system[l.system.starts[s]] =
                     SystemPartial(requests: st.requests, errors: st.errors, responseTime: st.responseTime,
-                                  services: services(st.services), users: st.users)
+                                  services: st.services, users: st.users)
             }
         case .activities:
             let a = activities
@@ -336,7 +335,7 @@ public struct StreamAnalytics: Sendable {
             }
             for s in a.types.states.indices where due(a.types.starts[s], a.types.spec.sizeMicros) {
                 let st = a.types.states[s]
-                parts.activities[GlobalKey(start: a.types.starts[s], name: a.typeNames.name(a.types.ids[s]))] =
+                parts.activities[a.types.starts[s], default: [:]][a.typeNames.name(a.types.ids[s])] =
                     ActivityPartial(events: st.events, users: st.users, sessions: st.sessions, deviceTypes: named(st.deviceTypes),
                                     operatingSystems: named(st.operatingSystems), browsers: named(st.browsers))
             }
@@ -352,17 +351,17 @@ public struct StreamAnalytics: Sendable {
         switch stream {
         case .logs:
             let l = logs
+            parts.serviceNames = (0..<l.serviceNames.count).map { l.serviceNames.name(UInt32($0)) }
             for s in l.clients.changed(in: batch) {
                 let st = l.clients.states[s]
-                parts.clients[GlobalKey(start: l.clients.starts[s], name: l.ipNames.name(l.clients.ids[s]))] =
-                    ClientPartial(requests: st.requests, users: st.users,
-                                  services: Set(st.services.members.map { l.serviceNames.name($0) }))
+                parts.clients[l.clients.starts[s], default: [:]][l.ipNames.name(l.clients.ids[s])] =
+                    ClientPartial(requests: st.requests, users: st.users, services: st.services)
             }
             for s in l.system.changed(in: batch) {
                 let st = l.system.states[s]
-                parts.system[GlobalKey(start: l.system.starts[s], name: "")] =
+                parts.system[l.system.starts[s]] =
                     SystemPartial(requests: st.requests, errors: st.errors, responseTime: st.responseTime,
-                                  services: Set(st.services.members.map { l.serviceNames.name($0) }), users: st.users)
+                                  services: st.services, users: st.users)
             }
         case .activities:
             let a = activities
@@ -373,7 +372,7 @@ public struct StreamAnalytics: Sendable {
             }
             for s in a.types.changed(in: batch) {
                 let st = a.types.states[s]
-                parts.activities[GlobalKey(start: a.types.starts[s], name: a.typeNames.name(a.types.ids[s]))] =
+                parts.activities[a.types.starts[s], default: [:]][a.typeNames.name(a.types.ids[s])] =
                     ActivityPartial(events: st.events, users: st.users, sessions: st.sessions, deviceTypes: named(st.deviceTypes),
                                     operatingSystems: named(st.operatingSystems), browsers: named(st.browsers))
             }

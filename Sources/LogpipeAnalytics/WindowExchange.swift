@@ -156,38 +156,56 @@ public struct GlobalWindowExchange: Sendable {
 
     private static func write(_ p: GlobalPartials, to w: inout SnapshotWriter) {
         // In dictionary order, not sorted: a reader rebuilds dictionaries anyway, and sorting
-        // every waiting part by name at each rewrite was time spent for no reader.
-        func key(_ k: GlobalKey) { w.i64(k.start); w.string(k.name) }
+        // every waiting part by name at each rewrite was time spent for no reader. Services
+        // by name: the ids are the writer's own.
+        func key(_ start: Int64, _ name: String) { w.i64(start); w.string(name) }
         func hll(_ h: HyperLogLog) { w.u8(UInt8(h.precision)); w.hll(h) }
-        func names(_ s: Set<String>) { w.u32(UInt32(s.count)); for n in s { w.string(n) } }
+        func names(_ s: SmallBitSet) {
+            let members = s.members
+            w.u32(UInt32(members.count))
+            for id in members { w.string(p.serviceName(id)) }
+        }
         func counts(_ c: [String: Int64]) { w.u32(UInt32(c.count)); for (n, v) in c { w.string(n); w.i64(v) } }
         for family in [p.clients, p.floods] {
-            w.u32(UInt32(family.count))
-            for (k, v) in family {
-                key(k); w.i64(v.requests); hll(v.users); names(v.services)
+            w.u32(UInt32(family.values.reduce(0) { $0 + $1.count }))
+            for (start, group) in family {
+                for (ip, v) in group { key(start, ip); w.i64(v.requests); hll(v.users); names(v.services) }
             }
         }
         w.u32(UInt32(p.system.count))
-        for (k, v) in p.system {
-            key(k); w.i64(v.requests); w.i64(v.errors); w.summary(v.responseTime); names(v.services); hll(v.users)
+        for (start, v) in p.system {
+            key(start, ""); w.i64(v.requests); w.i64(v.errors); w.summary(v.responseTime); names(v.services); hll(v.users)
         }
-        w.u32(UInt32(p.activities.count))
-        for (k, v) in p.activities {
-            key(k); w.i64(v.events); hll(v.users); hll(v.sessions)
-            counts(v.deviceTypes); counts(v.operatingSystems); counts(v.browsers)
+        w.u32(UInt32(p.activities.values.reduce(0) { $0 + $1.count }))
+        for (start, group) in p.activities {
+            for (type, v) in group {
+                key(start, type); w.i64(v.events); hll(v.users); hll(v.sessions)
+                counts(v.deviceTypes); counts(v.operatingSystems); counts(v.browsers)
+            }
         }
     }
 
     private static func readParts(_ r: inout SnapshotReader) throws(AnalyticsSnapshotError) -> GlobalPartials {
-        func key() throws(AnalyticsSnapshotError) -> GlobalKey { GlobalKey(start: try r.i64(), name: try r.string()) }
+        var p = GlobalPartials()
+        var serviceIDs: [String: UInt32] = [:]
         func hll() throws(AnalyticsSnapshotError) -> HyperLogLog {
             let precision = Int(try r.u8())
             guard (4...18).contains(precision) else { throw .malformed("sketch precision \(precision)") }
             return try r.hll(precision: precision)
         }
-        func names() throws(AnalyticsSnapshotError) -> Set<String> {
-            var s = Set<String>()
-            for _ in 0..<(try r.count(minBytes: 4)) { s.insert(try r.string()) }
+        func names() throws(AnalyticsSnapshotError) -> SmallBitSet {
+            var s = SmallBitSet()
+            for _ in 0..<(try r.count(minBytes: 4)) {
+                let name = try r.string()
+                if let id = serviceIDs[name] {
+                    s.insert(id)
+                } else {
+                    let id = UInt32(p.serviceNames.count)
+                    p.serviceNames.append(name)
+                    serviceIDs[name] = id
+                    s.insert(id)
+                }
+            }
             return s
         }
         func counts() throws(AnalyticsSnapshotError) -> [String: Int64] {
@@ -195,25 +213,24 @@ public struct GlobalWindowExchange: Sendable {
             for _ in 0..<(try r.count(minBytes: 12)) { c[try r.string()] = try r.i64() }
             return c
         }
-        var p = GlobalPartials()
         for family in 0..<2 {
-            let n = try r.count(minBytes: 16)
-            if family == 0 { p.clients.reserveCapacity(n) } else { p.floods.reserveCapacity(n) }
-            for _ in 0..<n {
-                let k = try key()
+            for _ in 0..<(try r.count(minBytes: 16)) {
+                let start = try r.i64(), ip = try r.string()
                 let v = ClientPartial(requests: try r.i64(), users: try hll(), services: try names())
-                if family == 0 { p.clients[k] = v } else { p.floods[k] = v }
+                if family == 0 { p.clients[start, default: [:]][ip] = v } else { p.floods[start, default: [:]][ip] = v }
             }
         }
         for _ in 0..<(try r.count(minBytes: 16)) {
-            let k = try key()
-            p.system[k] = SystemPartial(requests: try r.i64(), errors: try r.i64(), responseTime: try r.summary(),
-                                        services: try names(), users: try hll())
+            let start = try r.i64()
+            _ = try r.string()
+            p.system[start] = SystemPartial(requests: try r.i64(), errors: try r.i64(), responseTime: try r.summary(),
+                                            services: try names(), users: try hll())
         }
         for _ in 0..<(try r.count(minBytes: 16)) {
-            let k = try key()
-            p.activities[k] = ActivityPartial(events: try r.i64(), users: try hll(), sessions: try hll(),
-                                              deviceTypes: try counts(), operatingSystems: try counts(), browsers: try counts())
+            let start = try r.i64(), type = try r.string()
+            p.activities[start, default: [:]][type] = ActivityPartial(
+                events: try r.i64(), users: try hll(), sessions: try hll(),
+                deviceTypes: try counts(), operatingSystems: try counts(), browsers: try counts())
         }
         guard r.atEnd else { throw .malformed("trailing bytes") }
         return p
