@@ -85,15 +85,33 @@ struct WindowTable<State: Sendable>: Sendable {
     mutating func close(upTo watermark: Int64, batch: UInt64) -> [(start: Int64, id: UInt32, state: State, changed: Bool)] {
         guard hasClosable(watermark) else { return [] }
         var closed: [(start: Int64, id: UInt32, state: State, changed: Bool)] = []
-        var kept = WindowTable(spec: spec)
-        for s in states.indices {
-            if starts[s] + spec.sizeMicros <= watermark {
-                closed.append((starts[s], ids[s], states[s], touched[s] == batch))
-            } else {
-                kept.insertExisting(start: starts[s], id: ids[s], state: states[s], touched: touched[s])
+        // The kept windows move down in place, in their order, and only the index is
+        // rebuilt: copying each kept state into a new table cost a retain and a release of
+        // its sketch or HyperLogLog arrays, for every open window at every close.
+        var write = 0
+        var earliest = Int64.max
+        for read in states.indices {
+            if starts[read] + spec.sizeMicros <= watermark {
+                closed.append((starts[read], ids[read], states[read], touched[read] == batch))
+                continue
             }
+            if write != read {
+                // Slots write ..< read hold closed windows (already copied out): swap one back.
+                states.swapAt(write, read)
+                starts[write] = starts[read]
+                ids[write] = ids[read]
+                touched[write] = touched[read]
+            }
+            earliest = min(earliest, starts[write])
+            write += 1
         }
-        self = kept
+        states.removeSubrange(write...)
+        starts.removeSubrange(write...)
+        ids.removeSubrange(write...)
+        touched.removeSubrange(write...)
+        index = GroupIndex(capacity: write)
+        for s in 0..<write { index.insert(starts[s], ids[s], slot: s) }
+        earliestStart = earliest
         closed.sort { ($0.start, $0.id) < ($1.start, $1.id) }
         return closed
     }

@@ -29,6 +29,12 @@ extension PrimitiveColumn {
         values.reserveCapacity(rows)
     }
 
+    /// Reserves room for `rows` rows in total, validity included when it exists.
+    mutating func reserveRows(_ rows: Int) {
+        values.reserveCapacity(rows)
+        validity?.reserveCapacity(rows)
+    }
+
     /// Appends `value`, or a null holding `zero` when it is `nil`.
     @inlinable
     public mutating func append(_ value: Value?, zero: Value) {
@@ -72,6 +78,15 @@ extension StringColumn {
     public mutating func reserveCapacity(rows: Int, bytes byteCount: Int) {
         offsets.reserveCapacity(rows + 1)
         bytes.reserveCapacity(byteCount)
+    }
+
+    /// Reserves room for `rows` rows in total, with bytes for them at the average length
+    /// of the rows held so far (plus an eighth).
+    mutating func reserveLikeHeld(rows: Int) {
+        let held = max(1, count)
+        offsets.reserveCapacity(rows + 1)
+        validity?.reserveCapacity(rows)
+        bytes.reserveCapacity(bytes.count / held * rows / 8 * 9)
     }
 
     /// Whether row `i` is present (not null).

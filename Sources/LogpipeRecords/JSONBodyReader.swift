@@ -92,6 +92,9 @@ public struct JSONBodyReader: Sendable {
         appendOne(json, limits: limits, into: &batch)
     }
 
+    /// Bodies longer than this (after their first record) get their columns reserved.
+    static let reserveAbove = 64 * 1024
+
     static let batchFull = "the batch is full (a string column would pass 2 GiB); read into a fresh batch"
 
     // MARK: Framing
@@ -257,6 +260,13 @@ public struct JSONBodyReader: Sendable {
                 return single
             }
             if outcome.accepted {
+                if index == 0 && batch.count == 1 && end &- lineEnd > Self.reserveAbove {
+                    // The first record of a large body into an empty batch: size the columns
+                    // for the lines to come from it, once, instead of doubling them.
+                    let rows = (end &- bodyStart) / max(64, lineEnd &- lineStart &+ 1) &+ 16
+                    batch.reserveLikeHeld(rows: rows)
+                    result.acceptedSpans.reserveCapacity(rows)
+                }
                 result.acceptedSpans.append(s..<e)
             } else {
                 result.errors.append(outcome.error!)

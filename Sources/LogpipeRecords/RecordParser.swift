@@ -66,6 +66,10 @@ protocol RecordSchema {
     /// The byte count of the fullest string column (`extra` included): offsets are
     /// 32-bit, so a column must stay under 2 GiB.
     var largestStringColumnBytes: Int { get }
+    /// Reserves room for `rows` rows in all, each string column sized in proportion to
+    /// what the rows held so far take, so a large body fills its columns without
+    /// growing (copying) them again and again.
+    mutating func reserveLikeHeld(rows: Int)
 }
 
 /// Why a record failed.
@@ -514,6 +518,8 @@ struct RecordParser {
 
     /// Forgets the keys from index `first` on (an object has closed).
     mutating func dropKeys(from first: Int) {
+        // Most objects have no unknown keys: skip the (not inlined) range removal.
+        guard first < keyRanges.count else { return }
         keyRanges.removeSubrange(first...)
         keyHashes.removeSubrange(first...)
     }

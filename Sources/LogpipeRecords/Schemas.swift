@@ -77,6 +77,16 @@ extension LogBatch: RecordSchema {
             method.bytes.count, clientIp.bytes.count, userId.bytes.count, extra.bytes.count)
     }
 
+    mutating func reserveLikeHeld(rows: Int) {
+        timestampMicros.reserveRows(rows); level.reserveRows(rows)
+        service.reserveLikeHeld(rows: rows); host.reserveLikeHeld(rows: rows); message.reserveLikeHeld(rows: rows)
+        metadataValidity?.reserveCapacity(rows)
+        requestId.reserveLikeHeld(rows: rows); responseTimeMs.reserveRows(rows); statusCode.reserveRows(rows)
+        endpoint.reserveLikeHeld(rows: rows); method.reserveLikeHeld(rows: rows)
+        clientIp.reserveLikeHeld(rows: rows); userId.reserveLikeHeld(rows: rows)
+        extra.reserveLikeHeld(rows: rows)
+    }
+
     mutating func discardUnsealedBytes() {
         service.discardUnsealedBytes(); host.discardUnsealedBytes(); message.discardUnsealedBytes()
         requestId.discardUnsealedBytes(); endpoint.discardUnsealedBytes(); method.discardUnsealedBytes()
@@ -179,6 +189,17 @@ extension ActivityBatch: RecordSchema {
         max(eventId.bytes.count, userId.bytes.count, sessionId.bytes.count, eventType.bytes.count, page.bytes.count,
             element.bytes.count, productId.bytes.count, query.bytes.count, deviceType.bytes.count, os.bytes.count,
             browser.bytes.count, extra.bytes.count)
+    }
+
+    mutating func reserveLikeHeld(rows: Int) {
+        eventId.reserveLikeHeld(rows: rows); timestampMicros.reserveRows(rows); userId.reserveLikeHeld(rows: rows)
+        sessionId.reserveLikeHeld(rows: rows); eventType.reserveLikeHeld(rows: rows)
+        eventDataValidity?.reserveCapacity(rows)
+        page.reserveLikeHeld(rows: rows); element.reserveLikeHeld(rows: rows); productId.reserveLikeHeld(rows: rows)
+        query.reserveLikeHeld(rows: rows); amount.reserveRows(rows)
+        deviceValidity?.reserveCapacity(rows)
+        deviceType.reserveLikeHeld(rows: rows); os.reserveLikeHeld(rows: rows); browser.reserveLikeHeld(rows: rows)
+        extra.reserveLikeHeld(rows: rows)
     }
 
     mutating func discardUnsealedBytes() {
