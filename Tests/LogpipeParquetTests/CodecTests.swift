@@ -1,4 +1,5 @@
 @testable import LogpipeParquet
+import LogpipeTesting
 import Testing
 
 @Suite("Snappy, RLE and Thrift building blocks")

@@ -1,5 +1,6 @@
 import Foundation
 import LogpipeParquet
+import LogpipeTesting
 import Testing
 
 @Suite("Parquet reader against corrupt input")

@@ -1,4 +1,5 @@
 import LogpipeRecords
+import LogpipeTesting
 import Testing
 
 @Suite("Bad input corpus")
@@ -155,7 +156,7 @@ struct BadInputTests {
     @Test func randomBytesNeverCrash() {
         // Mutations of valid records (byte flips, cuts, insertions of JSON punctuation):
         // every outcome is a result or a body error, and the batch only grows by accepted rows.
-        var rng = TestRandom(seed: 7)
+        var rng = SplitMix(seed: 7)
         let alphabet = Array("{}[]\",:\\ 0123456789.eE-+tfnulrsa\n\u{0}".utf8) + [0xFF, 0xC3, 0xE2]
         var reader = JSONBodyReader()
         var batch = LogBatch()

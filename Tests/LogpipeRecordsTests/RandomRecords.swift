@@ -1,5 +1,6 @@
 import Foundation
 import LogpipeRecords
+import LogpipeTesting
 
 /// JSON as a comparable value. Strings are compared as bytes, so two spellings that
 /// Swift's `String ==` would call equal (canonical equivalence) still differ. Numbers
@@ -64,9 +65,9 @@ func toJ(_ v: Any) -> J {
 /// Key order, whitespace, escapes, number spellings and timestamp forms vary; fields
 /// beyond the schema are added at every level.
 struct RecordMaker {
-    var rng: TestRandom
+    var rng: SplitMix
 
-    init(seed: UInt64) { rng = TestRandom(seed: seed) }
+    init(seed: UInt64) { rng = SplitMix(seed: seed) }
 
     mutating func ws() -> String { rng.pick(["", "", "", " ", "  ", "\n", "\r\n\t", " \t"]) }
 

@@ -1,5 +1,6 @@
 import Foundation
 import LogpipeRecords
+import LogpipeTesting
 import Testing
 
 let logKeys = ["timestamp", "level", "service", "host", "message", "metadata"]
@@ -255,7 +256,7 @@ struct FoundationCrossCheckTests {
     /// way; whatever Foundation refuses, we refuse; whatever it reads, we never call malformed.
     @Test func acceptanceAndValuesAgreeOnDamagedRecords() {
         var maker = RecordMaker(seed: 4242)
-        var rng = TestRandom(seed: 11)
+        var rng = SplitMix(seed: 11)
         var reader = JSONBodyReader()
         let alphabet = Array("{}[]\",:\\ 0123456789.eE-+tfnul\t\n".utf8) + [0x00, 0x1F, 0x7F, 0xFF, 0xC3, 0xA9, 0xED]
         var accepted = 0, refusedByBoth = 0

@@ -53,18 +53,3 @@ func log(ts: String = "1736645166.291045", level: String = #""INFO""#, service: 
     #"{"timestamp":\#(ts),"level":\#(level),"service":\#(service),"message":\#(message)\#(rest)}"#
 }
 
-/// A deterministic generator for property tests (SplitMix64).
-struct TestRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-    mutating func chance(_ p: Double) -> Bool { Double(next() >> 11) * 0x1p-53 < p }
-    mutating func pick<T>(_ xs: [T]) -> T { xs[below(xs.count)] }
-}
