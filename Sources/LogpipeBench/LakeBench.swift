@@ -67,22 +67,18 @@ public enum LakeBench {
         guard rows == Int64(records), stats.records == Int64(records) else {
             throw LakeBenchError.mismatch("the lake holds \(rows) rows of \(records)")
         }
-        let ours = Peer(name: "logpipe stream", seconds: seconds, files: partitions.reduce(0) { $0 + $1.files },
-                        hours: partitions.count, bytes: partitions.reduce(Int64(0)) { $0 + $1.bytes }, note: "")
+        let ours = Peers.LakeRun(name: "logpipe stream", seconds: seconds, processSeconds: seconds, rssKiB: 0,
+                                 files: partitions.reduce(0) { $0 + $1.files }, hours: partitions.count,
+                                 bytes: partitions.reduce(Int64(0)) { $0 + $1.bytes }, note: "")
 
         var peers = [ours]
         for peer in ["duckdb", "pyarrow"] + (spark ? ["spark"] : []) {
-            let run = try Peers.rawToLake(peer, python: python, input: input, out: workDir + "/" + peer, workDir: workDir)
-            peers.append(Peer(name: run.name, seconds: run.seconds, files: run.files, hours: run.hours, bytes: run.bytes, note: run.note))
+            peers.append(try Peers.rawToLake(peer, python: python, input: input, out: workDir + "/" + peer, workDir: workDir))
         }
 
         var out = "lake bench: \(records) log records (\(ndjson.count / 1_000_000) MB NDJSON, ~5 h of event time) → hourly snappy Parquet\n"
         out += "  \("peer".padding(toLength: 36, withPad: " ", startingAt: 0))  seconds   records/s  files  files/hour  mean file MB  vs logpipe\n"
         for p in peers {
-            if p.seconds.isNaN {
-                out += "  \(p.name.padding(toLength: 36, withPad: " ", startingAt: 0))  not run: \(p.note)\n"
-                continue
-            }
             let rate = Double(records) / p.seconds
             let perHour = p.hours > 0 ? Double(p.files) / Double(p.hours) : 0
             let mean = p.files > 0 ? Double(p.bytes) / Double(p.files) / 1e6 : 0
@@ -94,16 +90,6 @@ public enum LakeBench {
         out += "  logpipe: \(stats.commits) commits, bus → parse → Parquet → fsync → commit log → rename, 3 partitions in parallel\n"
         return out
     }
-
-    struct Peer {
-        var name: String
-        var seconds: Double
-        var files: Int
-        var hours: Int
-        var bytes: Int64
-        var note: String
-    }
-
 }
 
 /// Why the lake benchmark could not produce a result.
