@@ -65,6 +65,7 @@ enum Peers {
         var seconds: Double
         /// Wall seconds of the whole process, start-up included.
         var processSeconds: Double
+        /// Peak RSS of the process, plus Spark's JVM, which pyspark starts but never waits for.
         var rssKiB: Int
         var files: Int
         var hours: Int
@@ -86,7 +87,7 @@ enum Peers {
             throw Failure(description: "peer \(peer) printed no summary: \(stdout)")
         }
         return LakeRun(name: object["name"] as? String ?? peer, seconds: object["seconds"] as? Double ?? .nan,
-                       processSeconds: processSeconds, rssKiB: rss, files: object["files"] as? Int ?? 0,
+                       processSeconds: processSeconds, rssKiB: rss + (object["extra_rss_kib"] as? Int ?? 0), files: object["files"] as? Int ?? 0,
                        hours: object["hours"] as? Int ?? 0, bytes: Int64(object["bytes"] as? Int ?? 0),
                        note: object["note"] as? String ?? "")
     }
@@ -97,10 +98,14 @@ enum Peers {
 import json, os, sys, time, glob
 peer, src, out, work = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 
-def summary(name, seconds, note):
+def summary(name, seconds, note, extra_rss_kib=0):
     files = [f for f in glob.glob(out + "/**/*.parquet", recursive=True) if "/_" not in f[len(out):] and "/." not in f[len(out):]]
     print(json.dumps({"name": name, "seconds": seconds, "files": len(files), "hours": len({os.path.dirname(f) for f in files}),
-                      "bytes": sum(os.path.getsize(f) for f in files), "note": note}), flush=True)
+                      "bytes": sum(os.path.getsize(f) for f in files), "note": note, "extra_rss_kib": extra_rss_kib}), flush=True)
+
+def peak_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next((int(line.split()[1]) for line in f if line.startswith("VmHWM:")), 0)
 
 if peer == "duckdb":
     import duckdb
@@ -161,8 +166,11 @@ elif peer == "spark":
     q = df.writeStream.format("parquet").option("path", out).option("checkpointLocation", os.path.join(work, "spark-ckpt")) \
         .partitionBy("year", "month", "day", "hour").trigger(availableNow=True).start()
     q.awaitTermination()
-    summary("spark structured streaming local[2]", time.perf_counter() - t,
-            f"pyspark {pyspark.__version__}, {q.lastProgress and q.lastProgress['batchId'] + 1} micro-batches of 100k")
+    seconds = time.perf_counter() - t
+    # The JVM is pyspark's child, never waited for by it, so /usr/bin/time does not see its memory.
+    summary("spark structured streaming local[2]", seconds,
+            f"pyspark {pyspark.__version__}, {q.lastProgress and q.lastProgress['batchId'] + 1} micro-batches of 100k; peak RSS: the JVM's + python's",
+            peak_rss_kib(s.sparkContext._gateway.proc.pid))
     s.stop()
 """#
 }

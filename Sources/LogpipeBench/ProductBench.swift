@@ -85,12 +85,12 @@ public enum ProductBench {
             product path: \(records) logs (\(ndjson.count / 1_000_000) MB NDJSON), 48 h of event time, 8 services, \
             2% out of order by ≤ 2 min, 0.5% late by 15–30 min
               load average before \(loadBefore), after \(loadAfter); \(ProcessInfo.processInfo.activeProcessorCount) cores
-              \("step".padding(toLength: 34, withPad: " ", startingAt: 0))  seconds   records/s  peak RSS MiB  logpipe stream / peer
+              \("step".padding(toLength: 36, withPad: " ", startingAt: 0))  seconds   records/s  peak RSS MiB  logpipe stream / peer
 
             """
         for row in rows {
             let rate = Double(records) / row.seconds
-            report += "  " + row.name.padding(toLength: 34, withPad: " ", startingAt: 0)
+            report += "  " + row.name.padding(toLength: 36, withPad: " ", startingAt: 0)
             report += String(format: "  %7.2f  %10.0f  %12d", row.seconds, rate, row.rssKiB / 1024)
             report += row.name.hasPrefix("logpipe") ? String(repeating: " ", count: 23) : String(format: "  %20.2fx ", streamRate / rate)
             report += " \(row.note)\n"
