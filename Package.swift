@@ -179,7 +179,7 @@ let package = Package(
             dependencies: ["LogpipeBatch", "LogpipeLake", "LogpipeParquet", "LogpipeRecords", "LogpipeGenerator", "LogpipeTesting", "LogpipeObjectStore"]
         ),
         .testTarget(name: "LogpipeParquetTests", dependencies: ["LogpipeParquet", "LogpipeTesting"]),
-        .testTarget(name: "LogpipeBenchTests", dependencies: ["LogpipeBench"]),
+        .testTarget(name: "LogpipeBenchTests", dependencies: ["LogpipeBench", "LogpipeTesting"]),
         .testTarget(
             name: "LogpipeServersTests",
             dependencies: [

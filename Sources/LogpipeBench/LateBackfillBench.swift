@@ -77,7 +77,9 @@ public enum LateBackfillBench {
         guard status == 0,
               // Split on carriage returns too: Spark's progress bar ends with one and no newline.
               let line = stderr.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).last(where: { $0.hasPrefix("LPTIME ") }) else {
-            throw Peers.Failure(description: "\(binary) \(arguments.joined(separator: " ")) failed: \(stderr.suffix(2000))")
+            // A Python peer's script is an argument: named, not printed.
+            let command = ([binary] + arguments.map { $0.count > 200 ? "<script>" : $0 }).joined(separator: " ")
+            throw Peers.Failure(description: "\(command) failed: \(stderr.suffix(2000))")
         }
         let parts = line.split(separator: " ")
         return (Double(parts[1]) ?? 0, Int(parts[2]) ?? 0, String(decoding: stdout, as: UTF8.self))

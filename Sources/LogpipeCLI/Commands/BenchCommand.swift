@@ -39,8 +39,15 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Log level of the pipeline parts under test (default warning, so reports stay readable).")
     var logLevel: String = "warning"
 
-    @Flag(help: "Also run Spark Structured Streaming (pyspark in $LOGPIPE_PYTHON, Java 17) where a benchmark has it.")
+    @Flag(help: "Also run Spark Structured Streaming (pyspark in .venv-spark from `scripts/setup spark`, or $LOGPIPE_SPARK_PYTHON; Java 17) where a benchmark has it.")
     var spark = false
+
+    func validate() throws {
+        if let records, records < 1 { throw ValidationError("--records \(records): must be at least 1") }
+        for (name, value) in [("--seconds", seconds), ("--windows", windows), ("--rate", rate), ("--duration", duration)] where value < 1 {
+            throw ValidationError("\(name) \(value): must be at least 1")
+        }
+    }
 
     func run() async throws {
         try Settings.checkLevel(logLevel)
