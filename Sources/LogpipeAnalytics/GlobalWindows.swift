@@ -131,7 +131,8 @@ public struct GlobalPartials: Sendable {
             }
             return out
         }
-        // In place, through the dictionaries' values: no key is hashed again.
+        // In place, through the dictionaries' values: no key is hashed again. Flood parts
+        // are left alone: the DDoS detector needs no services, so theirs are always empty.
         for i in o.clients.indices {
             for j in o.clients.values[i].indices {
                 o.clients.values[i].values[j].services = remap(o.clients.values[i].values[j].services)
