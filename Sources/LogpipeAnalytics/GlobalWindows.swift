@@ -85,6 +85,16 @@ public struct GlobalPartials: Sendable {
     /// The names in `set`, sorted.
     func serviceNames(_ set: SmallBitSet) -> [String] { set.members.map(serviceName).sorted() }
 
+    /// The id of service `name` in `serviceNames`, appended when new; `index` maps the
+    /// names already there to their ids and is kept up to date.
+    mutating func serviceID(_ name: String, index: inout [String: UInt32]) -> UInt32 {
+        if let id = index[name] { return id }
+        let id = UInt32(serviceNames.count)
+        serviceNames.append(name)
+        index[name] = id
+        return id
+    }
+
     /// Rewrites the service sets of `o` in this table's ids, adding the names this table
     /// lacks. Nothing to rewrite when one table extends the other (a partition's table
     /// only grows), so parts of one partition are never rewritten.
@@ -99,13 +109,7 @@ public struct GlobalPartials: Sendable {
         }
         var index: [String: UInt32] = [:]
         for (i, name) in serviceNames.enumerated() { index[name] = UInt32(i) }
-        func id(_ name: String) -> UInt32 {
-            if let id = index[name] { return id }
-            let id = UInt32(serviceNames.count)
-            serviceNames.append(name)
-            index[name] = id
-            return id
-        }
+        func id(_ name: String) -> UInt32 { serviceID(name, index: &index) }
         let map = o.serviceNames.map(id)
         // The overflow name, when a part uses it, gets an id of its own here.
         let overflowName = o.serviceName(UInt32(o.serviceNames.count))

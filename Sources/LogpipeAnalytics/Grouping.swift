@@ -86,6 +86,9 @@ struct ByteInterner: Sendable {
     /// The id used once the table is full.
     var overflowID: UInt32 { UInt32(limit) }
 
+    /// Every name in id order, as strings (whole-system parts carry them with their ids).
+    var nameStrings: [String] { (0..<count).map { name(UInt32($0)) } }
+
     /// The id of `value`, interning it if new.
     mutating func id(of value: UnsafeRawBufferPointer) -> UInt32 {
         let h = hashBytes(value)

@@ -311,7 +311,7 @@ public struct StreamAnalytics: Sendable {
         case .logs:
             let l = logs
             // The partition's own service ids, under its own table of names (see `GlobalPartials`).
-            parts.serviceNames = (0..<l.serviceNames.count).map { l.serviceNames.name(UInt32($0)) }
+            parts.serviceNames = l.serviceNames.nameStrings
             let ips = l.ipNames
             func group<S>(_ table: WindowTable<S>, into all: inout [Int64: [String: ClientPartial]], _ part: (S) -> ClientPartial) {
                 for s in table.states.indices where due(table.starts[s], table.spec.sizeMicros) {
@@ -351,7 +351,7 @@ public struct StreamAnalytics: Sendable {
         switch stream {
         case .logs:
             let l = logs
-            parts.serviceNames = (0..<l.serviceNames.count).map { l.serviceNames.name(UInt32($0)) }
+            parts.serviceNames = l.serviceNames.nameStrings
             for s in l.clients.changed(in: batch) {
                 let st = l.clients.states[s]
                 parts.clients[l.clients.starts[s], default: [:]][l.ipNames.name(l.clients.ids[s])] =

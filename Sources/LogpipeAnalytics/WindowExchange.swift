@@ -195,17 +195,7 @@ public struct GlobalWindowExchange: Sendable {
         }
         func names() throws(AnalyticsSnapshotError) -> SmallBitSet {
             var s = SmallBitSet()
-            for _ in 0..<(try r.count(minBytes: 4)) {
-                let name = try r.string()
-                if let id = serviceIDs[name] {
-                    s.insert(id)
-                } else {
-                    let id = UInt32(p.serviceNames.count)
-                    p.serviceNames.append(name)
-                    serviceIDs[name] = id
-                    s.insert(id)
-                }
-            }
+            for _ in 0..<(try r.count(minBytes: 4)) { s.insert(p.serviceID(try r.string(), index: &serviceIDs)) }
             return s
         }
         func counts() throws(AnalyticsSnapshotError) -> [String: Int64] {
