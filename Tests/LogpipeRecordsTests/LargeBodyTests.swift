@@ -41,6 +41,7 @@ struct LargeBodyTests {
         var alone = JSONBodyReader()
         var expected: [LogRecord] = []
         var expectedErrors: [RecordError] = []
+        var acceptedLines: [String] = []
         for (index, line) in lines.enumerated() {
             var one = LogBatch()
             let error = Array(line.utf8).withUnsafeBytes { alone.appendLog(json: $0, to: &one) }
@@ -48,6 +49,7 @@ struct LargeBodyTests {
                 expectedErrors.append(RecordError(index: index, field: error.field, message: error.message, reason: error.reason))
             } else {
                 expected.append(one.record(at: 0))
+                acceptedLines.append(line.trimmingCharacters(in: .whitespaces))
             }
         }
         #expect(result.total == lines.count)
@@ -59,10 +61,7 @@ struct LargeBodyTests {
             break
         }
         let accepted = result.acceptedSpans.map { String(decoding: body[$0], as: UTF8.self) }
-        #expect(accepted == lines.filter { line in
-            var one = LogBatch()
-            return Array(line.utf8).withUnsafeBytes { alone.appendLog(json: $0, to: &one) } == nil
-        }.map { $0.trimmingCharacters(in: .whitespaces) })
+        #expect(accepted == acceptedLines)
     }
 
     @Test func shortFirstRecordThenLongerOnes() throws {
