@@ -1,5 +1,6 @@
 import LogpipeAnalytics
 import LogpipeGenerator
+import LogpipeRecords
 import Testing
 
 @Suite("In-memory store of recent windows and alerts")
@@ -35,25 +36,35 @@ struct StoreTests {
         #expect(received == out.alerts)
     }
 
-    @Test("windows older than the retention are dropped")
-    func retention() throws {
-        let store = AnalyticsStore(retentionMicros: 10 * 60_000_000)
+    /// The retention tests' store and input: 10 minutes kept of 20 minutes of logs.
+    static let retentionMicros: Int64 = 10 * 60_000_000
+    static func twentyMinutesOfLogs() throws -> LogBatch {
         var generator = RecordGenerator(seed: 4)
-        let logs = try parseLogs(generator.logs(count: 12_000, start: epoch0, spacing: 0.1))
-        var analytics = StreamAnalytics(logger: quietLogger)
-        store.record(runAll(&analytics, logs: logs, batchSize: 2_000))
+        return try parseLogs(generator.logs(count: 12_000, start: epoch0, spacing: 0.1))
+    }
+
+    /// The system windows left once everything is recorded: the last 10 minutes' and the
+    /// one the cutoff falls in.
+    static func expectRetainedSystemWindows(_ store: AnalyticsStore) {
         let starts = Set(store.system().map(\.window.startMicros))
         #expect(starts.count == 11)
         #expect(starts.min() == micros(epoch0 + 540) && starts.max() == micros(epoch0 + 1140))
+    }
+
+    @Test("windows older than the retention are dropped")
+    func retention() throws {
+        let store = AnalyticsStore(retentionMicros: Self.retentionMicros)
+        var analytics = StreamAnalytics(logger: quietLogger)
+        store.record(runAll(&analytics, logs: try Self.twentyMinutesOfLogs(), batchSize: 2_000))
+        Self.expectRetainedSystemWindows(store)
     }
 
     /// Pruning runs only once the cutoff has moved an eighth of the retention; reads in
     /// between still leave out exactly the windows past it.
     @Test("recorded batch by batch, reads apply the exact retention between prunings")
     func retentionBetweenPrunings() throws {
-        let store = AnalyticsStore(retentionMicros: 10 * 60_000_000)
-        var generator = RecordGenerator(seed: 4)
-        let logs = try parseLogs(generator.logs(count: 12_000, start: epoch0, spacing: 0.1))
+        let store = AnalyticsStore(retentionMicros: Self.retentionMicros)
+        let logs = try Self.twentyMinutesOfLogs()
         var analytics = StreamAnalytics(logger: quietLogger)
         // 200 rows: 20 s of event time per batch, less than the 75 s between prunings.
         var start = 0
@@ -62,12 +73,10 @@ struct StoreTests {
             store.record(analytics.process(logs: slice(logs, start..<end)))
             start = end
             let newest = store.system().map(\.window.startMicros).max() ?? .min
-            #expect(store.system().allSatisfy { $0.window.startMicros >= newest - 10 * 60_000_000 })
+            #expect(store.system().allSatisfy { $0.window.startMicros >= newest - Self.retentionMicros })
         }
         store.record(analytics.finish())
-        let starts = Set(store.system().map(\.window.startMicros))
-        #expect(starts.count == 11)
-        #expect(starts.min() == micros(epoch0 + 540) && starts.max() == micros(epoch0 + 1140))
+        Self.expectRetainedSystemWindows(store)
         #expect(Set(store.services().map(\.window.startMicros)).min() == micros(epoch0 + 540))
     }
 }
