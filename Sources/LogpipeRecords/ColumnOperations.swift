@@ -24,13 +24,8 @@ extension PrimitiveColumn {
         }
     }
 
-    /// Reserves room for `rows` rows in total.
-    public mutating func reserveCapacity(_ rows: Int) {
-        values.reserveCapacity(rows)
-    }
-
     /// Reserves room for `rows` rows in total, validity included when it exists.
-    mutating func reserveRows(_ rows: Int) {
+    public mutating func reserveCapacity(_ rows: Int) {
         values.reserveCapacity(rows)
         validity?.reserveCapacity(rows)
     }
@@ -74,19 +69,18 @@ extension StringColumn {
         }
     }
 
-    /// Reserves room for `rows` rows holding `bytes` bytes in total.
+    /// Reserves room for `rows` rows holding `bytes` bytes in total, validity included
+    /// when it exists.
     public mutating func reserveCapacity(rows: Int, bytes byteCount: Int) {
         offsets.reserveCapacity(rows + 1)
+        validity?.reserveCapacity(rows)
         bytes.reserveCapacity(byteCount)
     }
 
     /// Reserves room for `rows` rows in total, with bytes for them at the average length
     /// of the rows held so far (plus an eighth).
     mutating func reserveLikeHeld(rows: Int) {
-        let held = max(1, count)
-        offsets.reserveCapacity(rows + 1)
-        validity?.reserveCapacity(rows)
-        bytes.reserveCapacity(bytes.count / held * rows / 8 * 9)
+        reserveCapacity(rows: rows, bytes: bytes.count / max(1, count) * rows / 8 * 9)
     }
 
     /// Whether row `i` is present (not null).

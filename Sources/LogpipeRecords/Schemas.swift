@@ -78,10 +78,10 @@ extension LogBatch: RecordSchema {
     }
 
     mutating func reserveLikeHeld(rows: Int) {
-        timestampMicros.reserveRows(rows); level.reserveRows(rows)
+        timestampMicros.reserveCapacity(rows); level.reserveCapacity(rows)
         service.reserveLikeHeld(rows: rows); host.reserveLikeHeld(rows: rows); message.reserveLikeHeld(rows: rows)
         metadataValidity?.reserveCapacity(rows)
-        requestId.reserveLikeHeld(rows: rows); responseTimeMs.reserveRows(rows); statusCode.reserveRows(rows)
+        requestId.reserveLikeHeld(rows: rows); responseTimeMs.reserveCapacity(rows); statusCode.reserveCapacity(rows)
         endpoint.reserveLikeHeld(rows: rows); method.reserveLikeHeld(rows: rows)
         clientIp.reserveLikeHeld(rows: rows); userId.reserveLikeHeld(rows: rows)
         extra.reserveLikeHeld(rows: rows)
@@ -192,11 +192,11 @@ extension ActivityBatch: RecordSchema {
     }
 
     mutating func reserveLikeHeld(rows: Int) {
-        eventId.reserveLikeHeld(rows: rows); timestampMicros.reserveRows(rows); userId.reserveLikeHeld(rows: rows)
+        eventId.reserveLikeHeld(rows: rows); timestampMicros.reserveCapacity(rows); userId.reserveLikeHeld(rows: rows)
         sessionId.reserveLikeHeld(rows: rows); eventType.reserveLikeHeld(rows: rows)
         eventDataValidity?.reserveCapacity(rows)
         page.reserveLikeHeld(rows: rows); element.reserveLikeHeld(rows: rows); productId.reserveLikeHeld(rows: rows)
-        query.reserveLikeHeld(rows: rows); amount.reserveRows(rows)
+        query.reserveLikeHeld(rows: rows); amount.reserveCapacity(rows)
         deviceValidity?.reserveCapacity(rows)
         deviceType.reserveLikeHeld(rows: rows); os.reserveLikeHeld(rows: rows); browser.reserveLikeHeld(rows: rows)
         extra.reserveLikeHeld(rows: rows)
