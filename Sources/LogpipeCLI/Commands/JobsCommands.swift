@@ -1,4 +1,5 @@
 import ArgumentParser
+import Configuration
 import Foundation
 import Logging
 import LogpipeBatch
@@ -32,6 +33,20 @@ enum SchedulerSetup {
     }
 }
 
+/// The lake of the commands that run the built-in jobs (`scheduler`, `jobs ls`, `jobs run`):
+/// where it is, how to reach an object store, and whether it is compacted.
+struct SchedulerLakeOptions: ParsableArguments {
+    @OptionGroup var objectStore: ObjectStoreOptions
+    @OptionGroup var compaction: CompactionOptions
+
+    @Option(help: "The lake: a directory, s3://bucket/prefix or webhdfs://namenode:9870/path (default <data-dir>/lake).")
+    var lake: String?
+
+    var flags: [String: ConfigValue?] {
+        objectStore.flags.merging(compaction.flags) { a, _ in a }.merging(["lake.dir": flag(lake)]) { a, _ in a }
+    }
+}
+
 /// `logpipe scheduler`: the built-in scheduler on its own.
 struct SchedulerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,11 +54,7 @@ struct SchedulerCommand: AsyncParsableCommand {
         abstract: "Run the scheduled jobs (daily report 00:15 UTC, compaction, retention when configured) until stopped.")
 
     @OptionGroup var common: CommonOptions
-    @OptionGroup var objectStore: ObjectStoreOptions
-    @OptionGroup var compaction: CompactionOptions
-
-    @Option(help: "The lake: a directory, s3://bucket/prefix or webhdfs://namenode:9870/path (default <data-dir>/lake).")
-    var lake: String?
+    @OptionGroup var lake: SchedulerLakeOptions
 
     @Option(help: "Serve /health and /metrics on this port (0: none), for probes and scraping.")
     var port = 0
@@ -52,8 +63,7 @@ struct SchedulerCommand: AsyncParsableCommand {
     var host = "127.0.0.1"
 
     func run() async throws {
-        let settings = try await Settings.load(common, flags: objectStore.flags.merging(compaction.flags) { a, _ in a }
-            .merging(["lake.dir": flag(lake)]) { a, _ in a })
+        let settings = try await Settings.load(common, flags: lake.flags)
         let logger = settings.logger("logpipe.scheduler")
         // The metrics registry is bootstrapped before the first job records into it.
         // The bus is no concern of the scheduler's: only the lake's volume, when it is local.
@@ -77,13 +87,10 @@ struct JobsCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ls", abstract: "Jobs with their schedules and last runs.")
         @OptionGroup var common: CommonOptions
-        @OptionGroup var objectStore: ObjectStoreOptions
-        @OptionGroup var compaction: CompactionOptions
-        @Option(help: "The lake: a directory, s3://bucket/prefix or webhdfs://namenode:9870/path (default <data-dir>/lake).") var lake: String?
+        @OptionGroup var lake: SchedulerLakeOptions
 
         func run() async throws {
-            let settings = try await Settings.load(common, flags: objectStore.flags.merging(compaction.flags) { a, _ in a }
-                .merging(["lake.dir": flag(lake)]) { a, _ in a })
+            let settings = try await Settings.load(common, flags: lake.flags)
             let scheduler = try SchedulerSetup.make(settings: settings, logger: settings.logger("logpipe.scheduler"))
             let runs = try await JobHistory(store: scheduler.store).runs()
             var rows = [["JOB", "SCHEDULE", "LAST INTERVAL", "STATUS", "NEXT"]]
@@ -118,16 +125,13 @@ struct JobsCommand: AsyncParsableCommand {
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "run", abstract: "Run a job for one interval now (a manual trigger).")
         @OptionGroup var common: CommonOptions
-        @OptionGroup var objectStore: ObjectStoreOptions
-        @OptionGroup var compaction: CompactionOptions
-        @Option(help: "The lake: a directory, s3://bucket/prefix or webhdfs://namenode:9870/path (default <data-dir>/lake).") var lake: String?
+        @OptionGroup var lake: SchedulerLakeOptions
         @Argument(help: "The job: report-daily, service-analysis, compaction, retention.") var job: String
         @Option(help: "The interval: the day (YYYY-MM-DD) for report-daily, default yesterday; a time for the others, default now.")
         var date: String?
 
         func run() async throws {
-            let settings = try await Settings.load(common, flags: objectStore.flags.merging(compaction.flags) { a, _ in a }
-                .merging(["lake.dir": flag(lake)]) { a, _ in a })
+            let settings = try await Settings.load(common, flags: lake.flags)
             let scheduler = try SchedulerSetup.make(settings: settings, logger: settings.logger("logpipe.scheduler"))
             if job == "compaction" && !scheduler.jobs.contains(where: { $0.name == job }) {
                 if try settings.compactionPolicy() == .off {
