@@ -83,11 +83,19 @@ private final class LeaseMember: GroupMember, @unchecked Sendable {
         self.logger = logger
         (assignments, continuation) = AsyncThrowingStream<PartitionAssignment, any Error>.makeStream()
         try FileIO.makeDirectories(root + "/members")
-        memberPath = root + "/members/\(getpid())-\(UUID().uuidString)"
-        memberFD = try FileIO.openReadWrite(memberPath, create: true, exclusive: true)
-        if flock(memberFD, LOCK_EX | LOCK_NB) != 0 {
+        let name = "\(getpid())-\(UUID().uuidString)"
+        memberPath = root + "/members/" + name
+        // The file is locked before it appears in members/: a member listing it between its
+        // creation and the lock would take the lock, judge this member dead and delete its
+        // file, and this member would go uncounted (the other then kept every partition and
+        // this one got none).
+        let joining = root + "/.joining-" + name
+        memberFD = try FileIO.openReadWrite(joining, create: true, exclusive: true)
+        if flock(memberFD, LOCK_EX | LOCK_NB) != 0 || rename(joining, memberPath) != 0 {
+            let error = FileIO.error("joining the group at", memberPath)
             FileIO.closeFile(memberFD)
-            throw FileIO.error("flock", memberPath)
+            unlink(joining)
+            throw error
         }
     }
 
