@@ -15,24 +15,18 @@ import Testing
         let source = LocalLeaseAssignmentSource(bus: reader, directory: dir.path, rebalanceSeconds: 0.1)
         let a = try await source.join(group: "g", topics: ["t"])
         let b = try await source.join(group: "g", topics: ["t"])
-        var ai = a.assignments.makeAsyncIterator()
-        var bi = b.assignments.makeAsyncIterator()
+        let watchA = AssignmentWatcher(a)
+        let watchB = AssignmentWatcher(b)
         // Each member converges on its fair share, 3 of 6, and the two shares are disjoint.
-        var latestA: Set<TopicPartition> = []
-        var latestB: Set<TopicPartition> = []
-        let deadline = ContinuousClock.now + .seconds(10)
-        while (latestA.count != 3 || latestB.count != 3) && ContinuousClock.now < deadline {
-            if latestA.count != 3, let next = try await ai.next() { latestA = Set(next.partitions) }
-            if latestB.count != 3, let next = try await bi.next() { latestB = Set(next.partitions) }
+        try await eventually("a 3/3 split", timeout: .seconds(10),
+                             describe: { "a: \(watchA.partitions ?? []), b: \(watchB.partitions ?? [])" }) {
+            watchA.partitions?.count == 3 && watchB.partitions?.count == 3
         }
-        #expect(latestA.count == 3 && latestB.count == 3)
-        #expect(latestA.isDisjoint(with: latestB))
+        #expect(watchA.partitions!.isDisjoint(with: watchB.partitions!))
         // One leaves: the other takes every partition.
         try await b.leave()
-        while latestA.count != 6, ContinuousClock.now < deadline + .seconds(10), let next = try await ai.next() {
-            latestA = Set(next.partitions)
-        }
-        #expect(latestA.count == 6)
+        try await eventually("the remaining member to own all 6", timeout: .seconds(10),
+                             describe: { "a: \(watchA.partitions ?? [])" }) { watchA.partitions?.count == 6 }
         try await a.leave()
         try await reader.close()
         try await writer.close()

@@ -87,8 +87,9 @@ import Testing
                 ])
             }
             // 10 minutes of data from minute 0.25: 11 one-minute windows, every log and event in them.
-            try await KafkaLake.eventually("every record in the whole-system windows", timeout: .seconds(60),
-                                           describe: { children.standardErrors() }) {
+            try await eventually("every record in the whole-system windows", timeout: .seconds(60),
+                                 interval: .milliseconds(200),
+                                 describe: { children.standardErrors() }) {
                 let system = try Self.rows(lake, "metrics/system"), activities = try Self.rows(lake, "metrics/activities")
                 let ddos = try Self.rows(lake, "alerts").filter { $0["type"] as? String == "ddos" }
                 return Self.sum(system, "request_count") >= 20_000 && Self.sum(activities, "event_count") >= 10_000 && !ddos.isEmpty

@@ -2,39 +2,11 @@
 import LogpipeBus
 import LogpipeKafka
 import LogpipeTesting
-import Synchronization
 import Testing
 
 /// Consumer-group membership on a real broker: members split partitions,
 /// take over a leaving member's partitions, and commit for lag visibility.
 @Suite struct KafkaGroupMembershipTests {
-    /// Follows one member's assignments in the background.
-    final class Watcher: Sendable {
-        final class Latest: Sendable {
-            let assignment = Mutex<PartitionAssignment?>(nil)
-        }
-        let latest = Latest()
-        let task: Task<Void, any Error>
-
-        init(_ member: any GroupMember) {
-            let latest = self.latest
-            task = Task {
-                for try await assignment in member.assignments { latest.assignment.withLock { $0 = assignment } }
-            }
-        }
-
-        var partitions: Set<TopicPartition>? { latest.assignment.withLock { $0.map { Set($0.partitions) } } }
-    }
-
-    /// Waits until `condition` holds, polling, or fails after `timeout`.
-    static func eventually(_ what: String, timeout: Duration = .seconds(20), _ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while !condition() {
-            guard ContinuousClock.now < deadline else { throw KafkaTestError("timed out waiting for \(what)") }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-    }
-
     @Test func membersSplitPartitionsAndTakeOverWhenOneLeaves() async throws {
         try await TansuBroker.with { broker in
             let configuration = KafkaBusConfiguration(bootstrapServers: broker.bootstrapServers)
@@ -45,12 +17,12 @@ import Testing
             let source = KafkaAssignmentSource(configuration: configuration, sessionTimeoutMillis: 6000)
 
             let first = try await source.join(group: "stream-workers", topics: ["logs.raw", "events.activity"])
-            let firstWatch = Watcher(first)
-            try await Self.eventually("the first member to own every partition") { firstWatch.partitions == all }
+            let firstWatch = AssignmentWatcher(first)
+            try await eventually("the first member to own every partition", timeout: .seconds(20)) { firstWatch.partitions == all }
 
             let second = try await source.join(group: "stream-workers", topics: ["logs.raw", "events.activity"])
-            let secondWatch = Watcher(second)
-            try await Self.eventually("two members to split the partitions") {
+            let secondWatch = AssignmentWatcher(second)
+            try await eventually("two members to split the partitions", timeout: .seconds(20)) {
                 guard let a = firstWatch.partitions, let b = secondWatch.partitions else { return false }
                 return a.isDisjoint(with: b) && a.union(b) == all && !a.isEmpty && !b.isEmpty
             }
@@ -58,7 +30,7 @@ import Testing
 
             try await first.leave()
             try await firstWatch.task.value
-            try await Self.eventually("the remaining member to own every partition") { secondWatch.partitions == all }
+            try await eventually("the remaining member to own every partition", timeout: .seconds(20)) { secondWatch.partitions == all }
             #expect(kept.isSubset(of: all))
 
             try await second.commit([TopicPartition(topic: "logs.raw", partition: 1): 42])

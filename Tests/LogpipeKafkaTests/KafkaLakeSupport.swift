@@ -67,20 +67,6 @@ enum KafkaLake {
         return nil
     }
 
-    /// Waits until `condition` holds, polling every 200 ms, or throws after `timeout`
-    /// with `describe()` (e.g. the children's standard error) in the message.
-    static func eventually(
-        _ what: String, timeout: Duration, describe: () -> String = { "" }, _ condition: () async throws -> Bool
-    ) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while try await !condition() {
-            guard ContinuousClock.now < deadline else {
-                throw KafkaTestError("timed out after \(timeout) waiting for \(what). \(describe())")
-            }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-    }
-
     /// What `contentCheck` prints.
     struct ContentCheck: Decodable, CustomStringConvertible {
         /// Rows in the dataset.

@@ -73,8 +73,9 @@ import Glibc
             }
 
             // Mid-stream: each of the three workers owns partitions and has committed records of one.
-            try await KafkaLake.eventually("each worker to commit records", timeout: .seconds(40),
-                                           describe: { children.standardErrors() }) {
+            try await eventually("each worker to commit records", timeout: .seconds(40),
+                                 interval: .milliseconds(200),
+                                 describe: { children.standardErrors() }) {
                 let ids = workers.compactMap { KafkaLake.workerId(of: $0) }
                 guard ids.count == 3 else { return false }
                 let newest = try await commits().values
@@ -90,15 +91,17 @@ import Glibc
             #expect(rowsAtKill < total, "the kill came after the stream had written everything")
 
             // The survivors take the dead worker's partitions once its session times out.
-            try await KafkaLake.eventually("the survivors to claim \(orphaned.sorted { $0.description < $1.description })",
-                                           timeout: .seconds(30), describe: { children.standardErrors() }) {
+            try await eventually("the survivors to claim \(orphaned.sorted { $0.description < $1.description })",
+                                 timeout: .seconds(30), interval: .milliseconds(200),
+                                 describe: { children.standardErrors() }) {
                 let newest = try await commits()
                 return orphaned.allSatisfy { tp in newest[tp].map { ids[1...].contains($0.owner) } ?? false }
             }
             // A fourth joins: the group gives it partitions of live workers, then the last records arrive.
             workers.append(try children.start(workerArguments))
-            try await KafkaLake.eventually("the fourth worker to claim partitions", timeout: .seconds(40),
-                                           describe: { children.standardErrors() }) {
+            try await eventually("the fourth worker to claim partitions", timeout: .seconds(40),
+                                 interval: .milliseconds(200),
+                                 describe: { children.standardErrors() }) {
                 guard let fourth = KafkaLake.workerId(of: workers[3]) else { return false }
                 return try await commits().values.contains { $0.owner == fourth }
             }
@@ -106,8 +109,9 @@ import Glibc
 
             let accepted = try await poster.value
             #expect(accepted == (logs: Self.logCount, events: Self.eventCount))
-            try await KafkaLake.eventually("the lake to hold \(total) rows", timeout: .seconds(60),
-                                           describe: { children.standardErrors() }) {
+            try await eventually("the lake to hold \(total) rows", timeout: .seconds(60),
+                                 interval: .milliseconds(200),
+                                 describe: { children.standardErrors() }) {
                 let rows = try await lakeRows()
                 if rows > total { throw KafkaTestError("the lake holds \(rows) rows, more than the \(total) accepted") }
                 return rows == total

@@ -72,17 +72,10 @@ import Glibc
                     }
                     return records
                 }
-                func eventually(_ what: String, seconds: Double, _ condition: () async throws -> Bool) async throws {
-                    let deadline = Date().addingTimeInterval(seconds)
-                    while Date() < deadline {
-                        if try await condition() { return }
-                        try await Task.sleep(nanoseconds: 250_000_000)
-                    }
-                    throw LakeContractViolation("timed out waiting for \(what):\n\(errors())")
-                }
 
                 // Mid-stream: each worker owns partitions and has committed records of one.
-                try await eventually("each worker to commit records", seconds: 60) {
+                try await eventually("each worker to commit records",
+                                         timeout: .seconds(60), interval: .milliseconds(250), describe: errors) {
                     let ids = workers.compactMap(workerId)
                     guard ids.count == 3 else { return false }
                     let records = try await newest()
@@ -97,7 +90,8 @@ import Glibc
                 try await feeding.value
 
                 let total = Int64(logLines.count + eventLines.count)
-                try await eventually("the survivors to claim \(orphaned) and the lake to hold \(total) rows", seconds: 90) {
+                try await eventually("the survivors to claim \(orphaned) and the lake to hold \(total) rows",
+                                         timeout: .seconds(90), interval: .milliseconds(250), describe: errors) {
                     let records = try await newest()
                     let claimed = orphaned.allSatisfy { tp in records.contains { "\($0.topic)-\($0.partition)" == tp && ids[1...].contains($0.owner) } }
                     let rows = records.reduce(Int64(0)) { $0 + $1.totalRows }
