@@ -25,6 +25,17 @@ struct ObjectStoreOptions: ParsableArguments {
     }
 }
 
+/// `--lake` and how to reach it, for every command that reads or writes the lake on its own
+/// (reports, search, jobs, `lake ls`; `stream` and `run` have their own, with the bus).
+struct LakeOptions: ParsableArguments {
+    @OptionGroup var objectStore: ObjectStoreOptions
+
+    @Option(help: "The lake: a directory, s3://bucket/prefix or webhdfs://namenode:9870/path (default <data-dir>/lake).")
+    var lake: String?
+
+    var flags: [String: ConfigValue?] { objectStore.flags.merging(["lake.dir": flag(lake)]) { a, _ in a } }
+}
+
 /// `--compaction`, for the commands that compact (stream workers and the scheduler).
 struct CompactionOptions: ParsableArguments {
     @Option(help: "Compact closed hours: auto (default: on a local lake, off on S3 and WebHDFS, where readers listing the lake could see a compaction's inputs and outputs together), on, off.")

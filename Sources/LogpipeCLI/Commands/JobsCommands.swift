@@ -36,15 +36,10 @@ enum SchedulerSetup {
 /// The lake of the commands that run the built-in jobs (`scheduler`, `jobs ls`, `jobs run`):
 /// where it is, how to reach an object store, and whether it is compacted.
 struct SchedulerLakeOptions: ParsableArguments {
-    @OptionGroup var objectStore: ObjectStoreOptions
+    @OptionGroup var location: LakeOptions
     @OptionGroup var compaction: CompactionOptions
 
-    @Option(help: "The lake: a directory, s3://bucket/prefix or webhdfs://namenode:9870/path (default <data-dir>/lake).")
-    var lake: String?
-
-    var flags: [String: ConfigValue?] {
-        objectStore.flags.merging(compaction.flags) { a, _ in a }.merging(["lake.dir": flag(lake)]) { a, _ in a }
-    }
+    var flags: [String: ConfigValue?] { location.flags.merging(compaction.flags) { a, _ in a } }
 }
 
 /// `logpipe scheduler`: the built-in scheduler on its own.
@@ -106,12 +101,11 @@ struct JobsCommand: AsyncParsableCommand {
     struct History: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "history", abstract: "Every recorded run, oldest first.")
         @OptionGroup var common: CommonOptions
-        @OptionGroup var objectStore: ObjectStoreOptions
-        @Option(help: "The lake: a directory, s3://bucket/prefix or webhdfs://namenode:9870/path (default <data-dir>/lake).") var lake: String?
+        @OptionGroup var lake: LakeOptions
         @Argument(help: "Only this job.") var job: String?
 
         func run() async throws {
-            let settings = try await Settings.load(common, flags: objectStore.flags.merging(["lake.dir": flag(lake)]) { a, _ in a })
+            let settings = try await Settings.load(common, flags: lake.flags)
             let runs = try await JobHistory(store: try settings.openExistingLake()).runs(job: job)
             var rows = [["JOB", "INTERVAL", "ATTEMPT", "START", "SECONDS", "STATUS", "ROWS", "ERROR"]]
             for r in runs {

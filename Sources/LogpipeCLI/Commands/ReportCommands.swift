@@ -18,10 +18,7 @@ struct ReportCommand: AsyncParsableCommand {
             discussion: "Writes reports/daily/date=YYYY-MM-DD/<table>/part-0.parquet, report.md and report.html in the lake, replacing a previous run of the day in one step. --from/--to runs every day of the range (a backfill), oldest first.")
 
         @OptionGroup var common: CommonOptions
-        @OptionGroup var objectStore: ObjectStoreOptions
-
-        @Option(help: "The lake: a directory, s3://bucket/prefix or webhdfs://namenode:9870/path (default <data-dir>/lake).")
-        var lake: String?
+        @OptionGroup var lake: LakeOptions
 
         @Option(help: "The UTC day, YYYY-MM-DD (default: yesterday).")
         var date: String?
@@ -39,7 +36,7 @@ struct ReportCommand: AsyncParsableCommand {
         var quiet = false
 
         func run() async throws {
-            let settings = try await Settings.load(common, flags: objectStore.flags.merging(["lake.dir": flag(lake)]) { a, _ in a })
+            let settings = try await Settings.load(common, flags: lake.flags)
             let store = try settings.openExistingLake()
             let days = try Self.days(date: date, from: from, to: to)
             // One progress line per day on standard error, so standard output carries only

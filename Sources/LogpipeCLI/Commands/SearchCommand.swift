@@ -10,10 +10,7 @@ struct SearchCommand: AsyncParsableCommand {
         abstract: "Find log records in the lake, newest first (reads only the hours in range, skips row groups by statistics).")
 
     @OptionGroup var common: CommonOptions
-    @OptionGroup var objectStore: ObjectStoreOptions
-
-    @Option(help: "The lake: a directory, s3://bucket/prefix or webhdfs://namenode:9870/path (default <data-dir>/lake).")
-    var lake: String?
+    @OptionGroup var lake: LakeOptions
 
     @Option(help: "How far back: 90s, 15m, 1h, 2d (default 1h without --from).")
     var since: String?
@@ -38,7 +35,7 @@ struct SearchCommand: AsyncParsableCommand {
     var format = "table"
 
     func run() async throws {
-        let settings = try await Settings.load(common, flags: objectStore.flags.merging(["lake.dir": flag(lake)]) { a, _ in a })
+        let settings = try await Settings.load(common, flags: lake.flags)
         let store = try settings.openExistingLake()
         var p: [String: String] = ["limit": String(limit)]
         let given: [(String, String?)] = [

@@ -11,10 +11,7 @@ struct ServicesReportCommand: AsyncParsableCommand {
         discussion: "Writes analysis/service/date=YYYY-MM-DD/<table>/ in the lake, replacing a previous run of the day.")
 
     @OptionGroup var common: CommonOptions
-    @OptionGroup var objectStore: ObjectStoreOptions
-
-    @Option(help: "The lake: a directory, s3://bucket/prefix or webhdfs://namenode:9870/path (default <data-dir>/lake).")
-    var lake: String?
+    @OptionGroup var lake: LakeOptions
 
     @Option(help: "The UTC day, YYYY-MM-DD (default: yesterday).")
     var date: String?
@@ -32,8 +29,8 @@ struct ServicesReportCommand: AsyncParsableCommand {
     var performanceTarget: Double?
 
     func run() async throws {
-        let settings = try await Settings.load(common, flags: objectStore.flags.merging([
-            "lake.dir": flag(lake), "reports.sla.availability": flag(availabilityTarget), "reports.sla.performance": flag(performanceTarget),
+        let settings = try await Settings.load(common, flags: lake.flags.merging([
+            "reports.sla.availability": flag(availabilityTarget), "reports.sla.performance": flag(performanceTarget),
         ]) { a, _ in a })
         let store = try settings.openExistingLake()
         var options = ServiceAnalysis.Options()

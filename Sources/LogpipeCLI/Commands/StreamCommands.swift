@@ -207,19 +207,11 @@ struct LakeCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "ls", abstract: "Partitions with their files, rows and bytes.")
 
         @OptionGroup var common: CommonOptions
-
-        @Option(help: "The lake: a directory (default <data-dir>/lake), s3://bucket/prefix or webhdfs://namenode:9870/path.")
-        var lake: String?
-
-        @OptionGroup var objectStore: ObjectStoreOptions
+        @OptionGroup var lake: LakeOptions
 
         func run() async throws {
-            let settings = try await Settings.load(common, flags: objectStore.flags.merging(["lake.dir": flag(lake)]) { a, _ in a })
-            let directory = settings.lakeSetting
-            guard directory.contains("://") || FileManager.default.fileExists(atPath: directory) else {
-                throw ValidationError("no lake at \(directory)")
-            }
-            let partitions = try await LakeListing.partitions(store: settings.openLake())
+            let settings = try await Settings.load(common, flags: lake.flags)
+            let partitions = try await LakeListing.partitions(store: settings.openExistingLake())
             var rows: [[String]] = [["DATASET", "PARTITION", "FILES", "ROWS", "BYTES"]]
             for p in partitions {
                 rows.append([p.dataset.path, p.hour.path, String(p.files), String(p.rows), formatBytes(p.bytes)])
