@@ -9,7 +9,7 @@ import Glibc
 /// on the same records in the same run.
 ///
 /// - Records: `records` generated logs from 8 services, event times evenly spread over
-///   48 hours ending an hour before now (none is future); 2% are shifted back by up to
+///   `hours` (48 from the command) ending an hour before now (none is future); 2% are shifted back by up to
 ///   2 minutes (out of order, within the allowed lateness) and 0.5% by 15–30 minutes
 ///   (late, behind the watermark). Written once as NDJSON for every peer.
 /// - Ingest (timed): `logpipe collect` on a fresh data directory; `connections` keep-alive
@@ -33,12 +33,12 @@ public enum ProductBench {
 
     /// Runs the benchmark with `binary` (the `logpipe` executable) in `workDir` (emptied
     /// first), the collector on loopback `port`, and returns a text report.
-    public static func run(binary: String, records: Int = 1_000_000, port: Int, workDir: String,
+    public static func run(binary: String, records: Int = 1_000_000, hours: Int = 48, port: Int, workDir: String,
                            python: String = "python3", spark: Bool = false, connections: Int = 4) async throws -> String {
         try? FileManager.default.removeItem(atPath: workDir)
         try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
         let loadBefore = loadAverage()
-        let (ndjson, requests) = generate(records: records)
+        let (ndjson, requests) = generate(records: records, hours: hours)
         let input = workDir + "/input.ndjson"
         try Data(ndjson).write(to: URL(fileURLWithPath: input))
 
@@ -82,7 +82,7 @@ public enum ProductBench {
 
         let streamRate = Double(records) / streamSeconds
         var report = """
-            product path: \(records) logs (\(ndjson.count / 1_000_000) MB NDJSON), 48 h of event time, 8 services, \
+            product path: \(records) logs (\(ndjson.count / 1_000_000) MB NDJSON), \(hours) h of event time, 8 services, \
             2% out of order by ≤ 2 min, 0.5% late by 15–30 min
               load average before \(loadBefore), after \(loadAfter); \(ProcessInfo.processInfo.activeProcessorCount) cores
               \("step".padding(toLength: 36, withPad: " ", startingAt: 0))  seconds   records/s  peak RSS MiB  logpipe stream / peer
@@ -107,10 +107,10 @@ public enum ProductBench {
     }
 
     /// The NDJSON and, per request, its byte range (`recordsPerRequest` lines each).
-    static func generate(records: Int) -> ([UInt8], [Range<Int>]) {
+    static func generate(records: Int, hours: Int) -> ([UInt8], [Range<Int>]) {
         var generator = RecordGenerator(seed: 20_261_129, services: 8)
         var disorder = SeededRandom(seed: 14)
-        let span = 48 * 3600.0
+        let span = Double(hours) * 3600
         let start = Double(Int(Date().timeIntervalSince1970) / 60 * 60) - 3600 - span
         let spacing = span / Double(max(1, records))
         var out: [UInt8] = []
