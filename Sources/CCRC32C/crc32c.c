@@ -50,7 +50,7 @@ int logpipe_crc32c_hardware_available(void) {
     return (getauxval(AT_HWCAP) & HWCAP_CRC32) != 0;
 }
 
-__attribute__((target("crc")))
+__attribute__((target("+crc")))
 uint32_t logpipe_crc32c_hardware(uint32_t crc, const void *bytes, size_t count) {
     const unsigned char *p = bytes;
     uint32_t c = ~crc;
