@@ -16,6 +16,113 @@ struct ClientPartial: Sendable {
     }
 }
 
+/// One window's client-IP (or flood) parts, sorted by IP (`String` order) in two
+/// parallel arrays: parts of two partitions combine in one merging pass, and emission
+/// writes rows in IP order without sorting (a dictionary keyed by IP hashed every name
+/// at each combine, and every emission sorted them again).
+///
+/// Reads like a dictionary from IP to part (`group[ip]`, `keys`, iteration as
+/// `(key, value)` pairs in IP order).
+struct ClientGroup: Sendable, Sequence, ExpressibleByDictionaryLiteral {
+    /// The IPs, strictly ascending.
+    private(set) var names: [String] = []
+    /// The part of each IP in `names`.
+    var parts: [ClientPartial] = []
+
+    init() {}
+
+    /// A group of `names` (strictly ascending) and their parts.
+    init(sortedNames names: [String], parts: [ClientPartial]) {
+        self.names = names
+        self.parts = parts
+    }
+
+    init(dictionaryLiteral elements: (String, ClientPartial)...) {
+        for (name, part) in elements { self[name] = part }
+    }
+
+    var count: Int { names.count }
+    var isEmpty: Bool { names.isEmpty }
+    /// The IPs, ascending.
+    var keys: [String] { names }
+
+    /// Where `name` is, or where it would be inserted.
+    private func position(_ name: String) -> (index: Int, found: Bool) {
+        // Groups are built in order: a name past the last is the common case when filling one.
+        if let last = names.last, last < name { return (names.count, false) }
+        var lo = 0, hi = names.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if names[mid] < name { lo = mid + 1 } else { hi = mid }
+        }
+        return (lo, lo < names.count && names[lo] == name)
+    }
+
+    /// The part of `name`; setting inserts it in order, replaces it, or (nil) removes it.
+    subscript(name: String) -> ClientPartial? {
+        get {
+            let (i, found) = position(name)
+            return found ? parts[i] : nil
+        }
+        set {
+            let (i, found) = position(name)
+            switch (found, newValue) {
+            case (true, let v?): parts[i] = v
+            case (true, nil): names.remove(at: i); parts.remove(at: i)
+            case (false, let v?): names.insert(name, at: i); parts.insert(v, at: i)
+            case (false, nil): break
+            }
+        }
+    }
+
+    /// The (IP, part) pairs in IP order.
+    struct Iterator: IteratorProtocol {
+        fileprivate let names: [String]
+        fileprivate let parts: [ClientPartial]
+        fileprivate var i = 0
+
+        mutating func next() -> (key: String, value: ClientPartial)? {
+            guard i < names.count else { return nil }
+            defer { i += 1 }
+            return (names[i], parts[i])
+        }
+    }
+
+    func makeIterator() -> Iterator { Iterator(names: names, parts: parts) }
+
+    /// Adds `o`'s parts in one pass over both sorted lists; `same` resolves an IP in both.
+    mutating func merge(_ o: ClientGroup, _ same: (inout ClientPartial, ClientPartial) -> Void) {
+        if o.isEmpty { return }
+        if isEmpty { self = o; return }
+        var outNames: [String] = []
+        var outParts: [ClientPartial] = []
+        outNames.reserveCapacity(count + o.count)
+        outParts.reserveCapacity(count + o.count)
+        // Held only here while merging, so each part's sketch is merged in place, not copied.
+        var mine = parts
+        parts = []
+        var i = 0, j = 0
+        while i < names.count, j < o.names.count {
+            let a = names[i], b = o.names[j]
+            if a == b {
+                same(&mine[i], o.parts[j])
+                outNames.append(a); outParts.append(mine[i])
+                i += 1; j += 1
+            } else if a < b {
+                outNames.append(a); outParts.append(mine[i])
+                i += 1
+            } else {
+                outNames.append(b); outParts.append(o.parts[j])
+                j += 1
+            }
+        }
+        outNames.append(contentsOf: names[i...]); outParts.append(contentsOf: mine[i...])
+        outNames.append(contentsOf: o.names[j...]); outParts.append(contentsOf: o.parts[j...])
+        names = outNames
+        parts = outParts
+    }
+}
+
 /// A partition's part of a system-wide window.
 struct SystemPartial: Sendable {
     var requests: Int64
@@ -64,8 +171,8 @@ struct ActivityPartial: Sendable {
 /// are bitsets over `serviceNames`, the table of the partials holding them, rather than
 /// sets of strings.
 public struct GlobalPartials: Sendable {
-    var clients: [Int64: [String: ClientPartial]] = [:]
-    var floods: [Int64: [String: ClientPartial]] = [:]
+    var clients: [Int64: ClientGroup] = [:]
+    var floods: [Int64: ClientGroup] = [:]
     var system: [Int64: SystemPartial] = [:]
     var activities: [Int64: [String: ActivityPartial]] = [:]
     /// The names of the service ids in the parts' service sets; an id past its end is
@@ -138,8 +245,8 @@ public struct GlobalPartials: Sendable {
         // In place, through the dictionaries' values: no key is hashed again. Flood parts
         // are left alone: the DDoS detector needs no services, so theirs are always empty.
         for i in o.clients.indices {
-            for j in o.clients.values[i].indices {
-                o.clients.values[i].values[j].services = remap(o.clients.values[i].values[j].services)
+            for j in o.clients.values[i].parts.indices {
+                o.clients.values[i].parts[j].services = remap(o.clients.values[i].parts[j].services)
             }
         }
         for i in o.system.indices { o.system.values[i].services = remap(o.system.values[i].services) }
@@ -155,6 +262,15 @@ public struct GlobalPartials: Sendable {
             for (start, group) in from {
                 if let i = all.index(forKey: start) {
                     all.values[i].merge(group) { _, new in new }
+                } else {
+                    all[start] = group
+                }
+            }
+        }
+        func add(_ from: [Int64: ClientGroup], into all: inout [Int64: ClientGroup]) {
+            for (start, group) in from {
+                if let i = all.index(forKey: start) {
+                    all.values[i].merge(group) { old, new in old = new }
                 } else {
                     all[start] = group
                 }
@@ -184,8 +300,13 @@ public struct GlobalPartials: Sendable {
                 }
             }
         }
-        add(o.clients, into: &clients) { $0.merge($1) }
-        add(o.floods, into: &floods) { $0.merge($1) }
+        func add(_ from: [Int64: ClientGroup], into all: inout [Int64: ClientGroup]) {
+            for (start, group) in from {
+                if let i = all.index(forKey: start) { all.values[i].merge(group) { $0.merge($1) } } else { all[start] = group }
+            }
+        }
+        add(o.clients, into: &clients)
+        add(o.floods, into: &floods)
         for (start, v) in o.system {
             if let i = system.index(forKey: start) { system.values[i].merge(v) } else { system[start] = v }
         }
@@ -722,7 +843,8 @@ public actor GlobalWindowCoordinator {
             let group = merged.clients[start]!
             var rows: [ClientMetrics] = []
             rows.reserveCapacity(group.count)
-            for (ip, s) in group.sorted(by: { $0.key < $1.key }) {
+            // Already in IP order (see `ClientGroup`).
+            for (ip, s) in zip(group.names, group.parts) {
                 rows.append(ClientMetrics(window: window, clientIp: ip, requestCount: s.requests, distinctUsers: s.users.count,
                                           servicesUsed: services(s.services), isFinal: true))
             }
@@ -753,7 +875,7 @@ public actor GlobalWindowCoordinator {
             }
             if let start = floodsByEnd[end], let group = merged.floods[start] {
                 let window = TimeWindow(startMicros: start, endMicros: end)
-                for (ip, s) in group.sorted(by: { $0.key < $1.key }) {
+                for (ip, s) in zip(group.names, group.parts) {
                     if let alert = detector.observeFlood(window: window, ip: ip, requests: s.requests, users: s.users.count) {
                         output.alerts.append(alert)
                     }

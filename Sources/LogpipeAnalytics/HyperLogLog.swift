@@ -13,20 +13,35 @@ import Darwin
 /// sketches", 2017), which needs no bias tables and holds a relative standard error
 /// of about `1.04/√m` over the whole range: 1.63% at precision 12, 0.81% at 14.
 ///
+/// The first two hashes are held inline, without an array: most client-IP and flood
+/// windows see one or two users, and an array per such window was an allocation at
+/// its first row, a copy at every hand-over and a new array at every merge.
+///
 /// Mergeable exactly: the merge of two sketches equals the sketch of both inputs,
 /// whatever mode each is in.
 public struct HyperLogLog: Sendable, Equatable {
-    /// log2 of the register count, 4 ... 18.
-    public let precision: Int
-    /// Sorted distinct hashes while sparse.
+    /// The inline hashes, sorted; unused ones are 0 so equal sketches compare equal.
+    var inline0: UInt64 = 0
+    var inline1: UInt64 = 0
+    /// Sorted distinct hashes while sparse beyond the inline ones; empty while at most
+    /// `inlineCapacity` hashes are known (they are inline then) and once dense.
     var sparse: [UInt64] = []
-    /// `2^precision` registers once dense; empty while sparse.
+    /// `2^precision` registers once dense; empty while exact.
     var registers: [UInt8] = []
+    private let precisionBits: UInt8
+    /// How many of the inline hashes are in use (0 unless the sketch is inline).
+    var inlineCount: UInt8 = 0
+
+    /// Hashes held inline before an array is allocated.
+    static let inlineCapacity = 2
+
+    /// log2 of the register count, 4 ... 18.
+    public var precision: Int { Int(precisionBits) }
 
     /// An empty sketch with `2^precision` registers.
     public init(precision: Int = 14) {
         precondition((4...18).contains(precision))
-        self.precision = precision
+        precisionBits = UInt8(precision)
     }
 
     /// The relative standard error of the dense estimate, `1.04/√m`.
@@ -37,22 +52,62 @@ public struct HyperLogLog: Sendable, Equatable {
     /// Whether the sketch still holds exact hashes.
     public var isExact: Bool { registers.isEmpty }
 
+    /// Whether the exact hashes are the inline ones (no array).
+    var isInline: Bool { registers.isEmpty && sparse.isEmpty }
+
+    /// The number of exact hashes (meaningful while `isExact`).
+    var exactCount: Int { sparse.isEmpty ? Int(inlineCount) : sparse.count }
+
+    /// The exact hashes, sorted (empty once dense).
+    var exactHashes: [UInt64] {
+        guard isInline else { return sparse }
+        return Array([inline0, inline1].prefix(Int(inlineCount)))
+    }
+
     /// Adds a value by its 64-bit hash (see `hashBytes`); equal values must hash equal.
     @inline(__always)
     public mutating func add(hash: UInt64) {
-        if registers.isEmpty {
-            // Binary search: the sparse list stays sorted so merges and snapshots are canonical.
-            var lo = 0, hi = sparse.count
-            while lo < hi {
-                let mid = (lo + hi) >> 1
-                if sparse[mid] < hash { lo = mid + 1 } else { hi = mid }
-            }
-            if lo < sparse.count, sparse[lo] == hash { return }
-            sparse.insert(hash, at: lo)
-            if sparse.count > sparseLimit { densify() }
-        } else {
+        if !registers.isEmpty {
             addToRegisters(hash)
+        } else if sparse.isEmpty {
+            addInline(hash)
+        } else {
+            addToSparse(hash)
         }
+    }
+
+    @inline(__always)
+    mutating func addInline(_ hash: UInt64) {
+        switch inlineCount {
+        case 0:
+            inline0 = hash
+            inlineCount = 1
+        case 1:
+            if hash == inline0 { return }
+            if hash < inline0 { inline1 = inline0; inline0 = hash } else { inline1 = hash }
+            inlineCount = 2
+        default:
+            if hash == inline0 || hash == inline1 { return }
+            // The third hash moves all of them to the sparse array (or registers).
+            var list = [inline0, inline1]
+            list.reserveCapacity(4)
+            list.insert(hash, at: hash < inline0 ? 0 : hash < inline1 ? 1 : 2)
+            inline0 = 0; inline1 = 0; inlineCount = 0
+            sparse = list
+            if sparse.count > sparseLimit { densify() }
+        }
+    }
+
+    mutating func addToSparse(_ hash: UInt64) {
+        // Binary search: the sparse list stays sorted so merges and snapshots are canonical.
+        var lo = 0, hi = sparse.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if sparse[mid] < hash { lo = mid + 1 } else { hi = mid }
+        }
+        if lo < sparse.count, sparse[lo] == hash { return }
+        sparse.insert(hash, at: lo)
+        if sparse.count > sparseLimit { densify() }
     }
 
     mutating func addToRegisters(_ hash: UInt64) {
@@ -63,24 +118,38 @@ public struct HyperLogLog: Sendable, Equatable {
     }
 
     mutating func densify() {
+        let exact = exactHashes
         registers = Array(repeating: 0, count: 1 << precision)
-        for h in sparse { addToRegisters(h) }
+        for h in exact { addToRegisters(h) }
         sparse = []
+        inline0 = 0; inline1 = 0; inlineCount = 0
     }
 
     /// Adds every value another sketch has seen. Both must have the same precision.
     public mutating func merge(_ other: HyperLogLog) {
         precondition(other.precision == precision, "merging sketches of different precision")
-        if other.registers.isEmpty {
-            if registers.isEmpty {
-                sparse = Self.union(sparse, other.sparse)
+        if other.isInline {
+            // At most two hashes: added one by one, without an array unless this one spills.
+            if other.inlineCount > 0 { add(hash: other.inline0) }
+            if other.inlineCount > 1 { add(hash: other.inline1) }
+        } else if other.registers.isEmpty {
+            if !registers.isEmpty {
+                for h in other.sparse { addToRegisters(h) }
+            } else if sparse.isEmpty {
+                sparse = Self.union(other.sparse, exactHashes)
+                inline0 = 0; inline1 = 0; inlineCount = 0
                 if sparse.count > sparseLimit { densify() }
             } else {
-                for h in other.sparse { addToRegisters(h) }
+                sparse = Self.union(sparse, other.sparse)
+                if sparse.count > sparseLimit { densify() }
             }
         } else {
             if registers.isEmpty { densify() }
-            for i in registers.indices where other.registers[i] > registers[i] { registers[i] = other.registers[i] }
+            registers.withUnsafeMutableBufferPointer { mine in
+                other.registers.withUnsafeBufferPointer { theirs in
+                    for i in 0..<mine.count where theirs[i] > mine[i] { mine[i] = theirs[i] }
+                }
+            }
         }
     }
 
@@ -100,7 +169,7 @@ public struct HyperLogLog: Sendable, Equatable {
 
     /// The estimated number of distinct values (exact while sparse).
     public var estimate: Double {
-        if registers.isEmpty { return Double(sparse.count) }
+        if registers.isEmpty { return Double(exactCount) }
         let q = 64 - precision
         var histogram = [Int](repeating: 0, count: q + 2)
         for r in registers { histogram[Int(r)] += 1 }
@@ -144,11 +213,18 @@ public struct HyperLogLog: Sendable, Equatable {
         }
     }
 
-    /// Restores a sketch from its parts (snapshots).
+    /// Restores a sketch from its parts (snapshots): sorted exact hashes, or registers.
     init(precision: Int, sparse: [UInt64], registers: [UInt8]) {
-        self.precision = precision
-        self.sparse = sparse
-        self.registers = registers
+        self.init(precision: precision)
+        if !registers.isEmpty {
+            self.registers = registers
+        } else if sparse.count <= Self.inlineCapacity {
+            inlineCount = UInt8(sparse.count)
+            if sparse.count > 0 { inline0 = sparse[0] }
+            if sparse.count > 1 { inline1 = sparse[1] }
+        } else {
+            self.sparse = sparse
+        }
     }
 }
 

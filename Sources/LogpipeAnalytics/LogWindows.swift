@@ -61,6 +61,9 @@ struct LogWindows: Sendable {
     var clients: WindowTable<ClientState>
     var floods: WindowTable<ClientState>
     var system: WindowTable<SystemState>
+    /// `ipNames` in name order, for handing client-IP parts over sorted; brought up to
+    /// date by `orderIPs()`.
+    private(set) var ipOrder = NameOrder()
 
     // Per-batch scratch, reused so steady-state batches allocate little.
     private var serviceEncoder = BatchEncoder()
@@ -239,6 +242,13 @@ struct LogWindows: Sendable {
                              healthScore: SystemMetrics.healthScore(errorRate: rate), isFinal: isFinal)
     }
 
+    /// Brings `ipOrder` up to date with `ipNames` (sorted again only when names were
+    /// added or compacted away since).
+    mutating func orderIPs() {
+        guard ipOrder.count != ipNames.count else { return }
+        ipOrder = NameOrder(ipNames)
+    }
+
     /// Drops IPs no open window refers to, once they are most of the table.
     mutating func compactIPs() {
         guard ipNames.count > 1024 else { return }
@@ -252,6 +262,7 @@ struct LogWindows: Sendable {
         clients.remapIDs { old.remapped($0, remap) }
         floods.remapIDs { old.remapped($0, remap) }
         ipNames = fresh
+        ipOrder = NameOrder()
     }
 
     // MARK: Snapshot
@@ -279,6 +290,7 @@ struct LogWindows: Sendable {
         watermark.maxEventMicros = try r.i64()
         serviceNames = try r.interner(limit: c.maxNames)
         ipNames = try r.interner(limit: Int(UInt32.max - 1))
+        ipOrder = NameOrder()
         services = try readTable(spec: c.serviceWindow, from: &r) { r throws(AnalyticsSnapshotError) in
             var s = ServiceState(accuracy: c.quantileAccuracy)
             s.requests = try r.i64(); s.errors = try r.i64(); s.successes = try r.i64(); s.fast = try r.i64()
@@ -304,6 +316,33 @@ struct LogWindows: Sendable {
             return s
         }
     }
+}
+
+/// The names of a `ByteInterner` in `String` order, and each id's place in it, so rows
+/// keyed by ids sort by name as integers.
+struct NameOrder: Sendable {
+    /// The interner's name count this order was made for; -1 for none.
+    private(set) var count = -1
+    /// The names ascending, the overflow name among them.
+    private(set) var sorted: [String] = []
+    /// Per id, its name's index in `sorted`; the last entry is the overflow id's.
+    private var ranks: [UInt32] = []
+
+    init() {}
+
+    init(_ interner: ByteInterner) {
+        var names = interner.nameStrings
+        names.append(ByteInterner.overflowName)
+        let order = names.indices.sorted { names[$0] < names[$1] }
+        var ranks = [UInt32](repeating: 0, count: names.count)
+        for (r, id) in order.enumerated() { ranks[id] = UInt32(r) }
+        count = interner.count
+        sorted = order.map { names[$0] }
+        self.ranks = ranks
+    }
+
+    /// The index of `id`'s name in `sorted` (an id past the names is the overflow id).
+    func rank(_ id: UInt32) -> UInt32 { ranks[min(Int(id), count)] }
 }
 
 /// A (window start, key id) pair as a dictionary key.

@@ -50,7 +50,12 @@ struct SnapshotWriter {
     }
 
     mutating func hll(_ h: HyperLogLog) {
-        if h.registers.isEmpty {
+        if h.isInline {
+            u8(0)
+            u32(UInt32(h.inlineCount))
+            if h.inlineCount > 0 { u64(h.inline0) }
+            if h.inlineCount > 1 { u64(h.inline1) }
+        } else if h.registers.isEmpty {
             u8(0)
             u32(UInt32(h.sparse.count))
             for x in h.sparse { u64(x) }

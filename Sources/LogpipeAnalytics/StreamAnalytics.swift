@@ -309,13 +309,40 @@ public struct StreamAnalytics: Sendable {
         func due(_ start: Int64, _ size: Int64) -> Bool { start + size <= wm && start + size > from }
         switch stream {
         case .logs:
+            logs.orderIPs()
             let l = logs
             // The partition's own service ids, under its own table of names (see `GlobalPartials`).
             parts.serviceNames = l.serviceNames.nameStrings
-            let ips = l.ipNames
-            func group<S>(_ table: WindowTable<S>, into all: inout [Int64: [String: ClientPartial]], _ part: (S) -> ClientPartial) {
+            // Each window's IPs in name order (see `ClientGroup`), sorted by their ranks:
+            // integers, not strings.
+            func group<S>(_ table: WindowTable<S>, into all: inout [Int64: ClientGroup], _ part: (S) -> ClientPartial) {
+                // Sorted by one integer: the window's place since the earliest due one (starts
+                // are multiples of the slide) above the IP's rank.
+                let slide = table.spec.slideMicros
+                var first = Int64.max
+                for s in table.states.indices where due(table.starts[s], table.spec.sizeMicros) { first = min(first, table.starts[s]) }
+                var taken: [(key: UInt64, slot: Int32)] = []
                 for s in table.states.indices where due(table.starts[s], table.spec.sizeMicros) {
-                    all[table.starts[s], default: [:]][ips.name(table.ids[s])] = part(table.states[s])
+                    let key = UInt64((table.starts[s] - first) / slide) << 32 | UInt64(l.ipOrder.rank(table.ids[s]))
+                    taken.append((key, Int32(s)))
+                }
+                taken.sort { $0.key < $1.key }
+                var k = 0
+                while k < taken.count {
+                    let start = table.starts[Int(taken[k].slot)]
+                    var names: [String] = []
+                    var windowParts: [ClientPartial] = []
+                    while k < taken.count, table.starts[Int(taken[k].slot)] == start {
+                        let name = l.ipOrder.sorted[Int(taken[k].key & 0xFFFF_FFFF)]
+                        let p = part(table.states[Int(taken[k].slot)])
+                        // Two ids share a name only when a real IP is spelled as the overflow name.
+                        if names.last == name { windowParts[windowParts.count - 1].merge(p) } else {
+                            names.append(name)
+                            windowParts.append(p)
+                        }
+                        k += 1
+                    }
+                    all[start] = ClientGroup(sortedNames: names, parts: windowParts)
                 }
             }
             group(l.clients, into: &parts.clients) { ClientPartial(requests: $0.requests, users: $0.users, services: $0.services) }
@@ -385,11 +412,11 @@ public struct StreamAnalytics: Sendable {
     public mutating func dropGlobalWindows(_ stream: AnalyticsStream, upTo end: Int64) {
         switch stream {
         case .logs:
-            _ = logs.clients.close(upTo: end, batch: batchNumber)
-            _ = logs.floods.close(upTo: end, batch: batchNumber)
-            _ = logs.system.close(upTo: end, batch: batchNumber)
+            logs.clients.drop(upTo: end)
+            logs.floods.drop(upTo: end)
+            logs.system.drop(upTo: end)
         case .activities:
-            _ = activities.types.close(upTo: end, batch: batchNumber)
+            activities.types.drop(upTo: end)
         }
     }
 

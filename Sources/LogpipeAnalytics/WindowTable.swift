@@ -85,6 +85,22 @@ struct WindowTable<State: Sendable>: Sendable {
     mutating func close(upTo watermark: Int64, batch: UInt64) -> [(start: Int64, id: UInt32, state: State, changed: Bool)] {
         guard hasClosable(watermark) else { return [] }
         var closed: [(start: Int64, id: UInt32, state: State, changed: Bool)] = []
+        removeClosed(upTo: watermark) { closed.append(($0, $1, $2, $3 == batch)) }
+        closed.sort { ($0.start, $0.id) < ($1.start, $1.id) }
+        return closed
+    }
+
+    /// Removes the windows that end at or before `watermark`, returning nothing: for
+    /// windows emitted elsewhere (the whole-system ones), where collecting and sorting
+    /// what `close` returns was thrown away.
+    mutating func drop(upTo watermark: Int64) {
+        guard hasClosable(watermark) else { return }
+        removeClosed(upTo: watermark) { _, _, _, _ in }
+    }
+
+    /// Calls `closing` with (start, id, state, batch that last changed it) of each window
+    /// ending at or before `watermark`, and removes them.
+    private mutating func removeClosed(upTo watermark: Int64, _ closing: (Int64, UInt32, State, UInt64) -> Void) {
         // The kept windows move down in place, in their order, and only the index is
         // rebuilt: copying each kept state into a new table cost a retain and a release of
         // its sketch or HyperLogLog arrays, for every open window at every close.
@@ -92,7 +108,7 @@ struct WindowTable<State: Sendable>: Sendable {
         var earliest = Int64.max
         for read in states.indices {
             if starts[read] + spec.sizeMicros <= watermark {
-                closed.append((starts[read], ids[read], states[read], touched[read] == batch))
+                closing(starts[read], ids[read], states[read], touched[read])
                 continue
             }
             if write != read {
@@ -112,8 +128,6 @@ struct WindowTable<State: Sendable>: Sendable {
         index = GroupIndex(capacity: write)
         for s in 0..<write { index.insert(starts[s], ids[s], slot: s) }
         earliestStart = earliest
-        closed.sort { ($0.start, $0.id) < ($1.start, $1.id) }
-        return closed
     }
 
     /// Slots changed in `batch`, ordered by start then id.
