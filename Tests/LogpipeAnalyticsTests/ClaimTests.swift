@@ -133,6 +133,25 @@ struct ClaimTests {
         #expect(await exchange.readEmitted(.logs)?.upTo == end)
         // The record covers the last claim: the claims before it are pruned.
         #expect(try await exchange.claimStarts(.logs) == [published.last!.sequence])
+
+        // A merger starting from before the pruned claims, the record unreadable (being
+        // rewritten), its partitions still holding every part: it must not claim from its own
+        // position again, but see the chain has moved on and take it up where it stands.
+        try await store.delete("\(GlobalWindowExchange.directory(.logs))/\(GlobalWindowExchange.emittedName)")
+        let third = SinkTests.Publications()
+        let c = GlobalWindowCoordinator(configuration: Self.configuration, expected: [.logs: Set(Self.sources)], store: nil,
+                                        exchange: exchange, exchangeIntervalMicros: 0) { p in
+            third.add(p)
+            lake.write(p)
+        }
+        for p in 0..<3 {
+            var parts = steps[0][p].parts
+            parts.combine(steps[1][p].parts)
+            _ = await c.report(Self.sources[p], stream: .logs, watermark: steps[1][p].watermark, parts: parts, knownEmitted: .min)
+        }
+        #expect(third.items.withLock { $0 }.map(\.fileName) == [published.last!.fileName])
+        #expect(await c.emitted(.logs) == end)
+        Self.expectOneRowPerWindow(lake.rows, through: end)
     }
 
     /// Publications that follow one another along the chain: each range starts where the
