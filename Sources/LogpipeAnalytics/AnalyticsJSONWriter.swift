@@ -322,6 +322,7 @@ extension AnalyticsPublication: AnalyticsJSONEncodable {
         o.field("output", output, &out)
         o.field("partition", Int64(partition), &out)
         o.field("sequence", sequence, &out)
+        if let through { o.field("through", through, &out) }
         o.field("topic", topic, &out)
         o.end(&out)
     }

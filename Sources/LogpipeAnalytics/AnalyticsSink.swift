@@ -13,17 +13,30 @@ public struct AnalyticsPublication: Sendable, Equatable, Codable {
     public var partition: Int32
     /// The partition's publication number, increasing from 1: a replay after a restart repeats a
     /// number with the same content, so (topic, partition, sequence) names it idempotently.
+    /// Whole-system (`<stream>-global`) publications: the window end in seconds, or, with
+    /// `through`, where the claimed range of window ends starts (microseconds, exclusive).
     public var sequence: Int64
+    /// Whole-system publications of a claimed range: where it ends (microseconds, inclusive);
+    /// the name is then (topic, partition, sequence, through). `nil` otherwise.
+    public var through: Int64?
     /// Windows, alerts and late counts since the previous publication (`lateRows` and
     /// `futureRows` empty: the rows themselves are in the commit's late files).
     public var output: AnalyticsOutput
 
     /// A publication.
-    public init(topic: String, partition: Int32, sequence: Int64, output: AnalyticsOutput) {
+    public init(topic: String, partition: Int32, sequence: Int64, through: Int64? = nil, output: AnalyticsOutput) {
         self.topic = topic
         self.partition = partition
         self.sequence = sequence
+        self.through = through
         self.output = output
+    }
+
+    /// The name of its files in the lake: a replay, or another merger publishing the same
+    /// claim, has the same one.
+    public var fileName: String {
+        let base = "part-\(topic)-\(partition)-\(String(format: "%012lld", sequence))"
+        return through.map { "\(base)-\($0).json" } ?? "\(base).json"
     }
 }
 
@@ -73,7 +86,9 @@ public enum LateRowsLayout {
 /// partition of this sink combines them (one row per window, one alert per incident) and
 /// publishes them as `<stream>-global` publications named by window end. Given an
 /// `exchange`, the coordinators of several worker processes combine them through the lake,
-/// one of them merging (see `GlobalWindowCoordinator`).
+/// one of them merging, and each emission is one publication named by the range of window
+/// ends it claimed in the exchange, which every merger cuts the same (see
+/// `GlobalWindowCoordinator`).
 public struct AnalyticsSink: StreamSink {
     /// The analytics configuration of every partition.
     public let configuration: AnalyticsConfiguration

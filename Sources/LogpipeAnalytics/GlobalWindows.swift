@@ -400,10 +400,11 @@ struct PendingParts: Sendable {
 /// until the window is emitted here, and hands the part over once its own watermark has
 /// passed the window. A window is emitted when the global watermark (the smallest of the
 /// partitions' watermarks) passes its end: every partition's part is final then, so the
-/// row is the same whichever run computes it. Emission is a publication named by the
-/// stream and the windows' end, written before any partition drops its part: a restart
-/// re-sends the parts and re-emits the same windows under the same name, which the
-/// publisher writes idempotently.
+/// row is the same whichever run computes it. Emission is published before any partition
+/// drops its part: a restart re-sends the parts and re-emits the same windows under the
+/// same name, which the publisher writes idempotently. Without an exchange a publication
+/// holds the windows of one end and is named by it; with one, it holds every window of a
+/// range of ends claimed in the exchange and is named by that range (below).
 ///
 /// A partition counts towards the global watermark once it has reported; one expected
 /// but silent (not opened yet, or gone) is waited for twice `idleTimeoutMicros` of wall
@@ -422,9 +423,12 @@ struct PendingParts: Sendable {
 /// for twice the idle timeout is a partition that is gone), emits what it passes, and
 /// records in the exchange how far it emitted along with its detector history; every
 /// worker reads that record so its partitions drop the emitted parts, and a new merger
-/// (restart, handover) starts from it. Two mergers for a moment (a rebalance, a merger
-/// killed and replaced) publish the same windows under the same names, so the lake keeps
-/// one row per window and one alert. Writing a partition's object and reading the
+/// (restart, handover) starts from it. The ranges a merger publishes are a chain of claims
+/// in the exchange, each made exclusively from where the previous one ended and published
+/// exactly as claimed by whichever merger gets there (`nextClaim`): two mergers for a
+/// moment (a rebalance, a merger killed and replaced, even after writing part of a range)
+/// cut the same ranges and publish the same windows under the same names, so the lake
+/// keeps one row per window and one alert. Writing a partition's object and reading the
 /// others' are rate-limited to once per `exchangeIntervalMicros`, so a window is emitted
 /// within a few intervals after the last partition's watermark passes it. Without an
 /// exchange, the coordinator combines the partitions of its own process only.
@@ -475,6 +479,8 @@ public actor GlobalWindowCoordinator {
         var unrecordedFrom: Int64?
         /// When this worker last wrote the record.
         var recordedAtMicros: Int64?
+        /// The range of this worker's last publication (its claim's start and end).
+        var lastClaim: (from: Int64, upTo: Int64)?
     }
 
     /// A coordinator expecting the partitions in `expected` (per stream), emitting through
@@ -613,35 +619,114 @@ public actor GlobalWindowCoordinator {
             counted.append(tp)
         }
         guard global > done, global != .max else { return droppable(stream) }
-        var merged = GlobalPartials()
-        // This worker's own parts are taken out in place; the others' are read from their
-        // objects, which keep them until the record says they are emitted.
         // In partition order: floating-point sums then come out the same in every merger.
-        for tp in counted.sorted(by: { ($0.topic, $0.partition) < ($1.topic, $1.partition) }) {
-            let part: GlobalPartials
-            if mine.contains(tp) {
-                guard let t = parts[stream]?[tp]?.take(upTo: global, configuration) else { continue }
-                part = t
-            } else if let r = exchangeStates[stream]?.reports[tp] {
-                part = r.parts.windows(after: done, upTo: global, configuration)
-            } else {
-                continue
+        let order = counted.sorted(by: { ($0.topic, $0.partition) < ($1.topic, $1.partition) })
+        // The others' parts are read from their objects, which keep them until the record says
+        // they are emitted; this worker's own are taken out in place once the range is known.
+        func others(after: Int64, upTo: Int64) -> [GlobalPartials] {
+            order.compactMap { tp in
+                mine.contains(tp) ? nil : exchangeStates[stream]?.reports[tp]?.parts.windows(after: after, upTo: upTo, configuration)
             }
-            if merged.isEmpty { merged = part } else { merged.combine(part) }
         }
-        // No window ends in between: move on in memory (the next scan starts here) without a
-        // write; the record catches up with the next emission.
-        guard !merged.isEmpty else {
-            emittedUpTo[stream] = global
-            return droppable(stream)
+        func merge(after: Int64, upTo: Int64, _ read: [GlobalPartials]) -> GlobalPartials {
+            var merged = GlobalPartials()
+            var next = read.makeIterator()
+            for tp in order {
+                let part: GlobalPartials
+                if mine.contains(tp) {
+                    guard let t = parts[stream]?[tp]?.take(upTo: upTo, configuration) else { continue }
+                    part = t
+                } else {
+                    guard let r = next.next() else { continue }
+                    part = r
+                }
+                if merged.isEmpty { merged = part } else { merged.combine(part) }
+            }
+            return merged
         }
-        await publish(stream, merged)
-        if exchangeStates[stream]?.unrecordedFrom == nil { exchangeStates[stream, default: ExchangeState()].unrecordedFrom = done }
-        emittedUpTo[stream] = global
-        dropParts(stream, upTo: global)
-        dropOpenParts(stream, upTo: global)
+        // Range after range along the chain of claims, until the global watermark.
+        while true {
+            let from = emittedUpTo[stream] ?? .min
+            guard global > from else { break }
+            let read = others(after: from, upTo: global)
+            let due = read.contains { !$0.isEmpty }
+                || mine.contains { parts[stream]?[$0]?.parts.earliestEnd(configuration) ?? .max <= global }
+            let step: ClaimStep
+            do {
+                step = try await nextClaim(exchange, stream, from: from, global: global, due: due)
+            } catch {
+                // Tried again at the next report; nothing was taken or published.
+                logger.warning("claiming whole-system windows failed", metadata: ["stream": "\(stream.rawValue)", "error": "\(error)"])
+                break
+            }
+            switch step {
+            case .nothing, .wait:
+                return droppable(stream)
+            case .emitted(let upTo):
+                // The chain has moved past this worker's position: what lies before `upTo` is
+                // published and recorded by another merger, whose record (and detector
+                // history) this worker takes up.
+                await refresh(exchange, stream)
+                if emittedUpTo[stream] ?? .min < upTo {
+                    emittedUpTo[stream] = upTo
+                    dropParts(stream, upTo: upTo)
+                    dropOpenParts(stream, upTo: upTo)
+                }
+            case .publish(let upTo):
+                let merged = merge(after: from, upTo: upTo, upTo == global ? read : others(after: from, upTo: upTo))
+                await publish(stream, merged, range: (from, upTo))
+                if exchangeStates[stream]?.unrecordedFrom == nil { exchangeStates[stream, default: ExchangeState()].unrecordedFrom = from }
+                exchangeStates[stream, default: ExchangeState()].lastClaim = (from, upTo)
+                emittedUpTo[stream] = upTo
+                dropParts(stream, upTo: upTo)
+                dropOpenParts(stream, upTo: upTo)
+            }
+        }
         await recordIfDue(exchange, stream, now: now)
         return droppable(stream)
+    }
+
+    /// What to do next from one end of the chain of claims.
+    private enum ClaimStep {
+        /// Publish the windows ending in `(from, upTo]` as one publication.
+        case publish(upTo: Int64)
+        /// Another merger's claim ends past the global watermark: wait for it.
+        case wait
+        /// No claim yet and no window ends before the global watermark: nothing to claim.
+        case nothing
+        /// The chain has moved on past `from` (its claims since pruned): everything up to
+        /// `upTo` is published.
+        case emitted(upTo: Int64)
+    }
+
+    /// Finds or makes the claim from `from`, the end of what this worker has emitted.
+    ///
+    /// Publications are named by the range of window ends they hold, so every merger must
+    /// cut the same ranges: a merger restarted mid-backfill, or a second one for a moment,
+    /// would otherwise publish the same windows under other names (two rows per window).
+    /// The ranges are a chain of claims in the exchange, each created exclusively from where
+    /// the previous one ended: an existing claim is published exactly as claimed, whoever
+    /// made it (a crashed merger, the other merger); only at the end of the chain is a new
+    /// one made, up to the global watermark, and only when some window ends before it.
+    ///
+    /// `from` is where the chain was when this worker last looked, or what the record or a
+    /// partition's checkpoint says was emitted: both ends of claims. Claims are pruned behind
+    /// the record, always keeping the last recorded one (see `recordIfDue`), so a `from` the
+    /// chain has moved past sees a later claim and no claim of its own.
+    private func nextClaim(_ exchange: GlobalWindowExchange, _ stream: AnalyticsStream, from: Int64, global: Int64,
+                           due: Bool) async throws -> ClaimStep {
+        // Without a window to publish, the chain is not even looked at: most rounds of a
+        // backfill pass no window end, and a listing each time would be a store request each.
+        guard due else { return .nothing }
+        let starts = try await exchange.claimStarts(stream)
+        if starts.contains(from), let upTo = try await exchange.claimEnd(stream, from: from) {
+            return upTo <= global ? .publish(upTo: upTo) : .wait
+        }
+        if let later = starts.first(where: { $0 > from }) { return .emitted(upTo: later) }
+        if try await exchange.claim(stream, from: from, upTo: global) { return .publish(upTo: global) }
+        // Another merger claimed it in between.
+        guard let upTo = try await exchange.claimEnd(stream, from: from) else { return .wait }
+        return upTo <= global ? .publish(upTo: upTo) : .wait
     }
 
     /// The end up to which this worker's partitions may drop their parts: what was
@@ -673,6 +758,12 @@ public actor GlobalWindowCoordinator {
         exchangeStates[stream, default: ExchangeState()].recordedAtMicros = now
         exchangeStates[stream, default: ExchangeState()].detectorUpTo = upTo
         exchangeStates[stream, default: ExchangeState()].unrecordedFrom = nil
+        // The claims before the one just recorded are behind the record: no merger starts
+        // from them again. The recorded one stays, so a merger whose position is older than
+        // the record finds a later claim and knows the chain has moved on (`nextClaim`).
+        if let last = state.lastClaim, last.upTo == upTo, let starts = try? await exchange.claimStarts(stream) {
+            for from in starts where from < last.from { try? await exchange.deleteClaim(stream, from: from) }
+        }
     }
 
     /// Reads what was emitted (and the detector history with it) and every partition's object.
@@ -820,14 +911,20 @@ public actor GlobalWindowCoordinator {
             guard let taken = parts[stream]?[tp]?.take(upTo: watermark, configuration) else { continue }
             if merged.isEmpty { merged = taken } else { merged.combine(taken) }
         }
-        await publish(stream, merged)
+        await publish(stream, merged, range: nil)
     }
 
-    /// Publishes the combined windows in `merged` (all final), one publication per window
-    /// end, after running the detectors on them.
-    private func publish(_ stream: AnalyticsStream, _ merged: GlobalPartials) async {
+    /// Publishes the combined windows in `merged` (all final) after running the detectors on
+    /// them: as one publication named by `range` (a claim's `(from, upTo]`, see `nextClaim`)
+    /// when given, else one publication per window end.
+    ///
+    /// One publication is one lake file per family and hour it touches, each created and
+    /// synced; per window end, a 48-hour backfill made thousands, and the stream waited for
+    /// them. Without an exchange there are no claims, and a restarted process would cut its
+    /// ranges elsewhere: only names per window end come out the same in every run there.
+    private func publish(_ stream: AnalyticsStream, _ merged: GlobalPartials, range: (from: Int64, upTo: Int64)?) async {
         let c = configuration
-        // One publication per window end, in time order, so the detectors see windows in order.
+        // Grouped by window end, in time order, so the detectors see windows in order.
         var byEnd: [Int64: AnalyticsOutput] = [:]
         // Most IP-windows use one of a few service sets: their sorted names are made once.
         var namesBySet: [UInt64: [String]] = [:]
@@ -867,6 +964,7 @@ public actor GlobalWindowCoordinator {
         var floodsByEnd: [Int64: Int64] = [:]
         for start in merged.floods.keys { floodsByEnd[start + c.floodWindow.sizeMicros] = start }
         var publications: [AnalyticsPublication] = []
+        var batch = AnalyticsOutput()
         for end in Set(byEnd.keys).union(floodsByEnd.keys).sorted() {
             var output = byEnd[end] ?? AnalyticsOutput()
             for m in output.clients {
@@ -883,14 +981,23 @@ public actor GlobalWindowCoordinator {
                 }
             }
             guard !output.isEmpty else { continue }
-            publications.append(AnalyticsPublication(topic: "\(stream.rawValue)-global", partition: 0,
-                                                     sequence: end / 1_000_000, output: output))
-            store?.record(output)
+            if range == nil {
+                publications.append(AnalyticsPublication(topic: "\(stream.rawValue)-global", partition: 0,
+                                                         sequence: end / 1_000_000, output: output))
+            }
+            batch.append(output)
         }
+        guard !batch.isEmpty else { return }
+        if let range {
+            publications.append(AnalyticsPublication(topic: "\(stream.rawValue)-global", partition: 0,
+                                                     sequence: max(0, range.from), through: range.upTo, output: batch))
+        }
+        // Once for the emission, not per window end: each call takes the store's lock.
+        store?.record(batch)
         // Delivered several at a time: each is its own lake files, created and synced, and
         // every partition's report waits for them (a backfill emits thousands of window ends;
         // one after another they were the stream's longest wait). Each is named by its window
-        // end, so the order they land in changes nothing, and all have landed before the
+        // end (a claim's range is one publication), so the order they land in changes nothing, and all have landed before the
         // caller records or reports them as emitted.
         let deliver: @Sendable (AnalyticsPublication) async -> Void = publish
         await withTaskGroup(of: Void.self) { group in

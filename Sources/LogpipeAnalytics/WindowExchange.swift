@@ -35,7 +35,9 @@ struct ExchangeEmitted: Sendable {
 /// the lake is writable by every worker on the local directory, S3 and WebHDFS alike,
 /// and with Kafka as with the embedded bus. The volume is small (one object per source
 /// partition, holding only windows not yet emitted), and rewriting an object is
-/// idempotent, so a worker never needs to coordinate its writes with anyone.
+/// idempotent, so a worker never needs to coordinate its writes with anyone. The one
+/// exception, the mergers' claims (`claims/<from>`: which range of window ends the next
+/// publication holds), is created exclusively, so the first claim of a range wins.
 ///
 /// Objects are a binary encoding (the snapshot coder) behind a magic, a length and a
 /// CRC32C: `write` of a store need not be atomic for readers (the local store truncates
@@ -135,6 +137,50 @@ public struct GlobalWindowExchange: Sendable {
         guard let upTo = try? r.i64(), let detector = try? r.blob() else { return nil }
         return ExchangeEmitted(upTo: upTo, detector: detector)
     }
+
+    /// The directory of a stream's claims: the chain of ranges of window ends that the
+    /// mergers publish as one publication each (see `GlobalWindowCoordinator`).
+    static func claimsDirectory(_ stream: AnalyticsStream) -> String { "\(directory(stream))/claims" }
+
+    private static func claimPath(_ stream: AnalyticsStream, from: Int64) -> String { "\(claimsDirectory(stream))/\(from)" }
+
+    /// Claims the windows ending in `(from, upTo]` for one publication: `false` when a
+    /// claim from `from` exists already (whoever made it, its range is the one to publish).
+    func claim(_ stream: AnalyticsStream, from: Int64, upTo: Int64) async throws -> Bool {
+        var w = SnapshotWriter()
+        w.i64(upTo)
+        return try await store.createExclusive(Self.claimPath(stream, from: from), contents: Self.frame(Self.claimMagic, w.bytes))
+    }
+
+    /// The end of the claim from `from`; `nil` when there is none. A claim is created whole
+    /// (`createExclusive`), so one that does not decode is not ours: an error.
+    func claimEnd(_ stream: AnalyticsStream, from: Int64) async throws -> Int64? {
+        let bytes: [UInt8]
+        do {
+            bytes = try await store.read(Self.claimPath(stream, from: from))
+        } catch FileStoreError.notFound {
+            return nil
+        }
+        guard let body = Self.unframe(Self.claimMagic, bytes) else { throw FileStoreError.io("malformed claim from \(from)") }
+        var r = SnapshotReader(body)
+        guard let upTo = try? r.i64(), upTo > from else { throw FileStoreError.io("malformed claim from \(from)") }
+        return upTo
+    }
+
+    /// Where the claims in the store start (their `from`s), sorted; names that are no
+    /// number (a store's temporaries) are left out.
+    func claimStarts(_ stream: AnalyticsStream) async throws -> [Int64] {
+        try await store.list(Self.claimsDirectory(stream), recursive: false)
+            .compactMap { Int64($0.path.split(separator: "/").last ?? "") }
+            .sorted()
+    }
+
+    /// Deletes the claim from `from`.
+    func deleteClaim(_ stream: AnalyticsStream, from: Int64) async throws {
+        try await store.delete(Self.claimPath(stream, from: from))
+    }
+
+    private static let claimMagic: [UInt8] = Array("LPXC".utf8)
 
     private static func frame(_ magic: [UInt8], _ body: [UInt8]) -> [UInt8] {
         var out = magic

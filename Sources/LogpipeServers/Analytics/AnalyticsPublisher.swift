@@ -11,9 +11,10 @@ import NIOCore
 /// hour-partitioned by window start), alerts on the `alerts` topic, and alerts to an
 /// optional webhook. (The late rows themselves are committed by the sink, in `late/…`.)
 ///
-/// A publication replayed after a restart has the same (topic, partition, sequence), so
-/// every lake file is named by them and created exclusively: a replay writes nothing
-/// twice. The alerts topic and the webhook are at-least-once; each alert carries its
+/// A publication replayed after a restart has the same name (topic, partition, sequence,
+/// and for a claimed range of whole-system windows its end), so every lake file is named
+/// by it and created exclusively: a replay writes nothing twice. One publication is one
+/// file per family and hour its rows' windows start in. The alerts topic and the webhook are at-least-once; each alert carries its
 /// window and subject so a receiver can drop repeats.
 public final class AnalyticsPublisher: Sendable {
     /// The topic alerts are produced to.
@@ -48,7 +49,7 @@ public final class AnalyticsPublisher: Sendable {
     /// Delivers one publication; failures are logged, never thrown, so analytics output
     /// never stops the raw lake.
     public func publish(_ publication: AnalyticsPublication) async {
-        let name = "part-\(publication.topic)-\(publication.partition)-\(String(format: "%012lld", publication.sequence)).json"
+        let name = publication.fileName
         let output = publication.output
         var files: [(path: String, bytes: [UInt8])] = []
         Self.lines(output.services, family: "metrics/services", name: name, into: &files) { $0.window.startMicros }
