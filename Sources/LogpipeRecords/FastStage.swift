@@ -90,13 +90,6 @@ final class FastStage: @unchecked Sendable {
         return count == Self.rowCapacity
     }
 
-    /// Staged bytes in all slots (an upper bound for any one column's growth at the flush).
-    var totalBytes: Int {
-        var n = 0
-        for s in 0..<Self.slots { n &+= byteCounts[s] }
-        return n
-    }
-
     /// Empties the stage after its rows went to a batch.
     func removeAll(slots: Int) {
         count = 0
