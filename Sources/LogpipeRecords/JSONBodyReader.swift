@@ -92,6 +92,22 @@ public struct JSONBodyReader: Sendable {
         appendOne(json, limits: limits, into: &batch)
     }
 
+    /// Parses bus messages, one log record each, into `batch`: what `appendLog(json:to:limits:)`
+    /// on each in turn does, with the rows appended to the columns in bulk. `message(i)` is
+    /// message `i` of `0..<count`; `outcome(i, error)` is called for every message in order,
+    /// with its error when it is rejected (the batch then holds the accepted ones only).
+    public mutating func appendLogs(count: Int, limits: RecordLimits = RecordLimits(), to batch: inout LogBatch,
+                                    message: (Int) -> UnsafeRawBufferPointer, outcome: (Int, RecordError?) -> Void) {
+        appendMany(count, limits: limits, into: &batch, message: message, outcome: outcome)
+    }
+
+    /// Parses bus messages, one activity event each, into `batch`, as `appendLogs` does logs.
+    public mutating func appendActivities(count: Int, limits: RecordLimits = RecordLimits(), to batch: inout ActivityBatch,
+                                          message: (Int) -> UnsafeRawBufferPointer,
+                                          outcome: (Int, RecordError?) -> Void) {
+        appendMany(count, limits: limits, into: &batch, message: message, outcome: outcome)
+    }
+
     /// Bodies longer than this (after their first record) get their columns reserved.
     static let reserveAbove = 64 * 1024
 
@@ -102,17 +118,60 @@ public struct JSONBodyReader: Sendable {
     mutating func appendOne<B: RecordSchema>(_ json: UnsafeRawBufferPointer, limits: RecordLimits,
                                              into batch: inout B) -> RecordError? {
         parser.limits = limits
-        guard json.count > 0, let base = json.baseAddress?.assumingMemoryBound(to: UInt8.self) else {
-            return RecordError(index: 0, field: "$", message: "empty record", reason: .syntax)
-        }
-        if json.count > limits.maxRecordBytes {
-            return RecordError(index: 0, field: "$", message: "record larger than \(limits.maxRecordBytes) bytes",
-                               reason: .tooLarge)
-        }
+        if let error = messageError(json, limits: limits) { return error }
         // A record's column bytes never exceed its text, so this keeps 32-bit offsets exact.
         if batch.largestStringColumnBytes + json.count > Int(Int32.max) {
             return RecordError(index: 0, field: "$", message: Self.batchFull, reason: .tooLarge)
         }
+        let error = parseMessage(json, into: &batch)
+        parser.flushStaged(into: &batch)
+        return error
+    }
+
+    mutating func appendMany<B: RecordSchema>(_ count: Int, limits: RecordLimits, into batch: inout B,
+                                              message: (Int) -> UnsafeRawBufferPointer,
+                                              outcome: (Int, RecordError?) -> Void) {
+        parser.limits = limits
+        // The 2 GiB check of `appendOne`, against a bound (the columns at the last flush plus
+        // every message since) that is exact again after a flush whenever it would refuse.
+        var largest = batch.largestStringColumnBytes
+        var held = 0
+        for i in 0..<count {
+            let json = message(i)
+            if let error = messageError(json, limits: limits) {
+                outcome(i, error)
+                continue
+            }
+            if largest &+ held &+ json.count > Int(Int32.max) {
+                parser.flushStaged(into: &batch)
+                largest = batch.largestStringColumnBytes
+                held = 0
+                if largest &+ json.count > Int(Int32.max) {
+                    outcome(i, RecordError(index: 0, field: "$", message: Self.batchFull, reason: .tooLarge))
+                    continue
+                }
+            }
+            held &+= json.count
+            outcome(i, parseMessage(json, into: &batch))
+        }
+        parser.flushStaged(into: &batch)
+    }
+
+    /// A bus message's error before it is parsed: empty, or over the record limit.
+    @inline(__always)
+    func messageError(_ json: UnsafeRawBufferPointer, limits: RecordLimits) -> RecordError? {
+        if json.isEmpty { return RecordError(index: 0, field: "$", message: "empty record", reason: .syntax) }
+        if json.count > limits.maxRecordBytes {
+            return RecordError(index: 0, field: "$", message: "record larger than \(limits.maxRecordBytes) bytes",
+                               reason: .tooLarge)
+        }
+        return nil
+    }
+
+    /// One bus message that passed `messageError`; its row may stay staged.
+    @inline(__always)
+    mutating func parseMessage<B: RecordSchema>(_ json: UnsafeRawBufferPointer, into batch: inout B) -> RecordError? {
+        let base = json.baseAddress!.assumingMemoryBound(to: UInt8.self)
         var c = JSONCursor(base: base, pos: 0, end: json.count)
         c.skipWhitespace()
         let end = trimmedEnd(base, c.pos, json.count)
@@ -163,13 +222,18 @@ public struct JSONBodyReader: Sendable {
         switch c.peek() {
         case UInt8(ascii: "["):
             do throws(BodyError) {
-                return try readArray(&c, into: &batch)
+                let result = try readArray(&c, into: &batch)
+                parser.flushStaged(into: &batch)
+                return result
             } catch {
+                parser.discardStaged(B.self)
                 batch.truncate(toCount: rowsBefore)
                 throw error
             }
         case UInt8(ascii: "{"):
-            return readLines(base, from: bodyStart, end: body.count, into: &batch)
+            let result = readLines(base, from: bodyStart, end: body.count, into: &batch)
+            parser.flushStaged(into: &batch)
+            return result
         default:
             throw BodyError(offset: c.pos, message: c.syntaxMessage(expected: "a JSON array, an object or NDJSON"))
         }
@@ -260,9 +324,13 @@ public struct JSONBodyReader: Sendable {
                 return single
             }
             if outcome.accepted {
-                if index == 0 && batch.count == 1 && end &- lineEnd > Self.reserveAbove {
+                if index == 0 && end &- lineEnd > Self.reserveAbove {
                     // The first record of a large body into an empty batch: size the columns
-                    // for the lines to come from it, once, instead of doubling them.
+                    // for the lines to come from it, once, instead of doubling them (the
+                    // record leaves the stage first, so the batch shows it).
+                    parser.flushStaged(into: &batch)
+                }
+                if index == 0 && batch.count == 1 && end &- lineEnd > Self.reserveAbove {
                     let rows = (end &- bodyStart) / max(64, lineEnd &- lineStart &+ 1) &+ 16
                     batch.reserveLikeHeld(rows: rows)
                     result.acceptedSpans.reserveCapacity(rows)

@@ -51,8 +51,17 @@ protocol RecordSchema {
     /// The number of nested groups.
     static var groupCount: Int { get }
 
+    /// The known field at position `index` of `group` in the order the seed's generators
+    /// write them (the fast path's guess for the next key), or nil past the last.
+    static func expectedMember(group: Int, index: Int) -> ExpectedMember?
+
     /// Runs `body` on the byte buffer of string column `slot`.
     mutating func withStringBytes<R>(_ slot: UInt8, _ body: (inout [UInt8]) -> R) -> R
+    /// The number of string columns (`slot` values) besides `extra`.
+    static var stringSlots: Int { get }
+    /// Appends the fast path's staged rows, each as `commit` would have sealed it, with a
+    /// null `extra`.
+    mutating func appendStaged(_ stage: FastStage)
     /// Cuts bytes appended to string columns since the last sealed row.
     mutating func discardUnsealedBytes()
     /// Seals the row: string offsets, numbers, validity. `extra` has been sealed already.
@@ -85,6 +94,13 @@ enum RecordOutcome {
 /// once they have grown.
 struct RecordParser {
     var limits: RecordLimits
+    /// Whether records are tried on the fast path (RecordFastPath.swift) first; tests turn it
+    /// off to compare the two.
+    var fastPath = true
+    /// Records the fast path accepted, so tests can tell which path read a record.
+    var fastAccepted = 0
+    /// The fast path's rows not yet in the batch (FastStage.swift); empty between reader calls.
+    var stage: FastStage? = nil
     /// Decoded keys and strings that need inspection (level, RFC 3339, unknown values).
     var scratch: [UInt8] = []
     /// Unknown members of the record (index 0) and of each nested group, as `,"k":v` runs.
@@ -141,6 +157,11 @@ struct RecordParser {
     /// up to that position (an NDJSON line, a bus message).
     mutating func parseRecord<B: RecordSchema>(_ c: inout JSONCursor, into batch: inout B,
                                                exactEnd: Int? = nil) -> RecordOutcome {
+        if fastPath && fastPathFits && parseFast(&c, into: &batch, exactEnd: exactEnd) {
+            fastAccepted &+= 1
+            return .accepted
+        }
+        flushStaged(into: &batch)
         let start = c.pos
         errorField = nil
         groupNames = (B.groupName(0), B.groupName(1), B.groupCount >= 2 ? B.groupName(2) : "")

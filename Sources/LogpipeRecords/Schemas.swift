@@ -59,6 +59,33 @@ extension LogBatch: RecordSchema {
     }
 
     @inline(__always)
+    static func expectedMember(group: Int, index: Int) -> ExpectedMember? {
+        if group == 0 {
+            switch index {
+            case 0: return ExpectedMember(quotedKey: #""timestamp":"#, spec: FieldSpec(bit: 0, kind: .timestamp, slot: 0, path: "timestamp"))
+            case 1: return ExpectedMember(quotedKey: #""level":"#, spec: FieldSpec(bit: 1, kind: .level, slot: 0, path: "level"))
+            case 2: return ExpectedMember(quotedKey: #""service":"#, spec: FieldSpec(bit: 2, kind: .string, slot: 0, path: "service"))
+            case 3: return ExpectedMember(quotedKey: #""host":"#, spec: FieldSpec(bit: 3, kind: .string, slot: 1, path: "host"))
+            case 4: return ExpectedMember(quotedKey: #""message":"#, spec: FieldSpec(bit: 4, kind: .string, slot: 2, path: "message"))
+            case 5: return ExpectedMember(quotedKey: #""metadata":"#, spec: FieldSpec(bit: 5, kind: .object, slot: 1, path: "metadata"))
+            default: return nil
+            }
+        }
+        switch index {
+        case 0: return ExpectedMember(quotedKey: #""request_id":"#, spec: FieldSpec(bit: 6, kind: .string, slot: 3, path: "metadata.request_id"))
+        case 1:
+            return ExpectedMember(quotedKey: #""response_time_ms":"#,
+                                  spec: FieldSpec(bit: 7, kind: .nonNegativeDouble, slot: 0, path: "metadata.response_time_ms"))
+        case 2: return ExpectedMember(quotedKey: #""status_code":"#, spec: FieldSpec(bit: 8, kind: .int32, slot: 0, path: "metadata.status_code"))
+        case 3: return ExpectedMember(quotedKey: #""endpoint":"#, spec: FieldSpec(bit: 9, kind: .string, slot: 4, path: "metadata.endpoint"))
+        case 4: return ExpectedMember(quotedKey: #""method":"#, spec: FieldSpec(bit: 10, kind: .string, slot: 5, path: "metadata.method"))
+        case 5: return ExpectedMember(quotedKey: #""client_ip":"#, spec: FieldSpec(bit: 11, kind: .string, slot: 6, path: "metadata.client_ip"))
+        case 6: return ExpectedMember(quotedKey: #""user_id":"#, spec: FieldSpec(bit: 12, kind: .string, slot: 7, path: "metadata.user_id"))
+        default: return nil
+        }
+    }
+
+    @inline(__always)
     mutating func withStringBytes<R>(_ slot: UInt8, _ body: (inout [UInt8]) -> R) -> R {
         switch slot {
         case 0: body(&service.bytes)
@@ -70,6 +97,33 @@ extension LogBatch: RecordSchema {
         case 6: body(&clientIp.bytes)
         default: body(&userId.bytes)
         }
+    }
+
+    static var stringSlots: Int { 8 }
+
+    mutating func appendStaged(_ stage: FastStage) {
+        let rows = stage.stagedRows
+        let n = rows.count
+        let before = count
+        var everyRow = UInt64.max
+        for r in rows { everyRow &= r.present }
+        @inline(__always) func all(_ bit: UInt64) -> Bool { everyRow & (1 << bit) != 0 }
+        timestampMicros.appendStaged(count: n, value: { rows[$0].timestamp }, present: { _ in true }, allPresent: true)
+        level.appendStaged(count: n, value: { rows[$0].level }, present: { _ in true }, allPresent: true)
+        service.appendStaged(stage.slot(0), present: { _ in true }, allPresent: true)
+        host.appendStaged(stage.slot(1), present: { rows[$0].has(3) }, allPresent: all(3))
+        message.appendStaged(stage.slot(2), present: { _ in true }, allPresent: true)
+        appendStagedPresence(&metadataValidity, rowsBefore: before, count: n, present: { rows[$0].has(5) }, allPresent: all(5))
+        requestId.appendStaged(stage.slot(3), present: { rows[$0].has(6) }, allPresent: all(6))
+        responseTimeMs.appendStaged(count: n, value: { rows[$0].has(7) ? rows[$0].double : 0 },
+                                    present: { rows[$0].has(7) }, allPresent: all(7))
+        statusCode.appendStaged(count: n, value: { rows[$0].has(8) ? rows[$0].int32 : 0 },
+                                present: { rows[$0].has(8) }, allPresent: all(8))
+        endpoint.appendStaged(stage.slot(4), present: { rows[$0].has(9) }, allPresent: all(9))
+        method.appendStaged(stage.slot(5), present: { rows[$0].has(10) }, allPresent: all(10))
+        clientIp.appendStaged(stage.slot(6), present: { rows[$0].has(11) }, allPresent: all(11))
+        userId.appendStaged(stage.slot(7), present: { rows[$0].has(12) }, allPresent: all(12))
+        extra.appendNulls(n)
     }
 
     var largestStringColumnBytes: Int {
@@ -169,6 +223,30 @@ extension ActivityBatch: RecordSchema {
     }
 
     @inline(__always)
+    static func expectedMember(group: Int, index: Int) -> ExpectedMember? {
+        switch (group, index) {
+        case (0, 0): ExpectedMember(quotedKey: #""event_id":"#, spec: FieldSpec(bit: 0, kind: .string, slot: 0, path: "event_id"))
+        case (0, 1): ExpectedMember(quotedKey: #""timestamp":"#, spec: FieldSpec(bit: 1, kind: .timestamp, slot: 0, path: "timestamp"))
+        case (0, 2): ExpectedMember(quotedKey: #""user_id":"#, spec: FieldSpec(bit: 2, kind: .string, slot: 1, path: "user_id"))
+        case (0, 3): ExpectedMember(quotedKey: #""session_id":"#, spec: FieldSpec(bit: 3, kind: .string, slot: 2, path: "session_id"))
+        case (0, 4):
+            ExpectedMember(quotedKey: #""event_type":"#, spec: FieldSpec(bit: 4, kind: .nonEmptyString, slot: 3, path: "event_type"))
+        case (0, 5): ExpectedMember(quotedKey: #""event_data":"#, spec: FieldSpec(bit: 5, kind: .object, slot: 1, path: "event_data"))
+        case (0, 6): ExpectedMember(quotedKey: #""device":"#, spec: FieldSpec(bit: 11, kind: .object, slot: 2, path: "device"))
+        case (1, 0): ExpectedMember(quotedKey: #""page":"#, spec: FieldSpec(bit: 6, kind: .string, slot: 4, path: "event_data.page"))
+        case (1, 1): ExpectedMember(quotedKey: #""element":"#, spec: FieldSpec(bit: 7, kind: .string, slot: 5, path: "event_data.element"))
+        case (1, 2):
+            ExpectedMember(quotedKey: #""product_id":"#, spec: FieldSpec(bit: 8, kind: .string, slot: 6, path: "event_data.product_id"))
+        case (1, 3): ExpectedMember(quotedKey: #""query":"#, spec: FieldSpec(bit: 9, kind: .string, slot: 7, path: "event_data.query"))
+        case (1, 4): ExpectedMember(quotedKey: #""amount":"#, spec: FieldSpec(bit: 10, kind: .double, slot: 0, path: "event_data.amount"))
+        case (2, 0): ExpectedMember(quotedKey: #""type":"#, spec: FieldSpec(bit: 12, kind: .string, slot: 8, path: "device.type"))
+        case (2, 1): ExpectedMember(quotedKey: #""os":"#, spec: FieldSpec(bit: 13, kind: .string, slot: 9, path: "device.os"))
+        case (2, 2): ExpectedMember(quotedKey: #""browser":"#, spec: FieldSpec(bit: 14, kind: .string, slot: 10, path: "device.browser"))
+        default: nil
+        }
+    }
+
+    @inline(__always)
     mutating func withStringBytes<R>(_ slot: UInt8, _ body: (inout [UInt8]) -> R) -> R {
         switch slot {
         case 0: body(&eventId.bytes)
@@ -183,6 +261,34 @@ extension ActivityBatch: RecordSchema {
         case 9: body(&os.bytes)
         default: body(&browser.bytes)
         }
+    }
+
+    static var stringSlots: Int { 11 }
+
+    mutating func appendStaged(_ stage: FastStage) {
+        let rows = stage.stagedRows
+        let n = rows.count
+        let before = count
+        var everyRow = UInt64.max
+        for r in rows { everyRow &= r.present }
+        @inline(__always) func all(_ bit: UInt64) -> Bool { everyRow & (1 << bit) != 0 }
+        eventId.appendStaged(stage.slot(0), present: { _ in true }, allPresent: true)
+        timestampMicros.appendStaged(count: n, value: { rows[$0].timestamp }, present: { _ in true }, allPresent: true)
+        userId.appendStaged(stage.slot(1), present: { _ in true }, allPresent: true)
+        sessionId.appendStaged(stage.slot(2), present: { rows[$0].has(3) }, allPresent: all(3))
+        eventType.appendStaged(stage.slot(3), present: { _ in true }, allPresent: true)
+        appendStagedPresence(&eventDataValidity, rowsBefore: before, count: n, present: { rows[$0].has(5) }, allPresent: all(5))
+        page.appendStaged(stage.slot(4), present: { rows[$0].has(6) }, allPresent: all(6))
+        element.appendStaged(stage.slot(5), present: { rows[$0].has(7) }, allPresent: all(7))
+        productId.appendStaged(stage.slot(6), present: { rows[$0].has(8) }, allPresent: all(8))
+        query.appendStaged(stage.slot(7), present: { rows[$0].has(9) }, allPresent: all(9))
+        amount.appendStaged(count: n, value: { rows[$0].has(10) ? rows[$0].double : 0 },
+                            present: { rows[$0].has(10) }, allPresent: all(10))
+        appendStagedPresence(&deviceValidity, rowsBefore: before, count: n, present: { rows[$0].has(11) }, allPresent: all(11))
+        deviceType.appendStaged(stage.slot(8), present: { rows[$0].has(12) }, allPresent: all(12))
+        os.appendStaged(stage.slot(9), present: { rows[$0].has(13) }, allPresent: all(13))
+        browser.appendStaged(stage.slot(10), present: { rows[$0].has(14) }, allPresent: all(14))
+        extra.appendNulls(n)
     }
 
     var largestStringColumnBytes: Int {

@@ -290,15 +290,17 @@ final class ParseChunk<Rows: ParsedRows>: @unchecked Sendable {
         timestamps.removeAll(keepingCapacity: true)
         failures.removeAll()
         fetched.buffer.withUnsafeBytes { buffer in
-            for i in range {
-                let record = fetched.records[i]
-                let json = UnsafeRawBufferPointer(rebasing: buffer[Int(record.value.lowerBound)..<Int(record.value.upperBound)])
-                if let error = Rows.append(json: json, reader: &reader, to: &rows, limits: limits) {
+            Rows.append(count: range.count, reader: &reader, to: &rows, limits: limits, message: { k in
+                let value = fetched.records[range.lowerBound + k].value
+                return UnsafeRawBufferPointer(rebasing: buffer[Int(value.lowerBound)..<Int(value.upperBound)])
+            }, outcome: { k, error in
+                let i = range.lowerBound + k
+                if let error {
                     failures.append((i, error))
                 } else {
-                    timestamps.append(record.timestampMillis)
+                    timestamps.append(fetched.records[i].timestampMillis)
                 }
-            }
+            })
         }
     }
 }
@@ -306,23 +308,24 @@ final class ParseChunk<Rows: ParsedRows>: @unchecked Sendable {
 /// Column buffers a record parses into: both record kinds, so one parse path serves both.
 protocol ParsedRows: Sendable {
     init()
-    /// Appends one record's JSON; returns its error instead if it does not parse.
-    static func append(json: UnsafeRawBufferPointer, reader: inout JSONBodyReader, to rows: inout Self,
-                       limits: RecordLimits) -> RecordError?
+    /// Appends `count` records' JSON (`message(i)`), calling `outcome` for each in order with
+    /// its error if it does not parse.
+    static func append(count: Int, reader: inout JSONBodyReader, to rows: inout Self, limits: RecordLimits,
+                       message: (Int) -> UnsafeRawBufferPointer, outcome: (Int, RecordError?) -> Void)
     mutating func removeAll(keepingCapacity: Bool)
     mutating func append(contentsOf other: Self)
 }
 
 extension LogBatch: ParsedRows {
-    static func append(json: UnsafeRawBufferPointer, reader: inout JSONBodyReader, to rows: inout LogBatch,
-                       limits: RecordLimits) -> RecordError? {
-        reader.appendLog(json: json, to: &rows, limits: limits)
+    static func append(count: Int, reader: inout JSONBodyReader, to rows: inout LogBatch, limits: RecordLimits,
+                       message: (Int) -> UnsafeRawBufferPointer, outcome: (Int, RecordError?) -> Void) {
+        reader.appendLogs(count: count, limits: limits, to: &rows, message: message, outcome: outcome)
     }
 }
 
 extension ActivityBatch: ParsedRows {
-    static func append(json: UnsafeRawBufferPointer, reader: inout JSONBodyReader, to rows: inout ActivityBatch,
-                       limits: RecordLimits) -> RecordError? {
-        reader.appendActivity(json: json, to: &rows, limits: limits)
+    static func append(count: Int, reader: inout JSONBodyReader, to rows: inout ActivityBatch, limits: RecordLimits,
+                       message: (Int) -> UnsafeRawBufferPointer, outcome: (Int, RecordError?) -> Void) {
+        reader.appendActivities(count: count, limits: limits, to: &rows, message: message, outcome: outcome)
     }
 }
