@@ -47,45 +47,6 @@ struct GroupIndex: Sendable {
         count += 1
     }
 
-    /// The cell holding `(window, id)`; the key must be present.
-    @inline(__always)
-    private func cell(_ window: Int64, _ id: UInt32) -> Int {
-        var i = Self.hash(window, id) & mask
-        while true {
-            precondition(slots[i] != 0, "GroupIndex: key absent")
-            if windows[i] == window, ids[i] == id { return i }
-            i = (i + 1) & mask
-        }
-    }
-
-    /// Points the present key `(window, id)` at `slot`.
-    mutating func update(_ window: Int64, _ id: UInt32, slot: Int) {
-        slots[cell(window, id)] = Int32(slot + 1)
-    }
-
-    /// Removes the present key `(window, id)`. Linear probing without tombstones: the
-    /// cells after it in its run move back when their home is not between the hole and
-    /// them, so every key stays reachable from its home cell.
-    mutating func remove(_ window: Int64, _ id: UInt32) {
-        var hole = cell(window, id)
-        slots[hole] = 0
-        count -= 1
-        var j = hole
-        while true {
-            j = (j + 1) & mask
-            if slots[j] == 0 { return }
-            let home = Self.hash(windows[j], ids[j]) & mask
-            // The entry at j stays when its home lies cyclically in (hole, j].
-            let stays = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j)
-            if stays { continue }
-            windows[hole] = windows[j]
-            ids[hole] = ids[j]
-            slots[hole] = slots[j]
-            slots[j] = 0
-            hole = j
-        }
-    }
-
     private mutating func grow() {
         let oldWindows = windows, oldIds = ids, oldSlots = slots
         let size = slots.count * 2

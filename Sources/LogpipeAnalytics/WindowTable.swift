@@ -11,18 +11,23 @@ struct WindowTable<State: Sendable>: Sendable {
     private(set) var touched: [UInt64] = []
     /// The earliest window start held, to skip the close scan when nothing can close.
     private(set) var earliestStart: Int64 = .max
-    /// Per (key id, window phase), the last window found and its slot: a key's next row
-    /// usually falls in the same window as its previous one, and one read of this array
-    /// costs less than hashing and probing `index`'s three arrays. `removeClosed` keeps it
-    /// true; an entry whose start differs from the wanted one is a miss.
-    private var recent: [RecentSlot] = []
+    /// Per (key id, window phase), the slot last found for it: a key's next row usually
+    /// falls in the same window as its previous one, and checking that slot costs less
+    /// than hashing and probing `index`. Entries are not maintained as windows close and
+    /// slots move: one is used only when its slot still holds the wanted window.
+    private var recent: [Int32] = []
+    /// `spec.windowsPerRecord`, kept to spare a division per row.
+    private let windowsPerRecord: Int
 
-    /// Key ids at or past this are looked up through `index` only, so a hostile number of
-    /// distinct keys cannot grow `recent` beyond a few tens of MiB.
-    static var recentIDLimit: Int { 1 << 20 }
+    /// Key ids at or past this are looked up through `index` only: the cache pays off for
+    /// families with few keys (services, the system), whose rows interleave so that the
+    /// previous row's window is rarely the same key's; client IPs, with a row or two per
+    /// IP and window, would only grow it (measured no faster with 2^20 ids than 4096).
+    static var recentIDLimit: Int { 4096 }
 
     init(spec: WindowSpec) {
         self.spec = spec
+        windowsPerRecord = spec.windowsPerRecord
     }
 
     var count: Int { states.count }
@@ -31,27 +36,31 @@ struct WindowTable<State: Sendable>: Sendable {
     @inline(__always)
     private func recentKey(_ start: Int64, _ id: UInt32) -> Int? {
         guard Int(id) < Self.recentIDLimit else { return nil }
-        let windows = Int64(spec.windowsPerRecord)
-        let phase = Int((start / spec.slideMicros) % windows + windows) % Int(windows)
-        return Int(id) &* Int(windows) &+ phase
+        if windowsPerRecord == 1 { return Int(id) }
+        // Windows covering one instant differ in (start / slide) mod windowsPerRecord.
+        let windows = Int64(windowsPerRecord)
+        let phase = Int(((start / spec.slideMicros) % windows + windows) % windows)
+        return Int(id) &* windowsPerRecord &+ phase
     }
 
     /// The slot of `(start, id)`, created with `make()` when new, marked as changed in `batch`.
     @inline(__always)
     mutating func slot(start: Int64, id: UInt32, batch: UInt64, make: () -> State) -> Int {
         let key = recentKey(start, id)
-        if let key, key < recent.count, recent[key].start == start {
-            let s = Int(recent[key].slot)
-            touched[s] = batch
-            return s
+        if let key, key < recent.count {
+            let s = Int(recent[key])
+            if s >= 0, s < starts.count, starts[s] == start, ids[s] == id {
+                touched[s] = batch
+                return s
+            }
         }
         if let s = index.find(start, id) {
             touched[s] = batch
-            if let key { remember(key, start, s) }
+            if let key { remember(key, s) }
             return s
         }
         let s = states.count
-        if let key { remember(key, start, s) }
+        if let key { remember(key, s) }
         index.insert(start, id, slot: s)
         starts.append(start)
         ids.append(id)
@@ -96,11 +105,11 @@ struct WindowTable<State: Sendable>: Sendable {
         }
     }
 
-    private mutating func remember(_ key: Int, _ start: Int64, _ slot: Int) {
+    private mutating func remember(_ key: Int, _ slot: Int) {
         if key >= recent.count {
-            recent.append(contentsOf: repeatElement(RecentSlot(), count: key + 1 - recent.count))
+            recent.append(contentsOf: repeatElement(-1, count: key + 1 - recent.count))
         }
-        recent[key] = RecentSlot(start: start, slot: Int32(slot))
+        recent[key] = Int32(slot)
     }
 
     /// The window of a slot.
@@ -134,44 +143,32 @@ struct WindowTable<State: Sendable>: Sendable {
     /// Calls `closing` with (start, id, state, batch that last changed it) of each window
     /// ending at or before `watermark`, and removes them.
     private mutating func removeClosed(upTo watermark: Int64, _ closing: (Int64, UInt32, State, UInt64) -> Void) {
-        // Each closed window's slot is filled by the last one (its state swapped, so no
-        // retain or release of its sketch or HyperLogLog arrays), and `index` and `recent`
-        // are changed for just the closed and the moved windows: rebuilding the index for
-        // every kept window at every close was most of the cost of dropping. Slot order
-        // carries no meaning: everything emitted or written is ordered by (start, id).
-        var end = states.count
+        // The kept windows move down in place, in their order, and only the index is
+        // rebuilt: copying each kept state into a new table cost a retain and a release of
+        // its sketch or HyperLogLog arrays, for every open window at every close.
+        var write = 0
         var earliest = Int64.max
-        var i = 0
-        while i < end {
-            let start = starts[i]
-            guard start + spec.sizeMicros <= watermark else {
-                earliest = min(earliest, start)
-                i += 1
+        for read in states.indices {
+            if starts[read] + spec.sizeMicros <= watermark {
+                closing(starts[read], ids[read], states[read], touched[read])
                 continue
             }
-            let id = ids[i]
-            closing(start, id, states[i], touched[i])
-            index.remove(start, id)
-            if let key = recentKey(start, id), key < recent.count, recent[key].start == start {
-                recent[key] = RecentSlot()
+            if write != read {
+                // Slots write ..< read hold closed windows (already copied out): swap one back.
+                states.swapAt(write, read)
+                starts[write] = starts[read]
+                ids[write] = ids[read]
+                touched[write] = touched[read]
             }
-            end -= 1
-            if i != end {
-                // The window from the end moves into slot i and is looked at next.
-                states.swapAt(i, end)
-                starts[i] = starts[end]
-                ids[i] = ids[end]
-                touched[i] = touched[end]
-                index.update(starts[i], ids[i], slot: i)
-                if let key = recentKey(starts[i], ids[i]), key < recent.count, recent[key].start == starts[i] {
-                    recent[key].slot = Int32(i)
-                }
-            }
+            earliest = min(earliest, starts[write])
+            write += 1
         }
-        states.removeSubrange(end...)
-        starts.removeSubrange(end...)
-        ids.removeSubrange(end...)
-        touched.removeSubrange(end...)
+        states.removeSubrange(write...)
+        starts.removeSubrange(write...)
+        ids.removeSubrange(write...)
+        touched.removeSubrange(write...)
+        index = GroupIndex(capacity: write)
+        for s in 0..<write { index.insert(starts[s], ids[s], slot: s) }
         earliestStart = earliest
     }
 
@@ -203,11 +200,4 @@ struct WindowTable<State: Sendable>: Sendable {
         }
         self = fresh
     }
-}
-
-/// An entry of `WindowTable.recent`: the window start last found for a key and phase, and
-/// its slot; `Int64.min` marks an empty entry (no window starts there).
-struct RecentSlot: Sendable {
-    var start: Int64 = .min
-    var slot: Int32 = -1
 }
