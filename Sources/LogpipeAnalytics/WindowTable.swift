@@ -11,56 +11,21 @@ struct WindowTable<State: Sendable>: Sendable {
     private(set) var touched: [UInt64] = []
     /// The earliest window start held, to skip the close scan when nothing can close.
     private(set) var earliestStart: Int64 = .max
-    /// Per (key id, window phase), the slot last found for it: a key's next row usually
-    /// falls in the same window as its previous one, and checking that slot costs less
-    /// than hashing and probing `index`. Entries are not maintained as windows close and
-    /// slots move: one is used only when its slot still holds the wanted window.
-    private var recent: [Int32] = []
-    /// `spec.windowsPerRecord`, kept to spare a division per row.
-    private let windowsPerRecord: Int
-
-    /// Key ids at or past this are looked up through `index` only: the cache pays off for
-    /// families with few keys (services, the system), whose rows interleave so that the
-    /// previous row's window is rarely the same key's; client IPs, with a row or two per
-    /// IP and window, would only grow it (measured no faster with 2^20 ids than 4096).
-    static var recentIDLimit: Int { 4096 }
 
     init(spec: WindowSpec) {
         self.spec = spec
-        windowsPerRecord = spec.windowsPerRecord
     }
 
     var count: Int { states.count }
 
-    /// Where `(start, id)` has its entry in `recent`, or nil when its id is not cached.
-    @inline(__always)
-    private func recentKey(_ start: Int64, _ id: UInt32) -> Int? {
-        guard Int(id) < Self.recentIDLimit else { return nil }
-        if windowsPerRecord == 1 { return Int(id) }
-        // Windows covering one instant differ in (start / slide) mod windowsPerRecord.
-        let windows = Int64(windowsPerRecord)
-        let phase = Int(((start / spec.slideMicros) % windows + windows) % windows)
-        return Int(id) &* windowsPerRecord &+ phase
-    }
-
     /// The slot of `(start, id)`, created with `make()` when new, marked as changed in `batch`.
     @inline(__always)
     mutating func slot(start: Int64, id: UInt32, batch: UInt64, make: () -> State) -> Int {
-        let key = recentKey(start, id)
-        if let key, key < recent.count {
-            let s = Int(recent[key])
-            if s >= 0, s < starts.count, starts[s] == start, ids[s] == id {
-                touched[s] = batch
-                return s
-            }
-        }
         if let s = index.find(start, id) {
             touched[s] = batch
-            if let key { remember(key, s) }
             return s
         }
         let s = states.count
-        if let key { remember(key, s) }
         index.insert(start, id, slot: s)
         starts.append(start)
         ids.append(id)
@@ -103,13 +68,6 @@ struct WindowTable<State: Sendable>: Sendable {
             lastSlot = s
             slots.append(s)
         }
-    }
-
-    private mutating func remember(_ key: Int, _ slot: Int) {
-        if key >= recent.count {
-            recent.append(contentsOf: repeatElement(-1, count: key + 1 - recent.count))
-        }
-        recent[key] = Int32(slot)
     }
 
     /// The window of a slot.
