@@ -1,6 +1,9 @@
 import Foundation
 @testable import LogpipeAnalytics
+import LogpipeBus
 import LogpipeGenerator
+import LogpipeLake
+import LogpipeTesting
 import Testing
 
 /// The compact representations behind the whole-system windows: HyperLogLog's inline
@@ -198,6 +201,57 @@ struct CompactStateTests {
             #expect(group.keys == e.keys.sorted())
             for (ip, p) in group {
                 #expect(p.requests == e[ip]?.requests && p.users.count == Int64(e[ip]?.users.count ?? -1), "\(start) \(ip)")
+            }
+        }
+    }
+
+    /// Exchange objects written before client-IP parts were kept sorted hold them in
+    /// dictionary order. Such an object, written byte by byte in the exchange's format
+    /// with its IPs out of order, decodes into groups sorted by IP with every part intact.
+    @Test("an exchange object with client-IP and flood parts out of order decodes into sorted groups, same content")
+    func unsortedExchangeObjectDecodesSorted() async throws {
+        let dir = try TemporaryDirectory(prefix: "analytics-unsorted-exchange")
+        let store = try LocalFileStore(root: dir.path)
+        let minute: Int64 = 60_000_000
+        let start = 29_000_000 * minute
+        // Not in String order: numeric-looking, IPv6, the overflow name, non-ASCII.
+        let ips = ["10.0.0.9", "10.0.0.10", "::1", "ä.example", "10.0.0.1", "(other)", "fe80::1", "1.2.3.4"]
+        var w = SnapshotWriter()
+        w.string("logs.raw")
+        w.u32(2)
+        w.i64(start + 5 * minute)
+        w.i64(1_000)
+        for family in 0..<2 {
+            w.u32(UInt32(ips.count))
+            for (i, ip) in ips.enumerated() {
+                w.i64(start + Int64(family) * minute); w.string(ip)
+                let p = Self.part(Int64(10 * i + family + 1), (0..<UInt64(i % 4)).map { $0 &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(i) })
+                w.i64(p.requests); w.u8(UInt8(p.users.precision)); w.hll(p.users)
+                // Services by name, as the exchange writes them.
+                w.u32(UInt32(i % 3))
+                for k in 0..<(i % 3) { w.string("svc-\(k)") }
+            }
+        }
+        for _ in 0..<2 { w.u32(0) }  // no system or activity parts
+        var object = Array("LPXR".utf8)
+        var header = SnapshotWriter()
+        header.u32(UInt32(w.bytes.count))
+        header.u32(CRC32C.checksum(w.bytes))
+        object += header.bytes + w.bytes
+        try await store.write("\(GlobalWindowExchange.directory(.logs))/logs.raw-2", contents: object)
+
+        let read = try await GlobalWindowExchange(store: store).readChanged(.logs, known: [:], current: { _, _ in false })
+        let parts = try #require(read.reports[TopicPartition(topic: "logs.raw", partition: 2)]?.parts)
+        for (family, groups) in [parts.clients, parts.floods].enumerated() {
+            let group = try #require(groups[start + Int64(family) * minute])
+            #expect(groups.count == 1)
+            #expect(group.keys == ips.sorted())
+            for (i, ip) in ips.enumerated() {
+                let p = try #require(group[ip])
+                let users = Set((0..<UInt64(i % 4)).map { $0 &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(i) })
+                #expect(p.requests == Int64(10 * i + family + 1), "\(ip)")
+                #expect(p.users.count == Int64(users.count), "\(ip)")
+                #expect(p.services.members.map { parts.serviceName($0) }.sorted() == (0..<(i % 3)).map { "svc-\($0)" }, "\(ip)")
             }
         }
     }
