@@ -202,12 +202,7 @@ extension RecordParser {
             // below them truncated (as `scaledInteger` does); anything else is the general walk's.
             var p = c.pos
             var seconds: Int64 = 0
-            while p < end {
-                let d = base[p] &- UInt8(ascii: "0")
-                if d >= 10 { break }
-                seconds = seconds &* 10 &+ Int64(d)
-                p &+= 1
-            }
+            accumulateDigits(base, &p, end, into: &seconds)
             let digits = p &- c.pos
             guard digits >= 1 && digits <= 10, digits == 1 || b != UInt8(ascii: "0") else { return false }
             var micros = seconds &* 1_000_000
@@ -247,24 +242,14 @@ extension RecordParser {
             // (`doubleValue`): the digits as an integer divided by a power of ten.
             var p = c.pos
             var acc: Int64 = 0
-            while p < end {
-                let d = base[p] &- UInt8(ascii: "0")
-                if d >= 10 { break }
-                acc = acc &* 10 &+ Int64(d)
-                p &+= 1
-            }
+            accumulateDigits(base, &p, end, into: &acc)
             let intDigits = p &- c.pos
             guard intDigits >= 1, intDigits == 1 || b != UInt8(ascii: "0") else { return false }
             var fracDigits = 0
             if p < end && base[p] == UInt8(ascii: ".") {
                 p &+= 1
                 let fracStart = p
-                while p < end {
-                    let d = base[p] &- UInt8(ascii: "0")
-                    if d >= 10 { break }
-                    acc = acc &* 10 &+ Int64(d)
-                    p &+= 1
-                }
+                accumulateDigits(base, &p, end, into: &acc)
                 fracDigits = p &- fracStart
                 guard fracDigits > 0 else { return false }
             }
@@ -276,12 +261,7 @@ extension RecordParser {
         case .int32:
             var p = c.pos
             var acc: Int64 = 0
-            while p < end {
-                let d = base[p] &- UInt8(ascii: "0")
-                if d >= 10 { break }
-                acc = acc &* 10 &+ Int64(d)
-                p &+= 1
-            }
+            accumulateDigits(base, &p, end, into: &acc)
             let digits = p &- c.pos
             guard digits >= 1 && digits <= 9, digits == 1 || b != UInt8(ascii: "0") else { return false }
             if p < end {
@@ -297,6 +277,18 @@ extension RecordParser {
         }
         row.present |= bit
         return true
+    }
+}
+
+/// Adds the decimal digits from `p` to `acc` (`acc * 10 + digit` each, wrapping: callers
+/// bound the digit count afterwards) and moves `p` past them.
+@inline(__always)
+func accumulateDigits(_ base: UnsafePointer<UInt8>, _ p: inout Int, _ end: Int, into acc: inout Int64) {
+    while p < end {
+        let d = base[p] &- UInt8(ascii: "0")
+        if d >= 10 { return }
+        acc = acc &* 10 &+ Int64(d)
+        p &+= 1
     }
 }
 
