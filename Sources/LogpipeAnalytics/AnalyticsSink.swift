@@ -34,7 +34,10 @@ public struct AnalyticsPublication: Sendable, Equatable, Codable {
 
     /// The name of its files in the lake: a replay, or another merger publishing the same
     /// claim, has the same one.
-    public var fileName: String {
+    public var fileName: String { Self.fileName(topic: topic, partition: partition, sequence: sequence, through: through) }
+
+    /// `part-<topic>-<partition>-<sequence, 12 digits>[-<through>].json`.
+    static func fileName(topic: String, partition: Int32, sequence: Int64, through: Int64? = nil) -> String {
         let base = "part-\(topic)-\(partition)-\(String(format: "%012lld", sequence))"
         return through.map { "\(base)-\($0).json" } ?? "\(base).json"
     }
@@ -51,7 +54,7 @@ public enum LateRowsLayout {
 
     /// The file name of a publication's late rows.
     public static func fileName(topic: String, partition: Int32, sequence: Int64) -> String {
-        "part-\(topic)-\(partition)-\(String(format: "%012lld", sequence)).json"
+        AnalyticsPublication.fileName(topic: topic, partition: partition, sequence: sequence)
     }
 }
 

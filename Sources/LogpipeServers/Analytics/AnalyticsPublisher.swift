@@ -14,8 +14,9 @@ import NIOCore
 /// A publication replayed after a restart has the same name (topic, partition, sequence,
 /// and for a claimed range of whole-system windows its end), so every lake file is named
 /// by it and created exclusively: a replay writes nothing twice. One publication is one
-/// file per family and hour its rows' windows start in. The alerts topic and the webhook are at-least-once; each alert carries its
-/// window and subject so a receiver can drop repeats.
+/// file per family and hour its rows' windows start in. The alerts topic and the webhook
+/// are at-least-once; each alert carries its window and subject so a receiver can drop
+/// repeats.
 public final class AnalyticsPublisher: Sendable {
     /// The topic alerts are produced to.
     public static let alertsTopic = "alerts"
