@@ -997,8 +997,8 @@ public actor GlobalWindowCoordinator {
         // Delivered several at a time: each is its own lake files, created and synced, and
         // every partition's report waits for them (a backfill emits thousands of window ends;
         // one after another they were the stream's longest wait). Each is named by its window
-        // end (a claim's range is one publication), so the order they land in changes nothing, and all have landed before the
-        // caller records or reports them as emitted.
+        // end (a claim's range is one publication), so the order they land in changes
+        // nothing, and all have landed before the caller records or reports them as emitted.
         let deliver: @Sendable (AnalyticsPublication) async -> Void = publish
         await withTaskGroup(of: Void.self) { group in
             for (i, publication) in publications.enumerated() {
