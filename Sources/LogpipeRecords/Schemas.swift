@@ -12,6 +12,24 @@ func seal(_ column: inout StringColumn, _ present: Bool) {
     if present { column.sealAppendedBytes() } else { column.appendNull() }
 }
 
+/// The log schema's known fields, each stated once for the general walk's lookup by key
+/// (`field(group:key:)`) and the fast path's guesses in the usual order (`expectedMember`).
+enum LogFields {
+    static let timestamp = FieldSpec(bit: 0, kind: .timestamp, slot: 0, path: "timestamp")
+    static let level = FieldSpec(bit: 1, kind: .level, slot: 0, path: "level")
+    static let service = FieldSpec(bit: 2, kind: .string, slot: 0, path: "service")
+    static let host = FieldSpec(bit: 3, kind: .string, slot: 1, path: "host")
+    static let message = FieldSpec(bit: 4, kind: .string, slot: 2, path: "message")
+    static let metadata = FieldSpec(bit: 5, kind: .object, slot: 1, path: "metadata")
+    static let requestId = FieldSpec(bit: 6, kind: .string, slot: 3, path: "metadata.request_id")
+    static let responseTimeMs = FieldSpec(bit: 7, kind: .nonNegativeDouble, slot: 0, path: "metadata.response_time_ms")
+    static let statusCode = FieldSpec(bit: 8, kind: .int32, slot: 0, path: "metadata.status_code")
+    static let endpoint = FieldSpec(bit: 9, kind: .string, slot: 4, path: "metadata.endpoint")
+    static let method = FieldSpec(bit: 10, kind: .string, slot: 5, path: "metadata.method")
+    static let clientIp = FieldSpec(bit: 11, kind: .string, slot: 6, path: "metadata.client_ip")
+    static let userId = FieldSpec(bit: 12, kind: .string, slot: 7, path: "metadata.user_id")
+}
+
 extension LogBatch: RecordSchema {
     static var requiredMask: UInt64 { 0b1_0111 }  // timestamp, level, service, message
     static var groupCount: Int { 1 }
@@ -31,28 +49,24 @@ extension LogBatch: RecordSchema {
     static func field(group: Int, key: UnsafeRawBufferPointer) -> FieldSpec? {
         if group == 0 {
             switch key.count {
-            case 9: if keyIs(key, "timestamp") { return FieldSpec(bit: 0, kind: .timestamp, slot: 0, path: "timestamp") }
-            case 5: if keyIs(key, "level") { return FieldSpec(bit: 1, kind: .level, slot: 0, path: "level") }
-            case 7:
-                if keyIs(key, "service") { return FieldSpec(bit: 2, kind: .string, slot: 0, path: "service") }
-                if keyIs(key, "message") { return FieldSpec(bit: 4, kind: .string, slot: 2, path: "message") }
-            case 4: if keyIs(key, "host") { return FieldSpec(bit: 3, kind: .string, slot: 1, path: "host") }
-            case 8: if keyIs(key, "metadata") { return FieldSpec(bit: 5, kind: .object, slot: 1, path: "metadata") }
+            case 9: if keyIs(key, "timestamp") { return LogFields.timestamp }
+            case 5: if keyIs(key, "level") { return LogFields.level }
+            case 7: if keyIs(key, "service") { return LogFields.service }
+                if keyIs(key, "message") { return LogFields.message }
+            case 4: if keyIs(key, "host") { return LogFields.host }
+            case 8: if keyIs(key, "metadata") { return LogFields.metadata }
             default: break
             }
             return nil
         }
         switch key.count {
-        case 10: if keyIs(key, "request_id") { return FieldSpec(bit: 6, kind: .string, slot: 3, path: "metadata.request_id") }
-        case 16:
-            if keyIs(key, "response_time_ms") {
-                return FieldSpec(bit: 7, kind: .nonNegativeDouble, slot: 0, path: "metadata.response_time_ms")
-            }
-        case 11: if keyIs(key, "status_code") { return FieldSpec(bit: 8, kind: .int32, slot: 0, path: "metadata.status_code") }
-        case 8: if keyIs(key, "endpoint") { return FieldSpec(bit: 9, kind: .string, slot: 4, path: "metadata.endpoint") }
-        case 6: if keyIs(key, "method") { return FieldSpec(bit: 10, kind: .string, slot: 5, path: "metadata.method") }
-        case 9: if keyIs(key, "client_ip") { return FieldSpec(bit: 11, kind: .string, slot: 6, path: "metadata.client_ip") }
-        case 7: if keyIs(key, "user_id") { return FieldSpec(bit: 12, kind: .string, slot: 7, path: "metadata.user_id") }
+        case 10: if keyIs(key, "request_id") { return LogFields.requestId }
+        case 16: if keyIs(key, "response_time_ms") { return LogFields.responseTimeMs }
+        case 11: if keyIs(key, "status_code") { return LogFields.statusCode }
+        case 8: if keyIs(key, "endpoint") { return LogFields.endpoint }
+        case 6: if keyIs(key, "method") { return LogFields.method }
+        case 9: if keyIs(key, "client_ip") { return LogFields.clientIp }
+        case 7: if keyIs(key, "user_id") { return LogFields.userId }
         default: break
         }
         return nil
@@ -62,25 +76,23 @@ extension LogBatch: RecordSchema {
     static func expectedMember(group: Int, index: Int) -> ExpectedMember? {
         if group == 0 {
             switch index {
-            case 0: return ExpectedMember(quotedKey: #""timestamp":"#, spec: FieldSpec(bit: 0, kind: .timestamp, slot: 0, path: "timestamp"))
-            case 1: return ExpectedMember(quotedKey: #""level":"#, spec: FieldSpec(bit: 1, kind: .level, slot: 0, path: "level"))
-            case 2: return ExpectedMember(quotedKey: #""service":"#, spec: FieldSpec(bit: 2, kind: .string, slot: 0, path: "service"))
-            case 3: return ExpectedMember(quotedKey: #""host":"#, spec: FieldSpec(bit: 3, kind: .string, slot: 1, path: "host"))
-            case 4: return ExpectedMember(quotedKey: #""message":"#, spec: FieldSpec(bit: 4, kind: .string, slot: 2, path: "message"))
-            case 5: return ExpectedMember(quotedKey: #""metadata":"#, spec: FieldSpec(bit: 5, kind: .object, slot: 1, path: "metadata"))
+            case 0: return ExpectedMember(quotedKey: #""timestamp":"#, spec: LogFields.timestamp)
+            case 1: return ExpectedMember(quotedKey: #""level":"#, spec: LogFields.level)
+            case 2: return ExpectedMember(quotedKey: #""service":"#, spec: LogFields.service)
+            case 3: return ExpectedMember(quotedKey: #""host":"#, spec: LogFields.host)
+            case 4: return ExpectedMember(quotedKey: #""message":"#, spec: LogFields.message)
+            case 5: return ExpectedMember(quotedKey: #""metadata":"#, spec: LogFields.metadata)
             default: return nil
             }
         }
         switch index {
-        case 0: return ExpectedMember(quotedKey: #""request_id":"#, spec: FieldSpec(bit: 6, kind: .string, slot: 3, path: "metadata.request_id"))
-        case 1:
-            return ExpectedMember(quotedKey: #""response_time_ms":"#,
-                                  spec: FieldSpec(bit: 7, kind: .nonNegativeDouble, slot: 0, path: "metadata.response_time_ms"))
-        case 2: return ExpectedMember(quotedKey: #""status_code":"#, spec: FieldSpec(bit: 8, kind: .int32, slot: 0, path: "metadata.status_code"))
-        case 3: return ExpectedMember(quotedKey: #""endpoint":"#, spec: FieldSpec(bit: 9, kind: .string, slot: 4, path: "metadata.endpoint"))
-        case 4: return ExpectedMember(quotedKey: #""method":"#, spec: FieldSpec(bit: 10, kind: .string, slot: 5, path: "metadata.method"))
-        case 5: return ExpectedMember(quotedKey: #""client_ip":"#, spec: FieldSpec(bit: 11, kind: .string, slot: 6, path: "metadata.client_ip"))
-        case 6: return ExpectedMember(quotedKey: #""user_id":"#, spec: FieldSpec(bit: 12, kind: .string, slot: 7, path: "metadata.user_id"))
+        case 0: return ExpectedMember(quotedKey: #""request_id":"#, spec: LogFields.requestId)
+        case 1: return ExpectedMember(quotedKey: #""response_time_ms":"#, spec: LogFields.responseTimeMs)
+        case 2: return ExpectedMember(quotedKey: #""status_code":"#, spec: LogFields.statusCode)
+        case 3: return ExpectedMember(quotedKey: #""endpoint":"#, spec: LogFields.endpoint)
+        case 4: return ExpectedMember(quotedKey: #""method":"#, spec: LogFields.method)
+        case 5: return ExpectedMember(quotedKey: #""client_ip":"#, spec: LogFields.clientIp)
+        case 6: return ExpectedMember(quotedKey: #""user_id":"#, spec: LogFields.userId)
         default: return nil
         }
     }
@@ -165,6 +177,26 @@ extension LogBatch: RecordSchema {
     }
 }
 
+/// The activity schema's known fields, each stated once for the general walk's lookup by key
+/// (`field(group:key:)`) and the fast path's guesses in the usual order (`expectedMember`).
+enum ActivityFields {
+    static let eventId = FieldSpec(bit: 0, kind: .string, slot: 0, path: "event_id")
+    static let timestamp = FieldSpec(bit: 1, kind: .timestamp, slot: 0, path: "timestamp")
+    static let userId = FieldSpec(bit: 2, kind: .string, slot: 1, path: "user_id")
+    static let sessionId = FieldSpec(bit: 3, kind: .string, slot: 2, path: "session_id")
+    static let eventType = FieldSpec(bit: 4, kind: .nonEmptyString, slot: 3, path: "event_type")
+    static let eventData = FieldSpec(bit: 5, kind: .object, slot: 1, path: "event_data")
+    static let page = FieldSpec(bit: 6, kind: .string, slot: 4, path: "event_data.page")
+    static let element = FieldSpec(bit: 7, kind: .string, slot: 5, path: "event_data.element")
+    static let productId = FieldSpec(bit: 8, kind: .string, slot: 6, path: "event_data.product_id")
+    static let query = FieldSpec(bit: 9, kind: .string, slot: 7, path: "event_data.query")
+    static let amount = FieldSpec(bit: 10, kind: .double, slot: 0, path: "event_data.amount")
+    static let device = FieldSpec(bit: 11, kind: .object, slot: 2, path: "device")
+    static let deviceType = FieldSpec(bit: 12, kind: .string, slot: 8, path: "device.type")
+    static let deviceOs = FieldSpec(bit: 13, kind: .string, slot: 9, path: "device.os")
+    static let deviceBrowser = FieldSpec(bit: 14, kind: .string, slot: 10, path: "device.browser")
+}
+
 extension ActivityBatch: RecordSchema {
     static var requiredMask: UInt64 { 0b1_0111 }  // event_id, timestamp, user_id, event_type
     static var groupCount: Int { 2 }
@@ -191,31 +223,29 @@ extension ActivityBatch: RecordSchema {
         switch group {
         case 0:
             switch key.count {
-            case 8: if keyIs(key, "event_id") { return FieldSpec(bit: 0, kind: .string, slot: 0, path: "event_id") }
-            case 9: if keyIs(key, "timestamp") { return FieldSpec(bit: 1, kind: .timestamp, slot: 0, path: "timestamp") }
-            case 7: if keyIs(key, "user_id") { return FieldSpec(bit: 2, kind: .string, slot: 1, path: "user_id") }
-            case 10:
-                if keyIs(key, "session_id") { return FieldSpec(bit: 3, kind: .string, slot: 2, path: "session_id") }
-                if keyIs(key, "event_type") { return FieldSpec(bit: 4, kind: .nonEmptyString, slot: 3, path: "event_type") }
-                if keyIs(key, "event_data") { return FieldSpec(bit: 5, kind: .object, slot: 1, path: "event_data") }
-            case 6: if keyIs(key, "device") { return FieldSpec(bit: 11, kind: .object, slot: 2, path: "device") }
+            case 8: if keyIs(key, "event_id") { return ActivityFields.eventId }
+            case 9: if keyIs(key, "timestamp") { return ActivityFields.timestamp }
+            case 7: if keyIs(key, "user_id") { return ActivityFields.userId }
+            case 10: if keyIs(key, "session_id") { return ActivityFields.sessionId }
+                if keyIs(key, "event_type") { return ActivityFields.eventType }
+                if keyIs(key, "event_data") { return ActivityFields.eventData }
+            case 6: if keyIs(key, "device") { return ActivityFields.device }
             default: break
             }
         case 1:
             switch key.count {
-            case 4: if keyIs(key, "page") { return FieldSpec(bit: 6, kind: .string, slot: 4, path: "event_data.page") }
-            case 7: if keyIs(key, "element") { return FieldSpec(bit: 7, kind: .string, slot: 5, path: "event_data.element") }
-            case 10:
-                if keyIs(key, "product_id") { return FieldSpec(bit: 8, kind: .string, slot: 6, path: "event_data.product_id") }
-            case 5: if keyIs(key, "query") { return FieldSpec(bit: 9, kind: .string, slot: 7, path: "event_data.query") }
-            case 6: if keyIs(key, "amount") { return FieldSpec(bit: 10, kind: .double, slot: 0, path: "event_data.amount") }
+            case 4: if keyIs(key, "page") { return ActivityFields.page }
+            case 7: if keyIs(key, "element") { return ActivityFields.element }
+            case 10: if keyIs(key, "product_id") { return ActivityFields.productId }
+            case 5: if keyIs(key, "query") { return ActivityFields.query }
+            case 6: if keyIs(key, "amount") { return ActivityFields.amount }
             default: break
             }
         default:
             switch key.count {
-            case 4: if keyIs(key, "type") { return FieldSpec(bit: 12, kind: .string, slot: 8, path: "device.type") }
-            case 2: if keyIs(key, "os") { return FieldSpec(bit: 13, kind: .string, slot: 9, path: "device.os") }
-            case 7: if keyIs(key, "browser") { return FieldSpec(bit: 14, kind: .string, slot: 10, path: "device.browser") }
+            case 4: if keyIs(key, "type") { return ActivityFields.deviceType }
+            case 2: if keyIs(key, "os") { return ActivityFields.deviceOs }
+            case 7: if keyIs(key, "browser") { return ActivityFields.deviceBrowser }
             default: break
             }
         }
@@ -225,23 +255,21 @@ extension ActivityBatch: RecordSchema {
     @inline(__always)
     static func expectedMember(group: Int, index: Int) -> ExpectedMember? {
         switch (group, index) {
-        case (0, 0): ExpectedMember(quotedKey: #""event_id":"#, spec: FieldSpec(bit: 0, kind: .string, slot: 0, path: "event_id"))
-        case (0, 1): ExpectedMember(quotedKey: #""timestamp":"#, spec: FieldSpec(bit: 1, kind: .timestamp, slot: 0, path: "timestamp"))
-        case (0, 2): ExpectedMember(quotedKey: #""user_id":"#, spec: FieldSpec(bit: 2, kind: .string, slot: 1, path: "user_id"))
-        case (0, 3): ExpectedMember(quotedKey: #""session_id":"#, spec: FieldSpec(bit: 3, kind: .string, slot: 2, path: "session_id"))
-        case (0, 4):
-            ExpectedMember(quotedKey: #""event_type":"#, spec: FieldSpec(bit: 4, kind: .nonEmptyString, slot: 3, path: "event_type"))
-        case (0, 5): ExpectedMember(quotedKey: #""event_data":"#, spec: FieldSpec(bit: 5, kind: .object, slot: 1, path: "event_data"))
-        case (0, 6): ExpectedMember(quotedKey: #""device":"#, spec: FieldSpec(bit: 11, kind: .object, slot: 2, path: "device"))
-        case (1, 0): ExpectedMember(quotedKey: #""page":"#, spec: FieldSpec(bit: 6, kind: .string, slot: 4, path: "event_data.page"))
-        case (1, 1): ExpectedMember(quotedKey: #""element":"#, spec: FieldSpec(bit: 7, kind: .string, slot: 5, path: "event_data.element"))
-        case (1, 2):
-            ExpectedMember(quotedKey: #""product_id":"#, spec: FieldSpec(bit: 8, kind: .string, slot: 6, path: "event_data.product_id"))
-        case (1, 3): ExpectedMember(quotedKey: #""query":"#, spec: FieldSpec(bit: 9, kind: .string, slot: 7, path: "event_data.query"))
-        case (1, 4): ExpectedMember(quotedKey: #""amount":"#, spec: FieldSpec(bit: 10, kind: .double, slot: 0, path: "event_data.amount"))
-        case (2, 0): ExpectedMember(quotedKey: #""type":"#, spec: FieldSpec(bit: 12, kind: .string, slot: 8, path: "device.type"))
-        case (2, 1): ExpectedMember(quotedKey: #""os":"#, spec: FieldSpec(bit: 13, kind: .string, slot: 9, path: "device.os"))
-        case (2, 2): ExpectedMember(quotedKey: #""browser":"#, spec: FieldSpec(bit: 14, kind: .string, slot: 10, path: "device.browser"))
+        case (0, 0): ExpectedMember(quotedKey: #""event_id":"#, spec: ActivityFields.eventId)
+        case (0, 1): ExpectedMember(quotedKey: #""timestamp":"#, spec: ActivityFields.timestamp)
+        case (0, 2): ExpectedMember(quotedKey: #""user_id":"#, spec: ActivityFields.userId)
+        case (0, 3): ExpectedMember(quotedKey: #""session_id":"#, spec: ActivityFields.sessionId)
+        case (0, 4): ExpectedMember(quotedKey: #""event_type":"#, spec: ActivityFields.eventType)
+        case (0, 5): ExpectedMember(quotedKey: #""event_data":"#, spec: ActivityFields.eventData)
+        case (0, 6): ExpectedMember(quotedKey: #""device":"#, spec: ActivityFields.device)
+        case (1, 0): ExpectedMember(quotedKey: #""page":"#, spec: ActivityFields.page)
+        case (1, 1): ExpectedMember(quotedKey: #""element":"#, spec: ActivityFields.element)
+        case (1, 2): ExpectedMember(quotedKey: #""product_id":"#, spec: ActivityFields.productId)
+        case (1, 3): ExpectedMember(quotedKey: #""query":"#, spec: ActivityFields.query)
+        case (1, 4): ExpectedMember(quotedKey: #""amount":"#, spec: ActivityFields.amount)
+        case (2, 0): ExpectedMember(quotedKey: #""type":"#, spec: ActivityFields.deviceType)
+        case (2, 1): ExpectedMember(quotedKey: #""os":"#, spec: ActivityFields.deviceOs)
+        case (2, 2): ExpectedMember(quotedKey: #""browser":"#, spec: ActivityFields.deviceBrowser)
         default: nil
         }
     }
