@@ -98,12 +98,26 @@ struct ClaimTests {
         let exchange = GlobalWindowExchange(store: store)
         let steps = try Self.reports(steps: 2)
         let lake = Lake()
-        let first = SinkTests.Publications()
-        let a = GlobalWindowCoordinator(configuration: Self.configuration, expected: [.logs: Set(Self.sources)], store: nil,
-                                        exchange: exchange, exchangeIntervalMicros: 0) { p in
-            first.add(p)
-            lake.write(p, limit: 2)
+        /// A merger on the shared exchange, its publications collected in `into` and written to
+        /// the lake (the first `limit` files of each only: a kill mid-publication).
+        func merger(_ into: SinkTests.Publications, limit: Int? = nil) -> GlobalWindowCoordinator {
+            GlobalWindowCoordinator(configuration: Self.configuration, expected: [.logs: Set(Self.sources)], store: nil,
+                                    exchange: exchange, exchangeIntervalMicros: 0) { p in
+                into.add(p)
+                lake.write(p, limit: limit)
+            }
         }
+        /// Every partition reports both steps' parts (nothing was dropped) at step 2's watermark.
+        func reportBothSteps(to merger: GlobalWindowCoordinator) async {
+            for p in 0..<3 {
+                var parts = steps[0][p].parts
+                parts.combine(steps[1][p].parts)
+                _ = await merger.report(Self.sources[p], stream: .logs, watermark: steps[1][p].watermark, parts: parts,
+                                        knownEmitted: .min)
+            }
+        }
+        let first = SinkTests.Publications()
+        let a = merger(first, limit: 2)
         for p in 0..<3 {
             _ = await a.report(Self.sources[p], stream: .logs, watermark: steps[0][p].watermark, parts: steps[0][p].parts, knownEmitted: .min)
         }
@@ -115,16 +129,7 @@ struct ClaimTests {
         try await store.delete("\(GlobalWindowExchange.directory(.logs))/\(GlobalWindowExchange.emittedName)")
 
         let second = SinkTests.Publications()
-        let b = GlobalWindowCoordinator(configuration: Self.configuration, expected: [.logs: Set(Self.sources)], store: nil,
-                                        exchange: exchange, exchangeIntervalMicros: 0) { p in
-            second.add(p)
-            lake.write(p)
-        }
-        for p in 0..<3 {
-            var parts = steps[0][p].parts
-            parts.combine(steps[1][p].parts)
-            _ = await b.report(Self.sources[p], stream: .logs, watermark: steps[1][p].watermark, parts: parts, knownEmitted: .min)
-        }
+        await reportBothSteps(to: merger(second))
         let published = second.items.withLock { $0 }
         #expect(published.first == crashed, "the crashed range again, same name and content")
         let end = steps[1].map(\.watermark).min()!
@@ -139,16 +144,8 @@ struct ClaimTests {
         // position again, but see the chain has moved on and take it up where it stands.
         try await store.delete("\(GlobalWindowExchange.directory(.logs))/\(GlobalWindowExchange.emittedName)")
         let third = SinkTests.Publications()
-        let c = GlobalWindowCoordinator(configuration: Self.configuration, expected: [.logs: Set(Self.sources)], store: nil,
-                                        exchange: exchange, exchangeIntervalMicros: 0) { p in
-            third.add(p)
-            lake.write(p)
-        }
-        for p in 0..<3 {
-            var parts = steps[0][p].parts
-            parts.combine(steps[1][p].parts)
-            _ = await c.report(Self.sources[p], stream: .logs, watermark: steps[1][p].watermark, parts: parts, knownEmitted: .min)
-        }
+        let c = merger(third)
+        await reportBothSteps(to: c)
         #expect(third.items.withLock { $0 }.map(\.fileName) == [published.last!.fileName])
         #expect(await c.emitted(.logs) == end)
         Self.expectOneRowPerWindow(lake.rows, through: end)
