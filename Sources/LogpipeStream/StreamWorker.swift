@@ -22,6 +22,13 @@ public struct StreamStatistics: Sendable, Equatable {
 
     /// Empty totals.
     public init() {}
+
+    /// The totals as log fields (`records=… dead_letters=…`), for a stop line a user reads
+    /// and a log search can filter on.
+    public var logMetadata: Logger.Metadata {
+        ["records": "\(records)", "dead_letters": "\(deadLetters)", "commits": "\(commits)",
+         "files": "\(files)", "bytes": "\(bytes)", "lost_to_retention": "\(lostToRetention)"]
+    }
 }
 
 /// Thread-safe totals shared by a worker's partition tasks.
@@ -267,7 +274,7 @@ public final class StreamWorker: Service, Sendable {
             if let joined { try await joined.leave() }
             try await group.waitForAll()
         }
-        logger.info("stream worker stopped", metadata: ["statistics": "\(statistics)"])
+        logger.info("stream worker stopped", metadata: statistics.logMetadata)
     }
 
     private let retiring = Mutex<[TopicPartition: PartitionControl]>([:])
