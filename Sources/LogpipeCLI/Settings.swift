@@ -147,6 +147,15 @@ struct Settings {
         }
     }
 
+    /// Opens the configured bus to read, refusing an embedded one that does not exist (a
+    /// mistyped `--data-dir` would otherwise read as an empty bus, or leave a lake behind).
+    func openExistingBus() async throws -> any Bus {
+        if case .local(let path) = try busLocation(), !FileManager.default.fileExists(atPath: path) {
+            throw ValidationError("no bus at \(path): start logpipe collect (or logpipe run) on this data directory first")
+        }
+        return try await openBus(access: .read)
+    }
+
     /// The configured bus, parsed (`--bus`, default the embedded log under the data directory).
     func busLocation() throws(ConfigurationRefused) -> BusLocation {
         try BusLocation(parsing: string("bus", default: "local:\(dataDir)/bus"))

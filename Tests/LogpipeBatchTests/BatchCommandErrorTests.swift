@@ -3,13 +3,15 @@ import LogpipeTesting
 import Testing
 
 @Suite struct BatchCommandErrorTests {
-    /// A value found wrong once the command runs (a date, a duration, a missing lake) is
+    /// A value found wrong once the command runs (a date, a duration, a missing lake or bus) is
     /// reported in one line naming it, with the usage error's exit code 64, and without the
     /// root command's usage, which would describe no command the user typed.
     @Test(arguments: [
         (["report", "daily", "--date", "2026-13-01"], "--date 2026-13-01: expected YYYY-MM-DD"),
         (["search", "--since", "1x"], "expected a duration like 90s, 15m, 1h, 2d"),
         (["search", "--since", "1h", "--lake", "/nonexistent/lake"], "no lake at /nonexistent/lake"),
+        (["topics", "--bus", "local:/nonexistent/bus"], "no bus at /nonexistent/bus"),
+        (["stream", "--once", "--bus", "local:/nonexistent/bus"], "no bus at /nonexistent/bus"),
     ])
     func wrongValuesAreOneLineErrors(arguments: [String], message: String) async throws {
         try #require(FileManager.default.isExecutableFile(atPath: TestEnvironment.logpipeBinary),

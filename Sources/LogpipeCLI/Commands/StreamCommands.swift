@@ -169,7 +169,7 @@ struct StreamCommandLine: AsyncParsableCommand {
         }
         let serverTLS = configuredTLS
         LogpipeMetrics.bootstrap()
-        let bus = try await settings.openBus(access: .read)
+        let bus = try await settings.openExistingBus()
         let role = try await StreamRole.make(settings: settings, bus: bus, liveView: !once, logger: logger)
         if once {
             let statistics = try await role.worker.runUntilCaughtUp()

@@ -13,7 +13,7 @@ struct TopicsCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try await Settings.load(common)
         try settings.checkState(lake: false)
-        let bus = try await settings.openBus(access: .read)
+        let bus = try await settings.openExistingBus()
         defer { Task { try? await bus.close() } }
         let topics = try await bus.topics()
         let groups = try await bus.groups()
