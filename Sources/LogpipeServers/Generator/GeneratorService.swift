@@ -211,6 +211,7 @@ public final class Generator: Sendable {
     private func postUntilShutdown() async throws {
         // Stopping mid-schedule loses nothing: unsent records were never acknowledged.
         try await cancelWhenGracefulShutdown {
+            async let _ = self.warnIfCollectorUnreachable()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await self.runIncidents() }
                 if let rate = self.configuration.rate {
@@ -225,6 +226,22 @@ public final class Generator: Sendable {
                 try await group.next()
                 group.cancelAll()
             }
+        }
+    }
+
+    /// Says at once when the collector cannot be reached: the HTTP client keeps retrying a
+    /// refused connection until a post's 30-second deadline, so its first failure would
+    /// otherwise be logged only that late. The probe's own 3 seconds cover a collector
+    /// starting alongside (`logpipe run`).
+    private func warnIfCollectorUnreachable() async {
+        let url = configuration.collectorURL + "/health"
+        do {
+            let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(3))
+            _ = try await response.body.collect(upTo: 1 << 16)
+        } catch is CancellationError {
+        } catch {
+            logger.warning("cannot reach the collector; posts keep retrying, each for up to 30 s",
+                           metadata: ["collector": "\(configuration.collectorURL)", "error": "\(error)"])
         }
     }
 
@@ -303,6 +320,8 @@ public final class Generator: Sendable {
                 logger.warning("collector refused a batch", metadata: ["status": "\(status)", "kind": "\(kind.rawValue)"])
             }
         } catch {
+            // Stopping cuts a post short: nothing failed, the batch was simply never sent.
+            if Task.isCancelled { return }
             state.withLock { $0.failed += 1 }
             Counter(label: "logpipe_generator_failed_requests_total", dimensions: [("status", "error")]).increment()
             logger.warning("posting to the collector failed", metadata: ["error": "\(error)"])
