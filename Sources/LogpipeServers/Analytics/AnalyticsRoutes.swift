@@ -68,7 +68,7 @@ public struct AnalyticsRoutes: Sendable {
     /// A route over windows: `from`/`to` and `final` are checked the same way for each family,
     /// then `rows` answers with the query, the range in microseconds and whether only closed
     /// windows are wanted.
-    private func windowRoute<Context: RequestContext, Rows: Encodable>(
+    private func windowRoute<Context: RequestContext, Rows: Encodable & SendableMetatype>(
         _ path: RouterPath, _ router: Router<Context>,
         rows: @escaping @Sendable (Parameters, Int64?, Int64?, Bool) -> Rows
     ) {
