@@ -155,8 +155,10 @@ public struct ServiceAnalysis: Sendable {
     static func previousSLA(store: any FileStore, date: ReportDate) async throws -> [String: [ReportValue]] {
         let path = "\(directory(date))/sla/\(ReportWriter.fileName)"
         guard try await store.stat(path) != nil else { return [:] }
-        let table = try ParquetFileReader(bytes: try await store.read(path)).read(
-            columns: ["service", "requests", "availability", "performance", "response_time_p95"])
+        let table = try await LakeFileError.naming(path) {
+            try ParquetFileReader(bytes: try await store.read(path)).read(
+                columns: ["service", "requests", "availability", "performance", "response_time_p95"])
+        }
         guard let service = ColumnView.strings(table, "service"), let (requests, rv) = ColumnView.int64s(table, "requests"),
               let (availability, av) = ColumnView.doubles(table, "availability"), let (performance, pv) = ColumnView.doubles(table, "performance"),
               let (p95, qv) = ColumnView.doubles(table, "response_time_p95") else { return [:] }

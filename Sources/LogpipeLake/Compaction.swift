@@ -204,7 +204,7 @@ public struct LakeCompactor: Sendable {
         var current: StagedParquetFile<Rows>?
         do {
             for file in files.sorted(by: { $0.path < $1.path }) {
-                let reader = try ParquetFileReader(bytes: try await store.read(file.path))
+                let reader = try await LakeFileError.naming(file.path) { try ParquetFileReader(bytes: try await store.read(file.path)) }
                 guard reader.schema == Rows.parquetSchema else {
                     logger.warning("not compacting a file with another schema", metadata: ["file": "\(file.path)"])
                     continue
@@ -220,7 +220,7 @@ public struct LakeCompactor: Sendable {
                         id: id, hour: hour)
                 }
                 for g in 0..<reader.rowGroupCount {
-                    let table = try reader.readRowGroup(g)
+                    let table = try await LakeFileError.naming(file.path) { try reader.readRowGroup(g) }
                     try await current!.append(parquet: ParquetColumnBatch(rowCount: table.rowCount, columns: table.columns))
                 }
                 inputs.append(file.path)
