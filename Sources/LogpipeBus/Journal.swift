@@ -32,9 +32,11 @@ import Darwin
 /// The file is zero-filled when created and when it grows, so entries overwrite
 /// allocated, written blocks in place and an `fdatasync` of it flushes data only, no
 /// extent or size changes. It starts at 256 KiB (or `journalBytes` if smaller) and doubles
-/// up to `journalBytes` when a cycle had to wait for a checkpoint or bypass the journal,
-/// so a small bus never pays for a large journal, and only while the growth is at most an
-/// eighth of the filesystem's free space, so it never takes the space segments need.
+/// up to `journalBytes` when a cycle had to wait for a checkpoint or bypass the journal, or
+/// when it fills to half within a second of the last time: so a slow or small bus never
+/// pays for a large journal, and a fast one checkpoints about once a second at most. It
+/// grows only while the growth is at most an eighth of the filesystem's free space, so it
+/// never takes the space segments need.
 ///
 /// A checkpointer thread, off the acknowledgement path, fdatasyncs (in parallel on
 /// `FsyncPool`) every segment written since its last pass, then records the checkpoint in
@@ -94,6 +96,8 @@ final class Journal: @unchecked Sendable {
         /// Segments written by journaled cycles since the checkpointer's last snapshot.
         var dirty: [ObjectIdentifier: Segment] = [:]
         var checkpointWanted = false
+        /// When the journal last filled to half (uptime nanoseconds).
+        var lastHalfFull: UInt64 = 0
         var growWanted = false
         var flusherWaiting = false
         var failure: String?
@@ -370,6 +374,11 @@ final class Journal: @unchecked Sendable {
                     for segment in segments { s.dirty[ObjectIdentifier(segment)] = segment }
                     if s.headSeq != s.tailSeq && used(s) * 2 >= s.capacity - Self.dataStart && !s.checkpointWanted {
                         s.checkpointWanted = true
+                        // Half full again within a second: checkpoints (a round of segment fsyncs
+                        // each) would come too often for this write rate, so the journal grows.
+                        let now = DispatchTime.now().uptimeNanoseconds
+                        if now - s.lastHalfFull < 1_000_000_000 && s.capacity < maxBytes { s.growWanted = true }
+                        s.lastHalfFull = now
                         wake.signal()
                     }
                     return .placed(positions, first)
