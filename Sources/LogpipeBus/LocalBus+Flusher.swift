@@ -14,9 +14,11 @@ import Darwin
 /// A cycle takes what producers have queued, writes it at once (so the page
 /// cache copy overlaps the producers preparing their next batches), and keeps
 /// taking and writing until the group is complete: as many producers as the
-/// last cycle resumed, or half a cycle's I/O time has passed. Then it fsyncs
-/// every file it wrote, once, publishes the new high watermarks and resumes
-/// every producer of the group.
+/// last cycle resumed, or half a cycle's I/O time has passed. Then it appends
+/// what it wrote to the journal and fdatasyncs that one file (`Journal`), or, for a
+/// group too large for the journal, fsyncs every segment it wrote, once, in
+/// parallel; then it publishes the new high watermarks and resumes every producer
+/// of the group.
 extension LocalBus {
     /// One partition's share of a take.
     ///
@@ -33,6 +35,9 @@ extension LocalBus {
         /// A segment this item started, published with the data.
         var newSegment: Segment?
         var newIndexEntries: [IndexEntry] = []
+        /// Where in the segment the bytes went, and their CRC-32C: the journal entry.
+        var position: Int64 = 0
+        var payloadCRC: UInt32 = 0
         var error: String?
         /// The write failed for want of space (`BusError.noSpace`): nothing of it is in the
         /// file, so the partition may take appends again once space returns.
@@ -156,28 +161,12 @@ extension LocalBus {
         }
     }
 
-    /// Fsyncs every file the cycle wrote, publishes the durable data and resumes the producers.
+    /// Makes what the cycle wrote durable (see `makeDurable`), publishes it and resumes the producers.
     private func commit(_ cycle: Cycle) {
         var failed = cycle.failed
         var noSpace = cycle.noSpace
         let start = DispatchTime.now().uptimeNanoseconds
-        var jobs: [FsyncPool.Job] = []
-        var synced: Set<ObjectIdentifier> = []
-        for item in cycle.items where failed[ObjectIdentifier(item.log)] == nil {
-            if synced.insert(ObjectIdentifier(item.segment)).inserted {
-                jobs.append(FsyncPool.Job(segment: item.segment, log: item.log))
-            }
-        }
-        fsyncPool.runAll(jobs)
-        for job in jobs {
-            if let error = job.error {
-                failed[ObjectIdentifier(job.log)] = "\(error)"
-                // A failed fsync may have lost written pages the file still seems to hold:
-                // never retried as if the data were safe, whatever errno said.
-                noSpace.remove(ObjectIdentifier(job.log))
-                logger.critical("fsync failed", metadata: ["partition": "\(job.log.tp)", "error": "\(error)"])
-            }
-        }
+        let fsyncs = makeDurable(cycle.items.filter { failed[ObjectIdentifier($0.log)] == nil }, &failed, &noSpace)
         // Out of space, a partition stays open, so what this cycle wrote for it before the
         // failed write (acknowledged to no one, its offsets about to be handed out again)
         // must go: the file is cut back to its durable end, and a segment the cycle started
@@ -205,7 +194,7 @@ extension LocalBus {
             s.inflightBytes -= cycle.inflight
             s.cycleNanos = s.cycleNanos == 0 ? ioNanos : (s.cycleNanos * 7 + ioNanos) / 8
             s.statistics.cycles += 1
-            s.statistics.fsyncs += jobs.count
+            s.statistics.fsyncs += fsyncs
             s.statistics.produceCalls += cycle.waiters.count
             s.statistics.bytes += Int64(cycle.inflight)
             for item in cycle.items {
@@ -271,6 +260,59 @@ extension LocalBus {
         }
     }
 
+    /// Makes `items` durable: one journal entry each and one fdatasync of the journal, or,
+    /// when they do not fit even in an empty journal, an fsync of every segment they wrote,
+    /// in parallel. Failures land in `failed` by partition (a failed fsync is never
+    /// retried as if the data were safe, so it is never `noSpace`). Returns the fsyncs made.
+    private func makeDurable(_ items: [FlushItem], _ failed: inout [ObjectIdentifier: String],
+                             _ noSpace: inout Set<ObjectIdentifier>) -> Int {
+        guard !items.isEmpty else { return 0 }
+        guard let journal else { preconditionFailure("only a writer, which has a journal, flushes") }
+        let entries = items.map { item in
+            Journal.Entry(topic: item.log.tp.topic, partition: item.log.tp.partition, segmentBase: item.segment.baseOffset,
+                          position: item.position, chunks: item.chunks, length: item.byteCount, payloadCRC: item.payloadCRC)
+        }
+        var segments: [ObjectIdentifier: Segment] = [:]
+        for item in items { segments[ObjectIdentifier(item.segment)] = item.segment }
+        do {
+            if let placed = try journal.reserve(entries, segments: Array(segments.values)) {
+                let start = DispatchTime.now().uptimeNanoseconds
+                do {
+                    try journal.write(entries, at: placed.positions, firstSequence: placed.firstSequence)
+                    try journal.sync()
+                } catch {
+                    journal.fail("\(error)")
+                    throw error
+                }
+                let nanos = Int64(DispatchTime.now().uptimeNanoseconds - start)
+                var timed: Set<ObjectIdentifier> = []
+                for item in items where timed.insert(ObjectIdentifier(item.log)).inserted {
+                    item.log.metrics.fsync.recordNanoseconds(nanos)
+                }
+                return 1
+            }
+        } catch {
+            for item in items { failed[ObjectIdentifier(item.log)] = "\(error)" }
+            return 0
+        }
+        var jobs: [FsyncPool.Job] = []
+        var synced: Set<ObjectIdentifier> = []
+        for item in items where synced.insert(ObjectIdentifier(item.segment)).inserted {
+            jobs.append(FsyncPool.Job(segment: item.segment, log: item.log))
+        }
+        fsyncPool.runAll(jobs)
+        for job in jobs {
+            if let error = job.error, let log = job.log {
+                failed[ObjectIdentifier(log)] = "\(error)"
+                // A failed fsync may have lost written pages the file still seems to hold:
+                // never retried as if the data were safe, whatever errno said.
+                noSpace.remove(ObjectIdentifier(log))
+                logger.critical("fsync failed", metadata: ["partition": "\(log.tp)", "error": "\(error)"])
+            }
+        }
+        return jobs.count
+    }
+
     /// Writes one partition's pending bytes, first starting a new segment if the active one is full or old.
     private func write(_ item: FlushItem) {
         do {
@@ -321,6 +363,11 @@ extension LocalBus {
                 segment.bytesSinceIndexEntry += Int64(b.length)
             }
             segment.writtenSize = start + Int64(item.byteCount)
+            item.position = start
+            // Computed here, while producers prepare the next group, not in the commit.
+            var crc: UInt32 = 0
+            for chunk in item.chunks { crc = chunk.withUnsafeBytes { CRC32C.update(crc, $0) } }
+            item.payloadCRC = crc
         } catch {
             item.error = "\(error)"
             if case BusError.noSpace(let message) = error {

@@ -79,7 +79,7 @@ final class WriterLock: Sendable {
 
 /// A partition's durable end, as the writer publishes it for readers in other
 /// processes: `durable` in the partition directory, 32 bytes rewritten in place
-/// after every fsync that moved it ("LPD1", the active segment's base offset,
+/// after every journal fdatasync (or segment fsync) that moved it ("LPD1", the active segment's base offset,
 /// its durable size, the partition's high watermark, CRC32C of the 28 before).
 /// It is never fsynced itself: it only tells other processes, through the shared
 /// page cache, how far the data files are already durable; after a machine crash

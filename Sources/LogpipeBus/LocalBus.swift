@@ -11,13 +11,16 @@ import Synchronization
 /// - `<topic>-<partition>/<base offset, 20 digits>.log`: segments of record batches
 ///   (see `RecordBatch`), and `.index` files beside segments closed to appends.
 /// - `_groups/<group>.json`: a consumer group's committed offsets.
+/// - `_journal`: the writer's write-ahead journal (`Journal`).
 ///
 /// Writes go through one flusher thread doing group commit: producers encode
 /// and checksum their batches on their own tasks, then under a short lock take
 /// offsets, copy the bytes to per-partition pending buffers and wait; the
-/// flusher writes what is pending, fsyncs every file it wrote (in parallel, on
-/// `FsyncPool` threads), publishes the new high watermarks and resumes those
-/// producers together (see the flusher's extension for how it sizes groups).
+/// flusher writes what is pending to the segments, appends the same bytes to the
+/// journal and fdatasyncs only the journal, publishes the new high watermarks and
+/// resumes those producers together (see the flusher's extension for how it sizes
+/// groups). A checkpointer thread makes the segments durable behind it (fsyncs in
+/// parallel on `FsyncPool` threads), so the journal can be overwritten.
 /// Blocking file I/O never runs on Swift's cooperative pool: the flusher and
 /// fsync workers are `Thread`s, and topic creation, commits and retention run
 /// on a serial dispatch queue. Reads are `pread`s of durable bytes, mostly from
@@ -31,7 +34,8 @@ import Synchronization
 /// When more than `maxPendingBytes` wait to become durable, `produce` throws
 /// `overloaded` at once instead of queueing.
 ///
-/// Recovery on open scans the tail segment of every partition, checking every
+/// Recovery on open first replays the journal's entries after its checkpoint into
+/// their segments, then scans the tail segment of every partition, checking every
 /// batch's framing, offsets and CRC, and truncates it at the first bad batch
 /// (a torn write), logging what was cut. Older segments are trusted through
 /// their index files, rescanned when those are missing or stale, and their CRCs
@@ -97,6 +101,8 @@ public final class LocalBus: Bus {
     let truncatedBytesCounter: Counter
     /// Held from open to close by a writer (`LocalBusAccess.write`); nil for a reader.
     let writerLock: WriterLock?
+    /// The writer's journal; nil for a reader.
+    let journal: Journal?
 
     /// Opens (creating if needed) the bus in `directory`, recovering every
     /// partition and applying retention. Blocking: call it at startup.
@@ -111,14 +117,29 @@ public final class LocalBus: Bus {
             if options.access == .write {
                 try FileIO.makeDirectories(directory)
                 // Before anything is written: recovery truncates tails, which only the one writer may do.
-                writerLock = try WriterLock(directory: directory)
-                try FileIO.makeDirectories(topicsDirectory)
-                try FileIO.makeDirectories(groupsDirectory)
-                try removeStaleGroupTemporaries()
+                let lock = try WriterLock(directory: directory)
+                writerLock = lock
+                do {
+                    try FileIO.makeDirectories(directory + "/_topics")
+                    try FileIO.makeDirectories(directory + "/_groups")
+                    // Replayed before the partitions open, so their recovery sees every acknowledged byte.
+                    journal = try Journal(directory: directory, maxBytes: options.journalBytes, logger: options.logger)
+                } catch {
+                    lock.release()
+                    throw error
+                }
             } else {
                 writerLock = nil
+                journal = nil
             }
-            topics = try loadTopics()
+            do {
+                if options.access == .write { try removeStaleGroupTemporaries() }
+                topics = try loadTopics()
+                try journal?.beginGeneration()
+            } catch {
+                writerLock?.release()
+                throw error
+            }
         } catch {
             fsyncPool.stop()
             throw error
@@ -132,6 +153,11 @@ public final class LocalBus: Bus {
         let thread = Thread { [self] in flushLoop() }
         thread.name = "logpipe-bus-flusher"
         thread.start()
+        if let journal {
+            let checkpointer = Thread { [journal, fsyncPool] in journal.checkpointLoop(pool: fsyncPool) }
+            checkpointer.name = "logpipe-bus-checkpointer"
+            checkpointer.start()
+        }
         if let every = options.retentionCheckIntervalSeconds { scheduleRetention(every: every) }
     }
 
@@ -319,17 +345,34 @@ public final class LocalBus: Bus {
     public struct FlushStatistics: Sendable, Equatable {
         /// Flush cycles: groups of produce calls made durable together.
         public var cycles: Int = 0
-        /// Files fsynced (a cycle fsyncs each partition file it wrote).
+        /// Files fsynced on the acknowledgement path: the journal once per cycle, or each
+        /// segment a cycle too large for the journal wrote.
         public var fsyncs: Int = 0
         /// Produce calls acknowledged (or failed) by those cycles.
         public var produceCalls: Int = 0
         /// Bytes written to segments.
         public var bytes: Int64 = 0
+        /// Journal checkpoints: the segments made durable behind the journal, off the acknowledgement path.
+        public var checkpoints: Int = 0
+        /// Cycles too large for the journal, whose segments were fsynced directly.
+        public var journalBypasses: Int = 0
+        /// Times the journal doubled its size.
+        public var journalGrowths: Int = 0
     }
 
     /// What the group commit has done so far: `produceCalls / cycles` is the
     /// average group size, the number of acknowledgements one fsync round paid for.
-    public var flushStatistics: FlushStatistics { state.withLock { $0.statistics } }
+    public var flushStatistics: FlushStatistics {
+        var statistics = state.withLock { $0.statistics }
+        if let journal {
+            journal.state.withLock { j in
+                statistics.checkpoints = j.checkpoints
+                statistics.journalBypasses = j.direct
+                statistics.journalGrowths = j.growths
+            }
+        }
+        return statistics
+    }
 
     // MARK: Consumer groups
 
@@ -454,6 +497,8 @@ public final class LocalBus: Bus {
                 if exited { c.resume() }
             }
         }
+        // The last checkpoint: a bus closed cleanly leaves nothing to replay.
+        if let journal { await onAdminQueue { journal.stop() } }
         fsyncPool.stop()
         // Waits for queued admin work, then releases the segments (closing their files).
         await onAdminQueue { [self] in

@@ -27,6 +27,10 @@ public struct LocalBusOptions: Sendable {
     public var access: LocalBusAccess
     /// How often a reader checks the writer's durable ends; new topics and deleted segments about once a second.
     public var followIntervalMillis: Int
+    /// The largest the writer's journal (`_journal`, see `Journal`) grows to, from 256 KiB
+    /// (at least 64 KiB): a flush cycle larger than about half of it fsyncs its segments
+    /// directly instead.
+    public var journalBytes: Int64
 
     /// Options; the defaults suit a collector on one machine.
     public init(
@@ -40,8 +44,10 @@ public struct LocalBusOptions: Sendable {
         logger: Logger = Logger(label: "logpipe.bus"),
         metricsFactory: (any MetricsFactory)? = nil,
         access: LocalBusAccess = .write,
-        followIntervalMillis: Int = 10
+        followIntervalMillis: Int = 10,
+        journalBytes: Int64 = 64 << 20
     ) {
+        self.journalBytes = journalBytes
         self.access = access
         self.followIntervalMillis = max(1, followIntervalMillis)
         self.segmentBytes = segmentBytes

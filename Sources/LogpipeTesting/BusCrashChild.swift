@@ -26,16 +26,18 @@ public enum BusCrashChild {
     private static let stdoutLock = Mutex(())
 
     /// Bus options of the child and of the verifier: small segments, so kills
-    /// also land around segment rolls.
-    public static func options() -> LocalBusOptions {
-        LocalBusOptions(segmentBytes: 64 << 10, retentionCheckIntervalSeconds: nil)
+    /// also land around segment rolls; `journalBytes` small makes the journal wrap.
+    public static func options(journalBytes: Int64? = nil) -> LocalBusOptions {
+        var options = LocalBusOptions(segmentBytes: 64 << 10, retentionCheckIntervalSeconds: nil)
+        if let journalBytes { options.journalBytes = journalBytes }
+        return options
     }
 
     /// Opens the bus in `directory` and produces from `producers` concurrent
     /// tasks until killed. Values are `<run>-<producer>-<sequence>-` and a
     /// filler, unique across runs.
-    public static func run(directory: String, producers: Int = 4) async throws -> Never {
-        let bus = try LocalBus(directory: directory, options: options())
+    public static func run(directory: String, producers: Int = 4, journalBytes: Int64? = nil) async throws -> Never {
+        let bus = try LocalBus(directory: directory, options: options(journalBytes: journalBytes))
         try await bus.createTopic(TopicSpec(name: topic, partitions: partitions, retention: RetentionPolicy(maxAgeSeconds: nil)))
         let run = String(UInt64.random(in: 0...UInt64.max), radix: 36)
         try await withThrowingTaskGroup(of: Void.self) { group in

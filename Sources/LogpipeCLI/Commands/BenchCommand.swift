@@ -135,8 +135,9 @@ struct BusCrashChildCommand: AsyncParsableCommand {
     )
 
     @Argument var directory: String
+    @Option(help: "The bus journal's largest size in bytes (small: it wraps often).") var journalBytes: Int64?
 
     func run() async throws {
-        try await BusCrashChild.run(directory: directory)
+        try await BusCrashChild.run(directory: directory, journalBytes: journalBytes)
     }
 }
