@@ -116,6 +116,9 @@ struct AnomalyDetector: Sendable {
     /// Forgets incidents of `type` whose last window ended before `start`: windows close
     /// in order, so nothing can extend them any more.
     mutating func prune(_ type: AlertType, before start: Int64) {
+        // Called for every closed client-IP and flood window: rebuilding the dictionary each
+        // time (an allocation, even when empty) was most of the cost of closing them.
+        guard episodes.contains(where: { $0.key.type == type && $0.value < start }) else { return }
         episodes = episodes.filter { $0.key.type != type || $0.value >= start }
     }
 
@@ -236,6 +239,8 @@ struct AnomalyDetector: Sendable {
         let c = configuration
         let services = Int64(m.servicesUsed.count)
         let anomalous = m.requestCount > c.suspiciousRequests && services > c.suspiciousServices
+        // With no incident open there is none to end (what `episode` would do here).
+        if !anomalous, episodes.isEmpty { return nil }
         guard episode(EpisodeKey(type: .suspiciousIP, subject: m.clientIp), window: m.window, anomalous: anomalous) else {
             return nil
         }
@@ -248,9 +253,15 @@ struct AnomalyDetector: Sendable {
     }
 
     /// Checks a final flood window (requests and distinct users of one IP) for DDoS.
-    mutating func observeFlood(window: TimeWindow, ip: String, requests: Int64, users: Int64) -> Alert? {
+    /// `ip` and `users` are only evaluated when needed: a quiet window with no incident
+    /// open needs neither (most of the thousands of IP-windows closed per minute).
+    mutating func observeFlood(window: TimeWindow, ip ipName: @autoclosure () -> String, requests: Int64,
+                               users distinctUsers: @autoclosure () -> Int64) -> Alert? {
         let c = configuration
-        let anomalous = requests > c.ddosRequests && users < c.ddosMaxUsers
+        let anomalous = requests > c.ddosRequests && distinctUsers() < c.ddosMaxUsers
+        // With no incident open there is none to end (what `episode` would do here).
+        if !anomalous, episodes.isEmpty { return nil }
+        let ip = ipName(), users = distinctUsers()
         guard episode(EpisodeKey(type: .ddos, subject: ip), window: window, anomalous: anomalous) else { return nil }
         return Alert(
             type: .ddos, subject: ip, window: window,

@@ -1,21 +1,25 @@
 import LogpipeRecords
 
 /// A hash map from (window, key id) to a state slot: open addressing with linear
-/// probing over flat arrays, so grouping rows costs no allocation per row.
+/// probing over one flat array, so grouping rows costs no allocation per row and a probe
+/// touches one cache line (window, id and slot side by side).
 struct GroupIndex: Sendable {
-    private var windows: [Int64]
-    private var ids: [UInt32]
-    /// Slot + 1; 0 marks an empty cell.
-    private var slots: [Int32]
+    private var cells: [Cell]
     private var mask: Int
     private(set) var count = 0
+
+    private struct Cell {
+        var window: Int64
+        var id: UInt32
+        /// Slot + 1; 0 marks an empty cell.
+        var slot: Int32
+        static let empty = Cell(window: 0, id: 0, slot: 0)
+    }
 
     init(capacity: Int = 64) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
-        windows = Array(repeating: 0, count: size)
-        ids = Array(repeating: 0, count: size)
-        slots = Array(repeating: 0, count: size)
+        cells = Array(repeating: .empty, count: size)
         mask = size - 1
     }
 
@@ -29,34 +33,29 @@ struct GroupIndex: Sendable {
     func find(_ window: Int64, _ id: UInt32) -> Int? {
         var i = Self.hash(window, id) & mask
         while true {
-            let s = slots[i]
-            if s == 0 { return nil }
-            if windows[i] == window, ids[i] == id { return Int(s) - 1 }
+            let cell = cells[i]
+            if cell.slot == 0 { return nil }
+            if cell.window == window, cell.id == id { return Int(cell.slot) - 1 }
             i = (i + 1) & mask
         }
     }
 
     /// Records `(window, id) → slot`; the key must be absent.
     mutating func insert(_ window: Int64, _ id: UInt32, slot: Int) {
-        if (count + 1) * 2 > slots.count { grow() }
+        if (count + 1) * 2 > cells.count { grow() }
         var i = Self.hash(window, id) & mask
-        while slots[i] != 0 { i = (i + 1) & mask }
-        windows[i] = window
-        ids[i] = id
-        slots[i] = Int32(slot + 1)
+        while cells[i].slot != 0 { i = (i + 1) & mask }
+        cells[i] = Cell(window: window, id: id, slot: Int32(slot + 1))
         count += 1
     }
 
     private mutating func grow() {
-        let oldWindows = windows, oldIds = ids, oldSlots = slots
-        let size = slots.count * 2
-        windows = Array(repeating: 0, count: size)
-        ids = Array(repeating: 0, count: size)
-        slots = Array(repeating: 0, count: size)
-        mask = size - 1
+        let old = cells
+        cells = Array(repeating: .empty, count: old.count * 2)
+        mask = cells.count - 1
         count = 0
-        for i in oldSlots.indices where oldSlots[i] != 0 {
-            insert(oldWindows[i], oldIds[i], slot: Int(oldSlots[i]) - 1)
+        for cell in old where cell.slot != 0 {
+            insert(cell.window, cell.id, slot: Int(cell.slot) - 1)
         }
     }
 }
@@ -184,24 +183,42 @@ func memcmpEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Bool
 struct BatchEncoder: Sendable {
     /// Per row: the interned id, or `UInt32.max` for a null row.
     private(set) var ids: [UInt32] = []
-    private var table: [Int32] = []
-    private var tableHashes: [UInt64] = []
+    /// Open addressing over the batch's distinct values.
+    private var cells: [Cell] = []
     private var firstRows: [Int32] = []
     private var codeIDs: [UInt32] = []
 
+    /// A distinct value of the batch. Values of up to 16 bytes (IPs, most services) are
+    /// held in the cell itself, so a row is matched with one cache line and no look at an
+    /// earlier row's bytes; longer ones hold their hash and are compared with the bytes of
+    /// the row that brought them.
+    private struct Cell {
+        /// Up to 16 bytes: the value's bytes 0..<8 and 8..<16, zero-padded. Longer: the
+        /// value's `hashBytes` and 0.
+        var word0: UInt64
+        var word1: UInt64
+        var count: Int32
+        /// The value's code; -1 marks an empty cell.
+        var code: Int32
+        static let empty = Cell(word0: 0, word1: 0, count: 0, code: -1)
+    }
+
     /// Encodes `column` and resolves each distinct value in `interner`.
     mutating func encode(_ column: StringColumn, rows: Int, interner: inout ByteInterner) {
+        // Sized for the previous batch's distinct values, not for the rows: a column of a
+        // dozen services probed a table of 128 Ki cells (out of the caches) per row. It
+        // grows as it fills.
+        let expected = max(firstRows.count, 16)
         ids.removeAll(keepingCapacity: true)
         ids.reserveCapacity(rows)
         firstRows.removeAll(keepingCapacity: true)
         codeIDs.removeAll(keepingCapacity: true)
         var size = 64
-        while size < rows * 2 && size < 1 << 20 { size <<= 1 }
-        if table.count != size {
-            table = Array(repeating: -1, count: size)
-            tableHashes = Array(repeating: 0, count: size)
+        while size < expected * 4 && size < 1 << 20 { size <<= 1 }
+        if cells.count != size {
+            cells = Array(repeating: .empty, count: size)
         } else {
-            for i in table.indices { table[i] = -1 }
+            for i in cells.indices { cells[i] = .empty }
         }
         var mask = size - 1
         column.bytes.withUnsafeBytes { all in
@@ -212,18 +229,32 @@ struct BatchEncoder: Sendable {
                         continue
                     }
                     let start = Int(offsets[row]), end = Int(offsets[row + 1])
-                    let value = UnsafeRawBufferPointer(rebasing: all[start..<end])
-                    let h = hashBytes(value)
+                    let n = end - start
+                    let p = all.baseAddress.map { $0 + start }
+                    var word0: UInt64 = 0, word1: UInt64 = 0
+                    let h: UInt64
+                    if n <= 16 {
+                        if let p {
+                            word0 = loadPadded(p, min(n, 8))
+                            if n > 8 { word1 = loadPadded(p + 8, n - 8) }
+                        }
+                        h = mix64(word0 ^ (word1 &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(n))
+                    } else {
+                        word0 = hashBytes(UnsafeRawBufferPointer(rebasing: all[start..<end]))
+                        h = word0
+                    }
                     var i = Int(truncatingIfNeeded: h) & mask
                     var code: Int32 = -1
-                    while table[i] >= 0 {
-                        let c = table[i]
-                        if tableHashes[i] == h {
-                            let r = Int(firstRows[Int(c)])
-                            let rs = Int(offsets[r]), re = Int(offsets[r + 1])
-                            if re - rs == value.count,
-                               value.isEmpty || memcmpEqual(all.baseAddress! + rs, value.baseAddress!, value.count) {
-                                code = c
+                    while cells[i].code >= 0 {
+                        let cell = cells[i]
+                        if cell.count == Int32(n), cell.word0 == word0, cell.word1 == word1 {
+                            if n <= 16 {
+                                code = cell.code
+                                break
+                            }
+                            let r = Int(firstRows[Int(cell.code)])
+                            if memcmpEqual(all.baseAddress! + Int(offsets[r]), p!, n) {
+                                code = cell.code
                                 break
                             }
                         }
@@ -232,12 +263,11 @@ struct BatchEncoder: Sendable {
                     if code < 0 {
                         code = Int32(firstRows.count)
                         firstRows.append(Int32(row))
-                        codeIDs.append(interner.id(of: value))
-                        table[i] = code
-                        tableHashes[i] = h
-                        if firstRows.count * 2 > table.count {
-                            rehash(size: table.count * 2)
-                            mask = table.count - 1
+                        codeIDs.append(interner.id(of: UnsafeRawBufferPointer(rebasing: all[start..<end])))
+                        cells[i] = Cell(word0: word0, word1: word1, count: Int32(n), code: code)
+                        if firstRows.count * 2 > cells.count {
+                            rehash(size: cells.count * 2)
+                            mask = cells.count - 1
                         }
                     }
                     ids.append(codeIDs[Int(code)])
@@ -246,19 +276,36 @@ struct BatchEncoder: Sendable {
         }
     }
 
-    private mutating func rehash(size: Int) {
-        var fresh = [Int32](repeating: -1, count: size)
-        var freshHashes = [UInt64](repeating: 0, count: size)
-        let mask = size - 1
-        for i in table.indices where table[i] >= 0 {
-            var j = Int(truncatingIfNeeded: tableHashes[i]) & mask
-            while fresh[j] >= 0 { j = (j + 1) & mask }
-            fresh[j] = table[i]
-            freshHashes[j] = tableHashes[i]
-        }
-        table = fresh
-        tableHashes = freshHashes
+    private static func hash(_ cell: Cell) -> UInt64 {
+        cell.count <= 16 ? mix64(cell.word0 ^ (cell.word1 &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(cell.count)) : cell.word0
     }
+
+    private mutating func rehash(size: Int) {
+        var fresh = [Cell](repeating: .empty, count: size)
+        let mask = size - 1
+        for cell in cells where cell.code >= 0 {
+            var j = Int(truncatingIfNeeded: Self.hash(cell)) & mask
+            while fresh[j].code >= 0 { j = (j + 1) & mask }
+            fresh[j] = cell
+        }
+        cells = fresh
+    }
+}
+
+/// The `n` (0 ... 8) bytes at `p` as a little-endian word, zero-padded; reads no byte
+/// past them.
+@inline(__always)
+func loadPadded(_ p: UnsafeRawPointer, _ n: Int) -> UInt64 {
+    if n >= 8 { return UInt64(littleEndian: p.loadUnaligned(as: UInt64.self)) }
+    if n >= 4 {
+        // Two overlapping 4-byte loads; the bytes they share are the same in both.
+        let low = UInt64(UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
+        let high = UInt64(UInt32(littleEndian: p.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)))
+        return low | high << UInt64((n - 4) * 8)
+    }
+    var k: UInt64 = 0
+    for i in 0..<n { k |= UInt64(p.load(fromByteOffset: i, as: UInt8.self)) << UInt64(i * 8) }
+    return k
 }
 
 /// A set of small ids (service ids): one inline word, more words only past id 63.

@@ -227,9 +227,16 @@ struct LogWindows: Sendable {
 
     /// The metrics row of a client window.
     func clientMetrics(window: TimeWindow, id: UInt32, state s: ClientState, isFinal: Bool) -> ClientMetrics {
+        var names = ServiceSetNames()
+        return clientMetrics(window: window, id: id, state: s, isFinal: isFinal, names: &names)
+    }
+
+    /// The metrics row of a client window, its service names from `names` (for the many
+    /// windows closed at once: most share one of a few service sets).
+    func clientMetrics(window: TimeWindow, id: UInt32, state s: ClientState, isFinal: Bool,
+                       names: inout ServiceSetNames) -> ClientMetrics {
         ClientMetrics(window: window, clientIp: ipNames.name(id), requestCount: s.requests,
-                      distinctUsers: s.users.count,
-                      servicesUsed: s.services.members.map { serviceNames.name($0) }.sorted(),
+                      distinctUsers: s.users.count, servicesUsed: names.sorted(s.services, serviceNames),
                       isFinal: isFinal)
     }
 
@@ -315,6 +322,21 @@ struct LogWindows: Sendable {
             s.users = try r.hll(precision: c.distinctPrecision)
             return s
         }
+    }
+}
+
+/// The sorted service names of service sets, made once per set (of ids below 64) and
+/// reused while one interner's ids stay the same.
+struct ServiceSetNames {
+    private var byWord: [UInt64: [String]] = [:]
+
+    /// The names of `set`'s ids in `interner`, sorted.
+    mutating func sorted(_ set: SmallBitSet, _ interner: ByteInterner) -> [String] {
+        guard set.rest.isEmpty else { return set.members.map { interner.name($0) }.sorted() }
+        if let names = byWord[set.word0] { return names }
+        let names = set.members.map { interner.name($0) }.sorted()
+        byWord[set.word0] = names
+        return names
     }
 }
 

@@ -245,17 +245,17 @@ public struct StreamAnalytics: Sendable {
             logs.compactIPs()
             return
         }
+        var serviceSets = ServiceSetNames()
         for closed in logs.clients.close(upTo: wm, batch: batch) {
             let window = TimeWindow(startMicros: closed.start, endMicros: closed.start + logs.clients.spec.sizeMicros)
-            let m = logs.clientMetrics(window: window, id: closed.id, state: closed.state, isFinal: true)
+            let m = logs.clientMetrics(window: window, id: closed.id, state: closed.state, isFinal: true, names: &serviceSets)
             if !update || closed.changed { output.clients.append(m) }
             if let alert = detector.observeClient(m) { record([alert], into: &output) }
             detector.prune(.suspiciousIP, before: closed.start)
         }
         for closed in logs.floods.close(upTo: wm, batch: batch) {
             let window = TimeWindow(startMicros: closed.start, endMicros: closed.start + logs.floods.spec.sizeMicros)
-            let ip = logs.ipNames.name(closed.id)
-            if let alert = detector.observeFlood(window: window, ip: ip, requests: closed.state.requests,
+            if let alert = detector.observeFlood(window: window, ip: logs.ipNames.name(closed.id), requests: closed.state.requests,
                                                  users: closed.state.users.count) {
                 record([alert], into: &output)
             }
