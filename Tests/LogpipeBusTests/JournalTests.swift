@@ -90,53 +90,6 @@ import Glibc
         drill.damagedSegments += from.count
     }
 
-    /// Reopens the bus and checks that it holds every acknowledged record at its offset with
-    /// its value, no value twice, no gaps, no corrupt batch, and at most `maxUnacknowledged`
-    /// records no one printed (those of the cycles the kills interrupted). Returns the
-    /// records stored and the bytes of log.
-    @discardableResult
-    static func verify(_ dir: TemporaryDirectory, _ acknowledged: [BusCrashChild.Acknowledged], maxUnacknowledged: Int,
-                       options: LocalBusOptions = BusCrashChild.options()) async throws -> (records: Int, bytes: Int64) {
-        var byPlacement: [String: String] = [:]
-        for a in acknowledged {
-            let key = "\(a.partition)/\(a.offset)"
-            if let earlier = byPlacement[key] { Issue.record("offset \(key) acknowledged twice: \(earlier) and \(a.value)") }
-            byPlacement[key] = a.value
-        }
-        let bus = try LocalBus(directory: dir.path, options: options)
-        do {
-            let stored = try await BusContract.readAll(bus, topic: BusCrashChild.topic, partitions: BusCrashChild.partitions)
-            var missing = 0
-            for a in acknowledged {
-                guard let record = stored[a.partition]?[a.offset] else {
-                    missing += 1
-                    continue
-                }
-                #expect(String(decoding: record.value, as: UTF8.self) == a.value, "\(a.partition)/\(a.offset)")
-            }
-            #expect(missing == 0, "\(missing) of \(acknowledged.count) acknowledged records missing")
-            var values: Set<String> = []
-            var total = 0
-            for (p, records) in stored {
-                #expect(records.keys.sorted() == Array(0..<Int64(records.count)), "partition \(p) has gaps")
-                for record in records.values {
-                    let value = String(decoding: record.value, as: UTF8.self)
-                    #expect(values.insert(value).inserted, "value \(value) stored twice")
-                    #expect(!value.hasPrefix("ghost"), "a journal entry after a torn one was replayed: \(value)")
-                }
-                total += records.count
-            }
-            let extra = total - acknowledged.count
-            #expect(extra >= 0 && extra <= maxUnacknowledged, "\(total) records stored for \(acknowledged.count) acknowledged")
-            let info = try await bus.topics().first { $0.name == BusCrashChild.topic }!
-            try await bus.close()
-            return (total, info.partitions.reduce(0) { $0 + $1.sizeBytes })
-        } catch {
-            try? await bus.close()
-            throw error
-        }
-    }
-
     @Test(.timeLimit(.minutes(2)))
     func acknowledgedRecordsSurvivePowerLossAfterSIGKILL() async throws {
         let dir = try TemporaryDirectory(prefix: "logpipe-bus-powerloss")
@@ -146,7 +99,7 @@ import Glibc
         #expect(drill.acknowledged.count >= 300, "only \(drill.acknowledged.count) records acknowledged")
         // The power losses must have destroyed something the journal then restored.
         #expect(drill.pendingEntries > 0 && drill.damagedSegments > 0, "nothing to replay: \(drill)")
-        try await Self.verify(dir, drill.acknowledged, maxUnacknowledged: rounds * 4 * 20)
+        try await verifyAcknowledged(dir, drill.acknowledged, maxUnacknowledged: rounds * 4 * 20)
     }
 
     @Test(.timeLimit(.minutes(2)))
@@ -156,7 +109,7 @@ import Glibc
         let rounds = 5
         let journalBytes: Int64 = 64 << 10
         let drill = try await Self.drill(dir, rounds: rounds, journalBytes: journalBytes, acknowledgedPerRound: 5000)
-        let (_, bytes) = try await Self.verify(dir, drill.acknowledged, maxUnacknowledged: rounds * 4 * 20,
+        let (_, bytes) = try await verifyAcknowledged(dir, drill.acknowledged, maxUnacknowledged: rounds * 4 * 20,
                                                options: BusCrashChild.options(journalBytes: journalBytes))
         // Every byte of log went through the journal: it went round at least this often.
         #expect(bytes / journalBytes >= 20, "only \(bytes) bytes of log through a \(journalBytes)-byte journal")
@@ -197,7 +150,7 @@ import Glibc
             for i in garbage.indices { garbage[i] = UInt8.random(in: 0...255) }
             _ = garbage.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(position)) }
         }
-        try await Self.verify(dir, drill.acknowledged, maxUnacknowledged: 2 * 4 * 20)
+        try await verifyAcknowledged(dir, drill.acknowledged, maxUnacknowledged: 2 * 4 * 20)
     }
 
     /// A cycle larger than the journal is fsynced directly; many small ones wrap it many

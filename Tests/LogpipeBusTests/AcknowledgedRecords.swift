@@ -1,0 +1,52 @@
+import Foundation
+import LogpipeBus
+import LogpipeTesting
+import Testing
+
+/// Reopens the bus after a crash drill (`BusCrashChild` killed with SIGKILL, in CrashTests
+/// and JournalTests) and checks that it holds every acknowledged record at its offset with
+/// its value, no value twice, no gaps, no corrupt batch, and at most `maxUnacknowledged`
+/// records no one printed (those of the cycles the kills interrupted). Returns the
+/// records stored and the bytes of log.
+@discardableResult
+func verifyAcknowledged(_ dir: TemporaryDirectory, _ acknowledged: [BusCrashChild.Acknowledged], maxUnacknowledged: Int,
+                        options: LocalBusOptions = BusCrashChild.options()) async throws -> (records: Int, bytes: Int64) {
+    var byPlacement: [String: String] = [:]
+    for a in acknowledged {
+        let key = "\(a.partition)/\(a.offset)"
+        if let earlier = byPlacement[key] { Issue.record("offset \(key) acknowledged twice: \(earlier) and \(a.value)") }
+        byPlacement[key] = a.value
+    }
+    let bus = try LocalBus(directory: dir.path, options: options)
+    do {
+        let stored = try await BusContract.readAll(bus, topic: BusCrashChild.topic, partitions: BusCrashChild.partitions)
+        var missing = 0
+        for a in acknowledged {
+            guard let record = stored[a.partition]?[a.offset] else {
+                missing += 1
+                continue
+            }
+            #expect(String(decoding: record.value, as: UTF8.self) == a.value, "\(a.partition)/\(a.offset)")
+        }
+        #expect(missing == 0, "\(missing) of \(acknowledged.count) acknowledged records missing")
+        var values: Set<String> = []
+        var total = 0
+        for (p, records) in stored {
+            #expect(records.keys.sorted() == Array(0..<Int64(records.count)), "partition \(p) has gaps")
+            for record in records.values {
+                let value = String(decoding: record.value, as: UTF8.self)
+                #expect(values.insert(value).inserted, "value \(value) stored twice")
+                #expect(!value.hasPrefix("ghost"), "a journal entry after a torn one was replayed: \(value)")
+            }
+            total += records.count
+        }
+        let extra = total - acknowledged.count
+        #expect(extra >= 0 && extra <= maxUnacknowledged, "\(total) records stored for \(acknowledged.count) acknowledged")
+        let info = try await bus.topics().first { $0.name == BusCrashChild.topic }!
+        try await bus.close()
+        return (total, info.partitions.reduce(0) { $0 + $1.sizeBytes })
+    } catch {
+        try? await bus.close()
+        throw error
+    }
+}
