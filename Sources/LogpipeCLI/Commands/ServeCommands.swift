@@ -151,7 +151,7 @@ struct RunCommand: AsyncParsableCommand {
         LogpipeMetrics.bootstrap()
         let bus = try await settings.openBus()
         try await Ingestor(bus: bus).prepareTopics()
-        let streamRole = try await StreamRole.make(settings: settings, bus: bus, logger: logger)
+        let streamRole = try await StreamRole.make(settings: settings, bus: bus, lake: try settings.openLake(), logger: logger)
         let operatorMetrics = OperatorMetrics(
             volumes: settings.volumes(lake: streamRole.lakeDirectory), bus: bus, groups: [streamRole.worker.configuration.group],
             analytics: streamRole.store)

@@ -76,9 +76,8 @@ struct StreamRole {
 
     /// A role reading `bus`. Without `liveView` (a `--once` backfill, which serves no API)
     /// the open windows are not combined for a live store nobody reads.
-    static func make(settings: Settings, bus: any Bus, liveView: Bool = true, logger: Logger) async throws -> StreamRole {
+    static func make(settings: Settings, bus: any Bus, lake: any FileStore, liveView: Bool = true, logger: Logger) async throws -> StreamRole {
         let lakeDirectory = settings.lakeSetting
-        let lake = try settings.openLake()
         if let s3 = lake as? S3FileStore {
             // Uploads of workers killed mid-file: invisible, but they hold space until aborted.
             let aborted = try await s3.abortIncompleteUploads(under: LakeLayout.metadataDirectory + "/staging", olderThan: 3600)
@@ -169,8 +168,12 @@ struct StreamCommandLine: AsyncParsableCommand {
         }
         let serverTLS = configuredTLS
         LogpipeMetrics.bootstrap()
+        // Settings before state: a wrong remote --lake is refused even where no bus exists yet,
+        // and a local lake directory is made only once the bus is found.
+        let remoteLake = try settings.lakeLocation().localDirectory == nil ? try settings.openLake() : nil
         let bus = try await settings.openExistingBus()
-        let role = try await StreamRole.make(settings: settings, bus: bus, liveView: !once, logger: logger)
+        let role = try await StreamRole.make(settings: settings, bus: bus, lake: try remoteLake ?? settings.openLake(),
+                                             liveView: !once, logger: logger)
         if once {
             let statistics = try await role.worker.runUntilCaughtUp()
             await role.publisher.shutdown()
