@@ -19,9 +19,9 @@ struct ObjectStoreOptions: ParsableArguments {
     @Option(help: "HDFS user for --lake webhdfs://… (default LOGPIPE_LAKE_HDFS_USER, else HADOOP_USER_NAME).")
     var hdfsUser: String?
 
-    var flags: [String: ConfigValue?] {
-        ["lake.s3.endpoint": flag(s3Endpoint), "lake.s3.region": flag(s3Region), "lake.s3.accessKeyId": flag(s3AccessKeyId),
-         "lake.hdfs.user": flag(hdfsUser)]
+    var flags: [SettingKey: ConfigValue?] {
+        [.lakeS3Endpoint: flag(s3Endpoint), .lakeS3Region: flag(s3Region), .lakeS3AccessKeyId: flag(s3AccessKeyId),
+         .lakeHdfsUser: flag(hdfsUser)]
     }
 }
 
@@ -33,7 +33,7 @@ struct LakeOptions: ParsableArguments {
     @Option(help: "The lake: a directory, s3://bucket/prefix or webhdfs://namenode:9870/path (default <data-dir>/lake).")
     var lake: String?
 
-    var flags: [String: ConfigValue?] { objectStore.flags.merging(["lake.dir": flag(lake)]) { a, _ in a } }
+    var flags: [SettingKey: ConfigValue?] { objectStore.flags.merging([.lakeDir: flag(lake)]) { a, _ in a } }
 }
 
 /// `--compaction`, for the commands that compact (stream workers and the scheduler).
@@ -41,13 +41,13 @@ struct CompactionOptions: ParsableArguments {
     @Option(help: "Compact closed hours: auto (default: on a local lake, off on S3 and WebHDFS, where readers listing the lake could see a compaction's inputs and outputs together), on, off.")
     var compaction: String?
 
-    var flags: [String: ConfigValue?] { ["lake.compaction": flag(compaction)] }
+    var flags: [SettingKey: ConfigValue?] { [.lakeCompaction: flag(compaction)] }
 }
 
 extension Settings {
     /// `lake.compaction`, refused unless `auto`, `on` or `off`.
     func compactionPolicy() throws(ConfigurationRefused) -> CompactionPolicy {
-        let value = string("lake.compaction", default: CompactionPolicy.auto.rawValue)
+        let value = string(.lakeCompaction, default: CompactionPolicy.auto.rawValue)
         guard let policy = CompactionPolicy(rawValue: value) else {
             throw ConfigurationRefused("--compaction \(value): must be auto, on or off")
         }
@@ -66,7 +66,7 @@ extension Settings {
     }
 
     /// The configured lake as given: `lake.dir`, default `<data-dir>/lake` (a directory or a URL).
-    var lakeSetting: String { string("lake.dir", default: "\(dataDir)/lake") }
+    var lakeSetting: String { string(.lakeDir, default: "\(dataDir)/lake") }
 
     /// Opens the lake `lakeLocation()` names: `s3://bucket/prefix`, `webhdfs://namenode:9870/path`
     /// (`swebhdfs://` over HTTPS), or a local directory.
@@ -75,15 +75,15 @@ extension Settings {
         case .s3(let location):
             do {
                 return try S3FileStore(configuration: S3Configuration.parse(
-                    url: location, endpoint: optionalString("lake.s3.endpoint"), region: optionalString("lake.s3.region"),
-                    accessKeyId: optionalString("lake.s3.accessKeyId"), secretAccessKey: optionalString("lake.s3.secretAccessKey"),
-                    sessionToken: optionalString("lake.s3.sessionToken")))
+                    url: location, endpoint: optionalString(.lakeS3Endpoint), region: optionalString(.lakeS3Region),
+                    accessKeyId: optionalString(.lakeS3AccessKeyId), secretAccessKey: optionalString(.lakeS3SecretAccessKey),
+                    sessionToken: optionalString(.lakeS3SessionToken)))
             } catch {
                 throw ConfigurationRefused("--lake \(location): \(error)")
             }
         case .webhdfs(let location):
             do {
-                return WebHDFSFileStore(configuration: try WebHDFSConfiguration.parse(url: location, user: optionalString("lake.hdfs.user")))
+                return WebHDFSFileStore(configuration: try WebHDFSConfiguration.parse(url: location, user: optionalString(.lakeHdfsUser)))
             } catch {
                 throw ConfigurationRefused("--lake \(location): \(error)")
             }

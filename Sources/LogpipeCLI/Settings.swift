@@ -38,9 +38,36 @@ struct Settings {
     /// (`LOGPIPE_KAFKA_SASL_MECHANISM` → `sasl.mechanism`), then `--kafka-property` flags.
     let kafkaSettings: [String: String]
 
-    static func load(_ common: CommonOptions, flags: [String: ConfigValue?] = [:]) async throws -> Settings {
+    static func load(_ common: CommonOptions, flags: [SettingKey: ConfigValue?] = [:]) async throws -> Settings {
         try checkLevel(common.logLevel)
         var kafka: [String: String] = [:]
+        var providers: [any ConfigProvider] = []
+        var sources: [String] = []
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        let all = flags.merging([
+            .dataDir: common.dataDir.map { ConfigValue(.string($0), isSecret: false) },
+            .bus: common.bus.map { ConfigValue(.string($0), isSecret: false) },
+            .logLevel: common.logLevel.map { ConfigValue(.string($0), isSecret: false) },
+        ]) { a, _ in a }
+        for (key, value) in all {
+            if let value { values[key.absolute] = value }
+        }
+        providers.append(InMemoryProvider(name: "flags", values: values))
+        sources.append("a flag")
+        providers.append(EnvironmentVariablesProvider(
+            secretsSpecifier: .dynamic { key, _ in key.hasSuffix("API_KEY") || key.hasSuffix("SECRET_ACCESS_KEY") }
+        ).prefixKeys(with: "logpipe"))
+        sources.append("the environment")
+        if let file = common.config {
+            // The file's librdkafka properties come first, so the environment and flags override them.
+            kafka = try ConfigurationFile.check(file)
+            do {
+                providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(file)))
+            } catch {
+                throw ConfigurationRefused("cannot read the configuration file \(file): \(error)")
+            }
+            sources.append("the configuration file \(file)")
+        }
         for (name, value) in ProcessInfo.processInfo.environment where name.hasPrefix("LOGPIPE_KAFKA_") {
             kafka["kafka." + name.dropFirst("LOGPIPE_KAFKA_".count).lowercased().replacingOccurrences(of: "_", with: ".")] = value
         }
@@ -50,31 +77,10 @@ struct Settings {
             }
             kafka["kafka." + property[..<equals]] = String(property[property.index(after: equals)...])
         }
-        var values: [AbsoluteConfigKey: ConfigValue] = [:]
-        let all = flags.merging([
-            "data.dir": common.dataDir.map { ConfigValue(.string($0), isSecret: false) },
-            "bus": common.bus.map { ConfigValue(.string($0), isSecret: false) },
-            "log.level": common.logLevel.map { ConfigValue(.string($0), isSecret: false) },
-        ]) { a, _ in a }
-        for (key, value) in all {
-            if let value { values[AbsoluteConfigKey(key.split(separator: ".").map(String.init))] = value }
-        }
-        var providers: [any ConfigProvider] = [
-            InMemoryProvider(name: "flags", values: values),
-            EnvironmentVariablesProvider(
-                secretsSpecifier: .dynamic { key, _ in key.hasSuffix("API_KEY") || key.hasSuffix("SECRET_ACCESS_KEY") }
-            ).prefixKeys(with: "logpipe"),
-        ]
-        if let file = common.config {
-            do {
-                providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(file)))
-            } catch {
-                throw ValidationError("cannot read the configuration file \(file): \(error)")
-            }
-        }
+        try checkTypes(providers: providers, sources: sources)
         let settings = Settings(reader: ConfigReader(providers: providers), kafkaSettings: kafka)
         // Every module's loggers (the bus's, Hummingbird's) follow the configured level.
-        let level = Logger.Level(rawValue: settings.string("log.level", default: "info")) ?? .info
+        let level = Logger.Level(rawValue: settings.string(.logLevel, default: "info")) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -89,36 +95,64 @@ struct Settings {
         throw ValidationError("--log-level \(name): use one of trace, debug, info, notice, warning, error, critical")
     }
 
-    func string(_ key: String, default value: String) -> String {
-        reader.string(forKey: ConfigKey(key), default: value)
+    /// Refuses a setting whose value has the wrong type where it is set: the accessors below
+    /// fall back to the default for a value they cannot convert, so without this
+    /// `LOGPIPE_COLLECTOR_PORT=80a` or `{"collector": {"port": "8081"}}` would quietly listen on 8081.
+    /// Only the source that wins (flags, then environment, then file) is looked at.
+    static func checkTypes(providers: [any ConfigProvider], sources: [String]) throws(ConfigurationRefused) {
+        for key in SettingKey.allCases {
+            for (provider, source) in zip(providers, sources) {
+                let found: ConfigValue?
+                do {
+                    found = try provider.value(forKey: key.absolute, type: key.kind.type).value
+                } catch {
+                    let raw = (try? provider.value(forKey: key.absolute, type: .string).value).flatMap { value -> String? in
+                        if case .string(let text) = value.content { return value.isSecret ? "<secret>" : "\"\(text)\"" }
+                        return nil
+                    }
+                    let place = source == "the environment" ? key.environmentVariable : "\(key.rawValue) in \(source)"
+                    throw ConfigurationRefused("\(place): \(raw.map { "\($0) is not" } ?? "not") \(key.kind.name)")
+                }
+                guard let found else { continue }
+                if key == .logLevel, case .string(let name) = found.content, Logger.Level(rawValue: name) == nil {
+                    let place = source == "the environment" ? key.environmentVariable : "\(key.rawValue) in \(source)"
+                    throw ConfigurationRefused("\(place): \"\(name)\" is not a log level; use one of trace, debug, info, notice, warning, error, critical")
+                }
+                break
+            }
+        }
     }
 
-    func optionalString(_ key: String) -> String? {
-        reader.string(forKey: ConfigKey(key))
+    func string(_ key: SettingKey, default value: String) -> String {
+        reader.string(forKey: key.config, default: value)
     }
 
-    func int(_ key: String, default value: Int) -> Int {
-        reader.int(forKey: ConfigKey(key), default: value)
+    func optionalString(_ key: SettingKey) -> String? {
+        reader.string(forKey: key.config)
     }
 
-    func double(_ key: String, default value: Double) -> Double {
-        reader.double(forKey: ConfigKey(key), default: value)
+    func int(_ key: SettingKey, default value: Int) -> Int {
+        reader.int(forKey: key.config, default: value)
     }
 
-    func optionalDouble(_ key: String) -> Double? {
-        reader.double(forKey: ConfigKey(key))
+    func optionalInt(_ key: SettingKey) -> Int? {
+        reader.int(forKey: key.config)
     }
 
-    func bool(_ key: String, default value: Bool) -> Bool {
-        reader.bool(forKey: ConfigKey(key), default: value)
+    func double(_ key: SettingKey, default value: Double) -> Double {
+        reader.double(forKey: key.config, default: value)
     }
 
-    var dataDir: String { string("data.dir", default: "./data") }
+    func optionalDouble(_ key: SettingKey) -> Double? {
+        reader.double(forKey: key.config)
+    }
+
+    var dataDir: String { string(.dataDir, default: "./data") }
 
     /// The logger every role uses, at the configured level.
     func logger(_ label: String) -> Logger {
         var logger = Logger(label: label)
-        logger.logLevel = Logger.Level(rawValue: string("log.level", default: "info")) ?? .info
+        logger.logLevel = Logger.Level(rawValue: string(.logLevel, default: "info")) ?? .info
         return logger
     }
 
@@ -158,12 +192,12 @@ struct Settings {
 
     /// The configured bus, parsed (`--bus`, default the embedded log under the data directory).
     func busLocation() throws(ConfigurationRefused) -> BusLocation {
-        try BusLocation(parsing: string("bus", default: "local:\(dataDir)/bus"))
+        try BusLocation(parsing: string(.bus, default: "local:\(dataDir)/bus"))
     }
 
     /// The configured lake, parsed (`--lake`, default `<data-dir>/lake`).
     func lakeLocation() throws(ConfigurationRefused) -> LakeLocation {
-        try LakeLocation(parsing: string("lake.dir", default: "\(dataDir)/lake"))
+        try LakeLocation(parsing: string(.lakeDir, default: "\(dataDir)/lake"))
     }
 
     /// Refuses a bus (and, when `lake` is set, a lake) this role could not open or write,

@@ -11,12 +11,12 @@ struct TLSOptions: ParsableArguments {
     @Option(help: "The PEM private key of --tls-cert (or LOGPIPE_TLS_KEY).")
     var tlsKey: String?
 
-    var flags: [String: ConfigValue?] { ["tls.cert": flag(tlsCert), "tls.key": flag(tlsKey)] }
+    var flags: [SettingKey: ConfigValue?] { [.tlsCert: flag(tlsCert), .tlsKey: flag(tlsKey)] }
 
     /// The configured certificate and key, loaded and checked, or nil for plain HTTP; one
     /// without the other, an unreadable file or a key of another certificate is refused.
     static func load(_ settings: Settings) throws(ConfigurationRefused) -> ServerTLS? {
-        switch (settings.optionalString("tls.cert"), settings.optionalString("tls.key")) {
+        switch (settings.optionalString(.tlsCert), settings.optionalString(.tlsKey)) {
         case (nil, nil):
             return nil
         case (let cert?, let key?):

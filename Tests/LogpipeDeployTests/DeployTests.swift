@@ -68,3 +68,31 @@ let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         }
     }
 }
+
+/// The settings' table in README.md is the one a user configures from, and the deploy files
+/// set settings by environment variable: a typo there would be ignored by every role.
+@Suite struct SettingsTableTests {
+    @Test func readmeListsEverySettingAndTheDeployFilesSetOnlyThose() throws {
+        let source = try String(contentsOfFile: repositoryRoot + "/Sources/LogpipeCLI/SettingKey.swift", encoding: .utf8)
+        let keys = Set(source.matches(of: #/case \w+ = "([^"]+)"/#).map { String($0.1) })
+        #expect(keys.count >= 40, "read \(keys.count) keys from SettingKey.swift")
+        let readme = try String(contentsOfFile: repositoryRoot + "/README.md", encoding: .utf8)
+        let rows = readme.matches(of: #/\| `([a-zA-Z0-9.]+)` \| `(LOGPIPE_[A-Z0-9_]+)` \|/#)
+        #expect(Set(rows.map { String($0.1) }) == keys)
+        let variables = Set(rows.map { String($0.2) })
+        // What the container image's health check and the Airflow DAG read themselves.
+        let ownVariables: Set<String> = ["LOGPIPE_HEALTH_PORT"]
+        let files = try ["deploy/compose", "deploy/k8s"].flatMap { folder in
+            try FileManager.default.contentsOfDirectory(atPath: repositoryRoot + "/" + folder).map { "\(folder)/\($0)" }
+        }
+        #expect(files.count >= 8, "found \(files)")
+        for file in files {
+            let text = try String(contentsOfFile: repositoryRoot + "/" + file, encoding: .utf8)
+            for match in text.matches(of: #/LOGPIPE_[A-Z0-9_]+/#) {
+                let name = String(match.0)
+                #expect(variables.contains(name) || ownVariables.contains(name) || name.hasPrefix("LOGPIPE_KAFKA_"),
+                        "\(file) sets \(name), which is no setting in README.md's table")
+            }
+        }
+    }
+}

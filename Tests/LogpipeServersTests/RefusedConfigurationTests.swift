@@ -64,6 +64,37 @@ struct RefusedConfigurationTests {
                                 saying: "--collector-url 127.0.0.1:8081: expected an http:// or https:// URL")
     }
 
+    @Test("settings of the wrong type, configuration files with unknown keys or not JSON")
+    func settingValues() async throws {
+        let files = try TemporaryDirectory(prefix: "logpipe-refused-config")
+        defer { files.remove() }
+        func file(_ name: String, _ text: String) throws -> String {
+            let path = files.appending(name)
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+            return path
+        }
+        // Read as the default before: the collector listened on 8081 whatever the file said.
+        let quoted = try file("quoted.json", #"{"collector": {"port": "9000"}}"#)
+        try await expectRefused(["collect", "--data-dir", "DATA", "--config", quoted],
+                                saying: #"collector.port in the configuration file \#(quoted): "9000" is not an integer"#)
+        let environment = ProcessInfo.processInfo.environment
+        try await expectRefused(["stream", "--data-dir", "DATA", "--once"], saying: #"LOGPIPE_STREAM_TRIGGER: "fast" is not a number"#,
+                                environment: environment.merging(["LOGPIPE_STREAM_TRIGGER": "fast"]) { _, new in new })
+        try await expectRefused(["collect", "--data-dir", "DATA"], saying: #"LOGPIPE_LOG_LEVEL: "verbose" is not a log level"#,
+                                environment: environment.merging(["LOGPIPE_LOG_LEVEL": "verbose"]) { _, new in new })
+        let typo = try file("typo.json", #"{"colector": {"port": 9000}}"#)
+        try await expectRefused(["collect", "--data-dir", "DATA", "--config", typo],
+                                saying: "sets colector.port, which no command reads; did you mean collector.port?")
+        try await expectRefused(["topics", "--data-dir", "DATA", "--config", try file("torn.json", #"{"collector": "#)],
+                                saying: "is not valid JSON")
+        try await expectRefused(["topics", "--data-dir", "DATA", "--config", try file("list.json", "[1]")],
+                                saying: "must hold a JSON object")
+        // The file's librdkafka properties reach librdkafka.
+        try await expectRefused(["topics", "--bus", "kafka://127.0.0.1:1", "--config",
+                                 try file("kafka.json", #"{"kafka": {"security.protocol": "bogus"}}"#)],
+                                saying: #"librdkafka refused security.protocol: Invalid value "bogus""#)
+    }
+
     @Test("directories that cannot be created or written")
     func directories() async throws {
         let directory = try TemporaryDirectory(prefix: "logpipe-refused-file")

@@ -16,20 +16,20 @@ enum SchedulerSetup {
         if let local = store as? LocalFileStore {
             locks = FileJobLocks(directory: try local.absolutePath(JobHistory.directory))
         } else {
-            locks = StoreJobLeases(store: store, ttlSeconds: settings.double("jobs.leaseSeconds", default: 120), logger: logger)
+            locks = StoreJobLeases(store: store, ttlSeconds: settings.double(.jobsLeaseSeconds, default: 120), logger: logger)
         }
         var options = BuiltinJobs.Options()
-        options.dailyReportSchedule = settings.string("jobs.reportDaily.schedule", default: options.dailyReportSchedule)
-        options.serviceAnalysisSchedule = settings.string("jobs.serviceAnalysis.schedule", default: options.serviceAnalysisSchedule)
-        options.serviceAnalysis.availabilityTarget = settings.double("reports.sla.availability", default: options.serviceAnalysis.availabilityTarget)
-        options.serviceAnalysis.performanceTarget = settings.double("reports.sla.performance", default: options.serviceAnalysis.performanceTarget)
+        options.dailyReportSchedule = settings.string(.jobsReportDailySchedule, default: options.dailyReportSchedule)
+        options.serviceAnalysisSchedule = settings.string(.jobsServiceAnalysisSchedule, default: options.serviceAnalysisSchedule)
+        options.serviceAnalysis.availabilityTarget = settings.double(.reportsSlaAvailability, default: options.serviceAnalysis.availabilityTarget)
+        options.serviceAnalysis.performanceTarget = settings.double(.reportsSlaPerformance, default: options.serviceAnalysis.performanceTarget)
         options.compaction = try settings.compactionEnabled(store: store, logger: logger)
-        options.compactionSchedule = settings.string("jobs.compaction.schedule", default: options.compactionSchedule)
-        options.retentionSchedule = settings.string("jobs.retention.schedule", default: options.retentionSchedule)
-        options.retentionDays = settings.optionalDouble("jobs.retention.days")
+        options.compactionSchedule = settings.string(.jobsCompactionSchedule, default: options.compactionSchedule)
+        options.retentionSchedule = settings.string(.jobsRetentionSchedule, default: options.retentionSchedule)
+        options.retentionDays = settings.optionalDouble(.jobsRetentionDays)
         return Scheduler(store: store, jobs: try BuiltinJobs.jobs(store: store, options: options),
                          locks: locks,
-                         catchUpLimit: settings.int("jobs.catchUp", default: 7), logger: logger)
+                         catchUpLimit: settings.int(.jobsCatchUp, default: 7), logger: logger)
     }
 }
 
@@ -39,7 +39,7 @@ struct SchedulerLakeOptions: ParsableArguments {
     @OptionGroup var location: LakeOptions
     @OptionGroup var compaction: CompactionOptions
 
-    var flags: [String: ConfigValue?] { location.flags.merging(compaction.flags) { a, _ in a } }
+    var flags: [SettingKey: ConfigValue?] { location.flags.merging(compaction.flags) { a, _ in a } }
 }
 
 /// `logpipe scheduler`: the built-in scheduler on its own.

@@ -36,18 +36,18 @@ struct CollectorOptions: ParsableArguments {
     @Option(help: "Largest request body in bytes (default 16 MiB).")
     var maxBodyBytes: Int?
 
-    var flags: [String: ConfigValue?] {
-        ["collector.host": flag(host), "collector.port": flag(port), "collector.apiKey": secret(apiKey),
-         "collector.maxBodyBytes": flag(maxBodyBytes)]
+    var flags: [SettingKey: ConfigValue?] {
+        [.collectorHost: flag(host), .collectorPort: flag(port), .collectorApiKey: secret(apiKey),
+         .collectorMaxBodyBytes: flag(maxBodyBytes)]
     }
 
     static func configuration(_ settings: Settings) throws -> CollectorConfiguration {
         var limits = IngestLimits()
-        limits.maxBodyBytes = settings.int("collector.maxBodyBytes", default: limits.maxBodyBytes)
+        limits.maxBodyBytes = settings.int(.collectorMaxBodyBytes, default: limits.maxBodyBytes)
         let configuration = CollectorConfiguration(
-            host: settings.string("collector.host", default: "127.0.0.1"),
-            port: settings.int("collector.port", default: 8081),
-            apiKey: settings.optionalString("collector.apiKey") ?? settings.optionalString("apiKey"),
+            host: settings.string(.collectorHost, default: "127.0.0.1"),
+            port: settings.int(.collectorPort, default: 8081),
+            apiKey: settings.optionalString(.collectorApiKey) ?? settings.optionalString(.apiKey),
             limits: limits
         )
         do { try configuration.validate() } catch { throw ConfigurationRefused(error.description) }
@@ -76,9 +76,9 @@ struct GeneratorOptions: ParsableArguments {
     @Option(help: "Start a random incident every this many seconds.")
     var incidentEvery: Double?
 
-    var flags: [String: ConfigValue?] {
-        ["generator.port": flag(generatorPort), "generator.rate": flag(rate), "generator.batchSize": flag(batchSize),
-         "generator.seed": flag(seed), "generator.incidentEvery": flag(incidentEvery)]
+    var flags: [SettingKey: ConfigValue?] {
+        [.generatorPort: flag(generatorPort), .generatorRate: flag(rate), .generatorBatchSize: flag(batchSize),
+         .generatorSeed: flag(seed), .generatorIncidentEvery: flag(incidentEvery)]
     }
 
     func configuration(_ settings: Settings, collectorURL: String, apiKey: String?) throws -> GeneratorConfiguration {
@@ -88,21 +88,21 @@ struct GeneratorOptions: ParsableArguments {
             }
             return parsed
         }
-        let port = settings.int("generator.port", default: 8000)
-        try Preflight.checkPort(port, host: settings.string("generator.host", default: "127.0.0.1"), flag: "--generator-port")
-        if let rate = settings.optionalDouble("generator.rate"), !(rate > 0) {
+        let port = settings.int(.generatorPort, default: 8000)
+        try Preflight.checkPort(port, host: settings.string(.generatorHost, default: "127.0.0.1"), flag: "--generator-port")
+        if let rate = settings.optionalDouble(.generatorRate), !(rate > 0) {
             throw ConfigurationRefused("--rate \(rate): must be more than 0")
         }
         return GeneratorConfiguration(
-            host: settings.string("generator.host", default: "127.0.0.1"),
+            host: settings.string(.generatorHost, default: "127.0.0.1"),
             port: port,
             collectorURL: collectorURL,
             apiKey: apiKey,
-            rate: settings.optionalDouble("generator.rate"),
-            batchSize: settings.int("generator.batchSize", default: 100),
-            seed: UInt64(truncatingIfNeeded: settings.int("generator.seed", default: 42)),
+            rate: settings.optionalDouble(.generatorRate),
+            batchSize: settings.int(.generatorBatchSize, default: 100),
+            seed: UInt64(truncatingIfNeeded: settings.int(.generatorSeed, default: 42)),
             plannedIncidents: planned,
-            incidentEvery: settings.optionalDouble("generator.incidentEvery")
+            incidentEvery: settings.optionalDouble(.generatorIncidentEvery)
         )
     }
 }
@@ -128,7 +128,7 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try await Settings.load(
             common, flags: collector.flags.merging(generator.flags) { a, _ in a }.merging(stream.flags) { a, _ in a }
-                .merging(["stream.apiPort": flag(apiPort)]) { a, _ in a }.merging(tls.flags) { a, _ in a })
+                .merging([.streamApiPort: flag(apiPort)]) { a, _ in a }.merging(tls.flags) { a, _ in a })
         let logger = settings.logger("logpipe")
         try stream.check(settings)
         if noGenerator {
@@ -138,7 +138,7 @@ struct RunCommand: AsyncParsableCommand {
             if let (name, _) = given.first(where: { $0.1 }) {
                 throw ConfigurationRefused("--no-generator and \(name) contradict: drop one of them")
             }
-        } else if case let port = settings.int("collector.port", default: 8081), port != 0, settings.int("generator.port", default: 8000) == port {
+        } else if case let port = settings.int(.collectorPort, default: 8081), port != 0, settings.int(.generatorPort, default: 8000) == port {
             throw ConfigurationRefused("--port and --generator-port are both \(port): give the collector and the generator different ports")
         }
         let collectorConfiguration = try CollectorOptions.configuration(settings)
@@ -156,7 +156,7 @@ struct RunCommand: AsyncParsableCommand {
             volumes: settings.volumes(lake: streamRole.lakeDirectory), bus: bus, groups: [streamRole.worker.configuration.group],
             analytics: streamRole.store)
         // Each role's port shows its own metric families, as separate processes would.
-        let apiPort = settings.int("stream.apiPort", default: 0)
+        let apiPort = settings.int(.streamApiPort, default: 0)
         let dashboard = DashboardRoutes(role: "run", bus: bus, group: streamRole.worker.configuration.group,
                                         lake: streamRole.worker.store)
         let collectorApp = LogpipeApplications.collector(
@@ -251,17 +251,17 @@ struct GenerateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try await Settings.load(common, flags: generator.flags.merging([
-            "generator.collectorUrl": flag(collectorUrl), "collector.apiKey": secret(apiKey), "tls.ca": flag(tlsCa),
+            .generatorCollectorUrl: flag(collectorUrl), .collectorApiKey: secret(apiKey), .tlsCa: flag(tlsCa),
         ]) { a, _ in a }.merging(tls.flags) { a, _ in a })
         let logger = settings.logger("logpipe.generator")
-        let collectorURL = settings.string("generator.collectorUrl", default: "http://127.0.0.1:8081")
+        let collectorURL = settings.string(.generatorCollectorUrl, default: "http://127.0.0.1:8081")
         try Preflight.checkHTTPURL(collectorURL, flag: "--collector-url")
         let serverTLS = try TLSOptions.load(settings)
         var configured = try generator.configuration(
             settings,
             collectorURL: collectorURL,
-            apiKey: settings.optionalString("collector.apiKey"))
-        if let ca = settings.optionalString("tls.ca") {
+            apiKey: settings.optionalString(.collectorApiKey))
+        if let ca = settings.optionalString(.tlsCa) {
             do { configured.collectorTLS = try ServerTLS.clientTrusting(ca) } catch { throw ConfigurationRefused(error.description) }
         }
         let configuration = configured

@@ -30,12 +30,12 @@ struct ServicesReportCommand: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try await Settings.load(common, flags: lake.flags.merging([
-            "reports.sla.availability": flag(availabilityTarget), "reports.sla.performance": flag(performanceTarget),
+            .reportsSlaAvailability: flag(availabilityTarget), .reportsSlaPerformance: flag(performanceTarget),
         ]) { a, _ in a })
         let store = try settings.openExistingLake()
         var options = ServiceAnalysis.Options()
-        options.availabilityTarget = settings.double("reports.sla.availability", default: options.availabilityTarget)
-        options.performanceTarget = settings.double("reports.sla.performance", default: options.performanceTarget)
+        options.availabilityTarget = settings.double(.reportsSlaAvailability, default: options.availabilityTarget)
+        options.performanceTarget = settings.double(.reportsSlaPerformance, default: options.performanceTarget)
         let days = try ReportCommand.Daily.days(date: date, from: from, to: to)
         for day in days {
             let analysis = try await ServiceAnalysis.compute(store: store, date: day, options: options)

@@ -44,24 +44,24 @@ struct StreamOptions: ParsableArguments {
     func check(_ settings: Settings) throws(ConfigurationRefused) {
         try settings.checkState(lake: true)
         _ = try settings.compactionPolicy()
-        if let webhook = settings.optionalString("analytics.webhook") {
+        if let webhook = settings.optionalString(.analyticsWebhook) {
             try Preflight.checkHTTPURL(webhook, flag: "--alert-webhook")
         }
-        if let mib = settings.reader.int(forKey: "stream.rollMib"), mib <= 0 {
+        if let mib = settings.optionalInt(.streamRollMib), mib <= 0 {
             throw ConfigurationRefused("--roll-mib \(mib): must be at least 1")
         }
-        if let seconds = settings.optionalDouble("stream.rollSeconds"), !(seconds > 0) {
+        if let seconds = settings.optionalDouble(.streamRollSeconds), !(seconds > 0) {
             throw ConfigurationRefused("--roll-seconds \(seconds): must be more than 0")
         }
-        if let trigger = settings.optionalDouble("stream.trigger"), !(trigger >= 0) {
+        if let trigger = settings.optionalDouble(.streamTrigger), !(trigger >= 0) {
             throw ConfigurationRefused("--trigger \(trigger): must be 0 or more")
         }
     }
 
-    var flags: [String: ConfigValue?] {
-        ["lake.dir": flag(lake), "stream.trigger": flag(trigger), "stream.rollMib": flag(rollMib),
-         "stream.rollSeconds": flag(rollSeconds), "analytics.lateness": flag(lateness),
-         "analytics.maxSkew": flag(maxSkew), "analytics.idleTimeout": flag(idleTimeout), "analytics.webhook": flag(alertWebhook)]
+    var flags: [SettingKey: ConfigValue?] {
+        [.lakeDir: flag(lake), .streamTrigger: flag(trigger), .streamRollMib: flag(rollMib),
+         .streamRollSeconds: flag(rollSeconds), .analyticsLateness: flag(lateness),
+         .analyticsMaxSkew: flag(maxSkew), .analyticsIdleTimeout: flag(idleTimeout), .analyticsWebhook: flag(alertWebhook)]
             .merging(objectStore.flags) { a, _ in a }.merging(compaction.flags) { a, _ in a }
     }
 }
@@ -84,21 +84,21 @@ struct StreamRole {
             if aborted > 0 { logger.info("aborted unfinished staging uploads", metadata: ["count": "\(aborted)"]) }
         }
         var configuration = StreamConfiguration()
-        let trigger = settings.double("stream.trigger", default: 0)
+        let trigger = settings.double(.streamTrigger, default: 0)
         configuration.trigger = trigger > 0 ? .interval(seconds: trigger) : .continuous
         configuration.raw = RawLakeSink.Options(
-            rollBytes: Int64(settings.int("stream.rollMib", default: 128)) << 20,
-            rollAgeSeconds: settings.double("stream.rollSeconds", default: 60))
+            rollBytes: Int64(settings.int(.streamRollMib, default: 128)) << 20,
+            rollAgeSeconds: settings.double(.streamRollSeconds, default: 60))
         configuration.compaction = try settings.compactionEnabled(store: lake, logger: logger) ? LakeCompactor.Options() : nil
         var analytics = AnalyticsConfiguration()
-        analytics.allowedLatenessMicros = Int64(settings.double("analytics.lateness", default: 300) * 1_000_000)
-        analytics.maxFutureSkewMicros = Int64(settings.double("analytics.maxSkew", default: 300) * 1_000_000)
-        analytics.idleTimeoutMicros = Int64(settings.double("analytics.idleTimeout", default: 30) * 1_000_000)
+        analytics.allowedLatenessMicros = Int64(settings.double(.analyticsLateness, default: 300) * 1_000_000)
+        analytics.maxFutureSkewMicros = Int64(settings.double(.analyticsMaxSkew, default: 300) * 1_000_000)
+        analytics.idleTimeoutMicros = Int64(settings.double(.analyticsIdleTimeout, default: 30) * 1_000_000)
         let store = AnalyticsStore()
         // A stream process reading another process's embedded bus cannot append to it: its alerts go to the lake and the webhook.
         let alertsBus: (any Bus)? = (bus as? LocalBus)?.acceptsWrites == false ? nil : bus
         let publisher = AnalyticsPublisher(
-            store: lake, bus: alertsBus, webhook: settings.optionalString("analytics.webhook"), logger: logger)
+            store: lake, bus: alertsBus, webhook: settings.optionalString(.analyticsWebhook), logger: logger)
         try await publisher.prepare()
         // Whole-system windows wait for every partition of the source topics; the workers of
         // a group combine them through the lake (one merges).
@@ -148,13 +148,13 @@ struct StreamCommandLine: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try await Settings.load(common, flags: stream.flags.merging([
-            "stream.apiPort": flag(apiPort), "stream.apiHost": flag(apiHost), "stream.apiKey": secret(apiKey),
+            .streamApiPort: flag(apiPort), .streamApiHost: flag(apiHost), .streamApiKey: secret(apiKey),
         ]) { a, _ in a }.merging(tls.flags) { a, _ in a })
         let logger = settings.logger("logpipe.stream")
         try stream.check(settings)
-        let port = settings.int("stream.apiPort", default: 8082)
-        let host = settings.string("stream.apiHost", default: "127.0.0.1")
-        let key = settings.optionalString("stream.apiKey")
+        let port = settings.int(.streamApiPort, default: 8082)
+        let host = settings.string(.streamApiHost, default: "127.0.0.1")
+        let key = settings.optionalString(.streamApiKey)
         var configuredTLS: ServerTLS?
         if once {
             if let apiPort, apiPort != 0 { throw ConfigurationRefused("--once and --api-port \(apiPort) contradict: a backfill serves no API") }
