@@ -105,9 +105,17 @@ public struct DailyReport: Sendable {
             pages: [("report.md", Array(markdown().utf8)), ("report.html", Array(ReportHTML.daily(self).utf8))])
     }
 
+    /// Said above the tables when the lake held nothing for the day (a scheduler's first run
+    /// reports yesterday; a stream that was down leaves a gap), so a report of zeros is not
+    /// read as a day of zero traffic.
+    var emptyNote: String? {
+        scan.rowsRead == 0 ? "The lake holds no logs or activity events for this day." : nil
+    }
+
     /// The terminal/Markdown summary: the per-service table and the day's activity.
     public func markdown() -> String {
         var out = "# Daily report \(date)\n\n"
+        if let note = emptyNote { out += note + "\n\n" }
         if let services = table("services") {
             out += ReportText.markdownTable(services, columns: [
                 "service", "requests", "errors", "error_rate", "response_time_avg", "response_time_p50",

@@ -20,6 +20,7 @@ public enum ReportHTML {
     /// and the summary tables.
     public static func daily(_ report: DailyReport) -> String {
         var body = "<h1>Daily report \(report.date)</h1>\n"
+        if let note = report.emptyNote { body += "<p>\(note)</p>\n" }
         if let hourly = report.table("hourly") {
             var traffic = [Double](repeating: 0, count: 24)
             for row in hourly.rows where row[0] == .string(DailyReport.all) {

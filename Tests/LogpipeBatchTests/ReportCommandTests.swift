@@ -40,5 +40,15 @@ for d, r in rows: print(d, r)
         // The lake spans 26 hours: the last hour of the 21st, the 22nd, the first hour of the 23rd.
         #expect(perDay.compactMap { Int($0[1]) }.allSatisfy { $0 > 200 })
         #expect(perDay.compactMap { Int($0[1]) }.reduce(0, +) == 6_000)
+        #expect(!stdout.contains("holds no logs"))
+
+        // A day the lake has nothing for says so above its zeros.
+        let empty = try ChildProcess(executable: TestEnvironment.logpipeBinary,
+                                     arguments: ["report", "daily", "--lake", dir.path, "--date", "2026-11-25"])
+        #expect(ChildProcess.exitCode(await empty.waitForExit()) == 0)
+        let emptyReport = String(decoding: empty.standardOutput, as: UTF8.self)
+        #expect(emptyReport.hasPrefix("# Daily report 2026-11-25\n\nThe lake holds no logs or activity events for this day.\n"), "\(emptyReport)")
+        let html = try String(contentsOfFile: dir.appending("reports/daily/date=2026-11-25/report.html"), encoding: .utf8)
+        #expect(html.contains("<p>The lake holds no logs or activity events for this day.</p>"))
     }
 }
