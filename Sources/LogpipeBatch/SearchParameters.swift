@@ -1,4 +1,5 @@
 import Foundation
+import LogpipeRecords
 
 /// Parses search parameters as the CLI flags and the HTTP API's query string give them, so
 /// both mean the same thing by `since=1h` or `status=5xx`.
@@ -31,7 +32,13 @@ public enum SearchParameters {
         }
         var q = SearchQuery(fromMicros: from, toMicros: to, limit: min(limit, maxLimit))
         q.service = p["service"]
-        q.level = p["level"]?.uppercased()
+        if let level = p["level"] {
+            // A misspelt level matches nothing: say so rather than answer with no records.
+            guard LogLevel(name: level.uppercased()) != nil else {
+                throw Invalid(description: "level \(level): expected one of \(LogLevel.allCases.map { "\($0.name)" }.joined(separator: ", "))")
+            }
+            q.level = level.uppercased()
+        }
         q.endpoint = p["endpoint"]
         q.requestId = p["request_id"]
         q.clientIp = p["client_ip"]

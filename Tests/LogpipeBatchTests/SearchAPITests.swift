@@ -37,5 +37,9 @@ import FoundationNetworking
         let (bad, message) = try await get("status=abc")
         #expect(bad == 400)
         #expect(String(decoding: message, as: UTF8.self).contains("status abc"))
+        let (misspelt, levels) = try await get("level=EROR")
+        #expect(misspelt == 400)
+        #expect(String(decoding: levels, as: UTF8.self).contains("level EROR: expected one of TRACE, DEBUG, INFO, WARN, WARNING, ERROR, CRITICAL, FATAL"))
+        #expect(try await get("level=error").0 == 200)
     }
 }
