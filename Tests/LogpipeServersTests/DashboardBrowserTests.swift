@@ -79,6 +79,10 @@ struct DashboardBrowserTests {
         defer { run.kill() }
         let base = "http://127.0.0.1:\(port)"
         let page = "\(base)/?interval=400"
+        // Before any window closes, the window panels say why they are empty.
+        let waiting = try await Self.render(page)
+        #expect(waiting.errors.isEmpty, "the page met errors: \(waiting.errors)")
+        #expect(waiting.rendered.contains(#"id="system-waiting""#) && waiting.rendered.contains(#"id="service-waiting""#))
 
         // Event time starts 40 minutes ago on a minute boundary; the default 5-minute lateness
         // means a record at t closes every window ending before t - 300 s.
@@ -130,6 +134,7 @@ struct DashboardBrowserTests {
             }
             let rendered = try await Self.render(page)
             #expect(rendered.errors.isEmpty, "the page met errors: \(rendered.errors)")
+            #expect(!rendered.rendered.contains("-waiting\""))
 
             // Its numbers are the APIs' numbers (nothing flows while the page renders).
             let metrics = try await Ops.get("\(base)/metrics?scope=process").body

@@ -34,6 +34,7 @@ window.__errors = [];
 <style>
 :root { --bg:#0f1419; --panel:#171e26; --line:#263241; --text:#d7dee6; --dim:#8795a5; --ok:#3fb950; --warn:#d29922; --bad:#f85149; --accent:#58a6ff; }
 * { box-sizing: border-box; }
+:root { color-scheme: dark; }
 body { margin:0; font:13px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; background:var(--bg); color:var(--text); }
 header { display:flex; align-items:center; gap:18px; padding:10px 18px; border-bottom:1px solid var(--line); background:var(--panel); }
 header h1 { font-size:17px; margin:0; }
@@ -50,6 +51,7 @@ h2 { font-size:13px; margin:0 0 8px; color:var(--dim); text-transform:uppercase;
 table { border-collapse:collapse; width:100%; font-variant-numeric:tabular-nums; }
 #bus-table, #services { overflow-x:auto; }
 #bus-table table { font-size:12px; }
+#bus-table th, #bus-table td { padding:3px 4px; }
 th, td { text-align:right; padding:3px 6px; border-bottom:1px solid var(--line); white-space:nowrap; }
 th:first-child, td:first-child { text-align:left; } th { color:var(--dim); font-weight:normal; }
 svg { display:block; width:100%; } svg text { fill:var(--dim); font-size:10px; }
@@ -309,10 +311,19 @@ function renderStream(now, m, values) {
   lineChart($('stream-chart'), [{ name: 'records/s', points: history['records/s'] || [] }]);
 }
 
+// The watermark's distance behind the newest event time (the allowed lateness), for saying
+// why no window has closed yet: with the default 5 minutes the first closes ~6 minutes in.
+let watermarkDelay = null;
+function notClosedYet(what) {
+  return `<div class="empty" id="${what}-waiting">no ${what} window closed yet: a window closes once the watermark` +
+    (watermarkDelay === null ? '' : `, ${esc(secs(watermarkDelay))} behind the newest event time,`) + ' passes its end</div>';
+}
+
 function renderTime(now, m) {
   const wm = max(m, 'logpipe_analytics_watermark_delay_seconds');
   const ev = max(m, 'logpipe_analytics_event_time_delay_seconds');
   const windows = sum(m, 'logpipe_analytics_open_windows');
+  watermarkDelay = wm;
   push('watermark delay', now, wm); push('event-time delay', now, ev);
   $('time-stats').innerHTML =
     stat('watermark-delay', 'watermark delay (max)', wm, secs(wm)) +
@@ -375,7 +386,7 @@ function renderServices(services) {
       `<td>${num(pick(last, 'p50_response_time_ms', 'p50_response_time'), 1)}</td><td>${num(pick(last, 'p95_response_time_ms', 'p95_response_time'), 1)}</td><td>${num(pick(last, 'p99_response_time_ms', 'p99_response_time'), 1)}</td><td>${sparkline(p95points, COLORS[i % COLORS.length])}</td>` +
       `<td class="${errorRate > 5 ? 'poor' : errorRate > 1 ? 'fair' : 'good'}">${pct(errorRate)}</td><td>${pct(pick(last, 'availability'))}</td><td>${pct(pick(last, 'performance'))}</td></tr>`;
   });
-  $('services').innerHTML = rows ? `<table><tr><th>service</th><th>window</th><th>requests</th><th>requests / window</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>p95 / window</th><th>error rate</th><th>SLA availability</th><th>SLA performance</th></tr>${rows}</table>` : '<div class="empty">no service windows yet</div>';
+  $('services').innerHTML = rows ? `<table><tr><th>service</th><th>window</th><th>requests</th><th>requests / window</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>p95 / window</th><th>error rate</th><th>SLA availability</th><th>SLA performance</th></tr>${rows}</table>` : notClosedYet('service');
   return names.length;
 }
 
@@ -390,7 +401,8 @@ function renderSystem(system) {
   $('system-stats').innerHTML = last ? stat('system-requests', 'requests (window)', pick(last, 'request_count'), num(pick(last, 'request_count'))) +
     stat('system-error-rate', 'error rate', pick(last, 'error_rate'), pct(pick(last, 'error_rate'))) +
     stat('system-services', 'active services', pick(last, 'active_services'), num(pick(last, 'active_services'))) +
-    stat('system-users', 'active users', pick(last, 'active_users'), num(pick(last, 'active_users'))) : '';
+    stat('system-users', 'active users', pick(last, 'active_users'), num(pick(last, 'active_users'))) : notClosedYet('system');
+  if (!last) { $('health-chart').innerHTML = ''; return; }
   lineChart($('health-chart'), [
     { name: 'health score', points: rows.map(r => [windowStart(r) / 1000, pick(r, 'health_score') || 0]) },
     { name: 'error rate %', points: rows.map(r => [windowStart(r) / 1000, pick(r, 'error_rate') || 0]) },
