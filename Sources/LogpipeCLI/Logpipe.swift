@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LogpipeServers
 
 /// The `logpipe` command: every role of the pipeline, one process or many.
 @main
@@ -15,6 +16,7 @@ struct Logpipe: AsyncParsableCommand {
             Settings come from flags, then LOGPIPE_* environment variables (e.g. \
             LOGPIPE_COLLECTOR_PORT), then a JSON file given with --config, then defaults.
             """,
+        version: LogpipeBuild.version,
         subcommands: [
             RunCommand.self, CollectCommand.self, GenerateCommand.self, StreamCommandLine.self, TopicsCommand.self,
             LakeCommand.self, ReportCommand.self, SearchCommand.self, SchedulerCommand.self, JobsCommand.self, ParquetCommand.self, BenchCommand.self, BusCrashChildCommand.self,
