@@ -54,6 +54,18 @@ public enum LogLevel: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         self = level
     }
 
+    /// The level whose name is these bytes in any case (`info`, `Warn`).
+    @inlinable
+    public init?(anyCaseNameBytes b: UnsafeRawBufferPointer) {
+        guard b.count >= 4 && b.count <= 8 else { return nil }
+        let level = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 8) { upper -> LogLevel? in
+            for i in 0..<b.count { upper[i] = b[i] &- UInt8(ascii: "a") < 26 ? b[i] &- 0x20 : b[i] }
+            return LogLevel(nameBytes: UnsafeRawBufferPointer(start: upper.baseAddress, count: b.count))
+        }
+        guard let level else { return nil }
+        self = level
+    }
+
     /// The level whose name is exactly these bytes.
     @inlinable
     public init?(nameBytes b: UnsafeRawBufferPointer) {

@@ -232,8 +232,8 @@ extension RecordParser {
                 if x == 0x22 || x == 0x5C || (x &- 0x20) >= 0x60 { break }
                 p &+= 1
             }
-            guard p < end && base[p] == 0x22,
-                  let level = LogLevel(nameBytes: UnsafeRawBufferPointer(start: base + start, count: p &- start))
+            let name = UnsafeRawBufferPointer(start: base + start, count: p &- start)
+            guard p < end && base[p] == 0x22, let level = LogLevel(nameBytes: name) ?? LogLevel(anyCaseNameBytes: name)
             else { return false }
             row.level = level.rawValue
             c.pos = p &+ 1

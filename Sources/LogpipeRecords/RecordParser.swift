@@ -373,7 +373,12 @@ struct RecordParser {
                 guard let lx = c.readNumber() else { return syntax(c, "a number") }
                 let v = c.scaledInteger(lx, scale: 6, limit: EventTime.endMicros - 1, truncate: true)
                 guard case .value(let micros) = v, !(lx.negative && hasNonZeroDigit(c, lx)) else {
-                    fail(spec.path, "timestamp out of range (years 1970 to 2200)", .invalidValue)
+                    // Epoch milliseconds (13 digits today) and microseconds (16) are the usual
+                    // mistake: a number here is seconds.
+                    let unit = lx.negative || lx.exponent != 0 ? nil
+                        : lx.intCount == 13 ? "milliseconds" : lx.intCount == 16 ? "microseconds" : nil
+                    fail(spec.path, "timestamp out of range (years 1970 to 2200)"
+                         + (unit.map { "; a number is epoch seconds and this one looks like \($0)" } ?? ""), .invalidValue)
                     return true
                 }
                 row.timestamp = micros
@@ -398,9 +403,11 @@ struct RecordParser {
             } else {
                 guard let ok = readScratchString(&c, spec) else { return false }
                 if !ok { return true }
-                guard let level = scratch.withUnsafeBytes({ LogLevel(nameBytes: $0) }) else {
+                // Many loggers write `info` or `Warn`: the name is matched without regard to case
+                // and kept in capitals, as the lake and the detectors know it.
+                guard let level = scratch.withUnsafeBytes({ LogLevel(nameBytes: $0) ?? LogLevel(anyCaseNameBytes: $0) }) else {
                     let shown = String(decoding: scratch.prefix(64), as: UTF8.self)
-                    fail(spec.path, "unknown level '\(shown)'", .invalidValue)
+                    fail(spec.path, "unknown level '\(shown)': expected one of TRACE, DEBUG, INFO, WARN, WARNING, ERROR, CRITICAL, FATAL (any case)", .invalidValue)
                     return true
                 }
                 row.level = level.rawValue

@@ -210,7 +210,7 @@ struct FastPathTests {
             ("{\(head),\"metadata\":{\"response_time_ms\":1234567890.1234567}}", false),
             ("{\(head),\"metadata\":{\"response_time_ms\":\"5\"}}", false),
             // Level, required null, duplicates, unknown keys, escaped keys, syntax.
-            (#"{"timestamp":1,"level":"info","service":"s","message":"m"}"#, false),
+            (#"{"timestamp":1,"level":"info","service":"s","message":"m"}"#, true),
             (#"{"timestamp":1,"level":"IN\u0046O","service":"s","message":"m"}"#, false),
             (#"{"timestamp":1,"level":"INFO","service":null,"message":"m"}"#, false),
             (#"{"timestamp":1,"level":"INFO","service":"s","message":"m","service":"t"}"#, false),

@@ -67,7 +67,7 @@ struct BodyFormTests {
         let body = "{\n \"timestamp\": 1,\n \"level\": \"LOUD\",\n \"service\": \"s\",\n \"message\": \"m\"\n}"
         let (result, batch) = try readLogs(body)
         #expect(result.total == 1 && batch.count == 0)
-        #expect(result.errors == [RecordError(index: 0, field: "level", message: "unknown level 'LOUD'", reason: .invalidValue)])
+        #expect(result.errors == [RecordError(index: 0, field: "level", message: "unknown level 'LOUD': expected one of TRACE, DEBUG, INFO, WARN, WARNING, ERROR, CRITICAL, FATAL (any case)", reason: .invalidValue)])
     }
 
     @Test func byteOrderMarkIsSkipped() throws {
@@ -98,7 +98,7 @@ struct BodyFormTests {
         let e2 = bad.withUnsafeBytes { reader.appendLog(json: $0, to: &batch) }
         let e3 = Array("\(log()) \(log())".utf8).withUnsafeBytes { reader.appendLog(json: $0, to: &batch) }
         #expect(e1 == nil)
-        #expect(e2 == RecordError(index: 0, field: "level", message: "unknown level 'NOPE'", reason: .invalidValue))
+        #expect(e2 == RecordError(index: 0, field: "level", message: "unknown level 'NOPE': expected one of TRACE, DEBUG, INFO, WARN, WARNING, ERROR, CRITICAL, FATAL (any case)", reason: .invalidValue))
         #expect(e3?.reason == .syntax)
         #expect(batch.count == 1)
     }

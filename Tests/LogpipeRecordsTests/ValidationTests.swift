@@ -80,10 +80,14 @@ struct ValidationTests {
         // An escaped name is the same name.
         let (r, b) = try readLogs(log(level: #""WARN\u0049NG""#))
         #expect(r.errors.isEmpty && b.logLevel(row: 0) == .warning)
-        expectError(log(level: #""VERBOSE""#), "level", "unknown level 'VERBOSE'", .invalidValue)
-        expectError(log(level: #""info""#), "level", "unknown level 'info'", .invalidValue)
-        expectError(log(level: #""""#), "level", "unknown level ''", .invalidValue)
-        expectError(log(level: #""INFO ""#), "level", "unknown level 'INFO '", .invalidValue)
+        expectError(log(level: #""VERBOSE""#), "level", "unknown level 'VERBOSE': expected one of TRACE, DEBUG, INFO, WARN, WARNING, ERROR, CRITICAL, FATAL (any case)", .invalidValue)
+        // Any case is the same level, kept in capitals.
+        for (name, level) in [("info", LogLevel.info), ("Warn", .warn), ("warning", .warning), ("error", .error), ("fAtAl", .fatal)] {
+            let (any, read) = try readLogs(log(level: "\"\(name)\""))
+            #expect(any.errors.isEmpty && read.logLevel(row: 0) == level, "\(name)")
+        }
+        expectError(log(level: #""""#), "level", "unknown level '': expected one of TRACE, DEBUG, INFO, WARN, WARNING, ERROR, CRITICAL, FATAL (any case)", .invalidValue)
+        expectError(log(level: #""INFO ""#), "level", "unknown level 'INFO ': expected one of TRACE, DEBUG, INFO, WARN, WARNING, ERROR, CRITICAL, FATAL (any case)", .invalidValue)
     }
 
     @Test func numericTimestampsAreExactMicroseconds() {
@@ -103,6 +107,11 @@ struct ValidationTests {
         expectError(log(ts: "-0.0000001"), "timestamp", "timestamp out of range (years 1970 to 2200)", .invalidValue)
         expectError(log(ts: "1e400"), "timestamp", "timestamp out of range (years 1970 to 2200)", .invalidValue)
         expectError(log(ts: "99999999999999999999999"), "timestamp", "timestamp out of range (years 1970 to 2200)", .invalidValue)
+        // Milliseconds and microseconds since the epoch are the usual mistake: the error says so.
+        expectError(log(ts: "1736645166291"), "timestamp",
+                    "timestamp out of range (years 1970 to 2200); a number is epoch seconds and this one looks like milliseconds", .invalidValue)
+        expectError(log(ts: "1736645166291045"), "timestamp",
+                    "timestamp out of range (years 1970 to 2200); a number is epoch seconds and this one looks like microseconds", .invalidValue)
         expectError(log(ts: #""NaN""#), "timestamp", "expected a number or RFC 3339 string", .invalidValue)
         #expect(logError(log(ts: "NaN"))?.reason == .syntax)
         #expect(logError(log(ts: "Infinity"))?.reason == .syntax)
@@ -202,7 +211,7 @@ struct ValidationTests {
     }
 
     @Test func firstProblemInReadingOrderIsReported() {
-        expectError(#"{"level":"LOUD","timestamp":"yesterday","message":3}"#, "level", "unknown level 'LOUD'", .invalidValue)
+        expectError(#"{"level":"LOUD","timestamp":"yesterday","message":3}"#, "level", "unknown level 'LOUD': expected one of TRACE, DEBUG, INFO, WARN, WARNING, ERROR, CRITICAL, FATAL (any case)", .invalidValue)
         expectError(#"{"message":3,"level":"LOUD"}"#, "message", "expected a string", .wrongType)
     }
 
