@@ -55,6 +55,6 @@ import Glibc
 
         // Every acknowledged record at its offset, none twice, no gaps; at most one batch of
         // 20 per producer (4) per kill that no one was told of.
-        try await verifyAcknowledged(dir, acknowledged, maxUnacknowledged: kills * 4 * 20)
+        try await verifyAcknowledged(dir.path, acknowledged, maxUnacknowledged: kills * 4 * 20)
     }
 }

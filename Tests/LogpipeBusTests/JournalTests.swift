@@ -99,7 +99,7 @@ import Glibc
         #expect(drill.acknowledged.count >= 300, "only \(drill.acknowledged.count) records acknowledged")
         // The power losses must have destroyed something the journal then restored.
         #expect(drill.pendingEntries > 0 && drill.damagedSegments > 0, "nothing to replay: \(drill)")
-        try await verifyAcknowledged(dir, drill.acknowledged, maxUnacknowledged: rounds * 4 * 20)
+        try await verifyAcknowledged(dir.path, drill.acknowledged, maxUnacknowledged: rounds * 4 * 20)
     }
 
     @Test(.timeLimit(.minutes(2)))
@@ -109,7 +109,7 @@ import Glibc
         let rounds = 5
         let journalBytes: Int64 = 64 << 10
         let drill = try await Self.drill(dir, rounds: rounds, journalBytes: journalBytes, acknowledgedPerRound: 5000)
-        let (_, bytes) = try await verifyAcknowledged(dir, drill.acknowledged, maxUnacknowledged: rounds * 4 * 20,
+        let (_, bytes) = try await verifyAcknowledged(dir.path, drill.acknowledged, maxUnacknowledged: rounds * 4 * 20,
                                                options: BusCrashChild.options(journalBytes: journalBytes))
         // Every byte of log went through the journal: it went round at least this often.
         #expect(bytes / journalBytes >= 20, "only \(bytes) bytes of log through a \(journalBytes)-byte journal")
@@ -150,7 +150,7 @@ import Glibc
             for i in garbage.indices { garbage[i] = UInt8.random(in: 0...255) }
             _ = garbage.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(position)) }
         }
-        try await verifyAcknowledged(dir, drill.acknowledged, maxUnacknowledged: 2 * 4 * 20)
+        try await verifyAcknowledged(dir.path, drill.acknowledged, maxUnacknowledged: 2 * 4 * 20)
     }
 
     /// A cycle larger than the journal is fsynced directly; many small ones wrap it many

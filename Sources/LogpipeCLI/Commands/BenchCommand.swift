@@ -136,8 +136,10 @@ struct BusCrashChildCommand: AsyncParsableCommand {
 
     @Argument var directory: String
     @Option(help: "The bus journal's largest size in bytes (small: it wraps often).") var journalBytes: Int64?
+    @Option(help: "Segment size in bytes (default 64 KiB: kills land around rolls).") var segmentBytes: Int64?
+    @Flag(help: "Print failed appends as '! <error>' and keep producing, instead of exiting.") var keepGoing = false
 
     func run() async throws {
-        try await BusCrashChild.run(directory: directory, journalBytes: journalBytes)
+        try await BusCrashChild.run(directory: directory, journalBytes: journalBytes, segmentBytes: segmentBytes, keepGoing: keepGoing)
     }
 }
