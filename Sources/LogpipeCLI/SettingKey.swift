@@ -154,6 +154,21 @@ enum SettingKey: String, CaseIterable, Sendable {
     }
 }
 
+/// Where a setting's value came from, for saying which one is wrong.
+enum SettingSource {
+    case flag, environment, file(String)
+
+    /// How an error names `key` as set here: `LOGPIPE_COLLECTOR_PORT`, or
+    /// `collector.port in the configuration file c.json`.
+    func naming(_ key: SettingKey) -> String {
+        switch self {
+        case .flag: "\(key.rawValue) from a flag"
+        case .environment: key.environmentVariable
+        case .file(let path): "\(key.rawValue) in the configuration file \(path)"
+        }
+    }
+}
+
 /// The `--config` file, checked before it is used.
 enum ConfigurationFile {
     /// Refuses a key no command reads (naming the nearest one that exists), and returns the

@@ -41,8 +41,7 @@ struct Settings {
     static func load(_ common: CommonOptions, flags: [SettingKey: ConfigValue?] = [:]) async throws -> Settings {
         try checkLevel(common.logLevel)
         var kafka: [String: String] = [:]
-        var providers: [any ConfigProvider] = []
-        var sources: [String] = []
+        var sources: [(provider: any ConfigProvider, source: SettingSource)] = []
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
         let all = flags.merging([
             .dataDir: common.dataDir.map { ConfigValue(.string($0), isSecret: false) },
@@ -52,21 +51,18 @@ struct Settings {
         for (key, value) in all {
             if let value { values[key.absolute] = value }
         }
-        providers.append(InMemoryProvider(name: "flags", values: values))
-        sources.append("a flag")
-        providers.append(EnvironmentVariablesProvider(
+        sources.append((InMemoryProvider(name: "flags", values: values), .flag))
+        sources.append((EnvironmentVariablesProvider(
             secretsSpecifier: .dynamic { key, _ in key.hasSuffix("API_KEY") || key.hasSuffix("SECRET_ACCESS_KEY") }
-        ).prefixKeys(with: "logpipe"))
-        sources.append("the environment")
+        ).prefixKeys(with: "logpipe"), .environment))
         if let file = common.config {
             // The file's librdkafka properties come first, so the environment and flags override them.
             kafka = try ConfigurationFile.check(file)
             do {
-                providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(file)))
+                sources.append((try await FileProvider<JSONSnapshot>(filePath: FilePath(file)), .file(file)))
             } catch {
                 throw ConfigurationRefused("cannot read the configuration file \(file): \(error)")
             }
-            sources.append("the configuration file \(file)")
         }
         for (name, value) in ProcessInfo.processInfo.environment where name.hasPrefix("LOGPIPE_KAFKA_") {
             kafka["kafka." + name.dropFirst("LOGPIPE_KAFKA_".count).lowercased().replacingOccurrences(of: "_", with: ".")] = value
@@ -77,8 +73,8 @@ struct Settings {
             }
             kafka["kafka." + property[..<equals]] = String(property[property.index(after: equals)...])
         }
-        try checkTypes(providers: providers, sources: sources)
-        let settings = Settings(reader: ConfigReader(providers: providers), kafkaSettings: kafka)
+        try checkTypes(sources)
+        let settings = Settings(reader: ConfigReader(providers: sources.map(\.provider)), kafkaSettings: kafka)
         // Every module's loggers (the bus's, Hummingbird's) follow the configured level.
         let level = Logger.Level(rawValue: settings.string(.logLevel, default: "info")) ?? .info
         LoggingSystem.bootstrap { label in
@@ -99,9 +95,9 @@ struct Settings {
     /// fall back to the default for a value they cannot convert, so without this
     /// `LOGPIPE_COLLECTOR_PORT=80a` or `{"collector": {"port": "8081"}}` would quietly listen on 8081.
     /// Only the source that wins (flags, then environment, then file) is looked at.
-    static func checkTypes(providers: [any ConfigProvider], sources: [String]) throws(ConfigurationRefused) {
+    static func checkTypes(_ sources: [(provider: any ConfigProvider, source: SettingSource)]) throws(ConfigurationRefused) {
         for key in SettingKey.allCases {
-            for (provider, source) in zip(providers, sources) {
+            for (provider, source) in sources {
                 let found: ConfigValue?
                 do {
                     found = try provider.value(forKey: key.absolute, type: key.kind.type).value
@@ -110,13 +106,11 @@ struct Settings {
                         if case .string(let text) = value.content { return value.isSecret ? "<secret>" : "\"\(text)\"" }
                         return nil
                     }
-                    let place = source == "the environment" ? key.environmentVariable : "\(key.rawValue) in \(source)"
-                    throw ConfigurationRefused("\(place): \(raw.map { "\($0) is not" } ?? "not") \(key.kind.name)")
+                    throw ConfigurationRefused("\(source.naming(key)): \(raw.map { "\($0) is not" } ?? "not") \(key.kind.name)")
                 }
                 guard let found else { continue }
                 if key == .logLevel, case .string(let name) = found.content, Logger.Level(rawValue: name) == nil {
-                    let place = source == "the environment" ? key.environmentVariable : "\(key.rawValue) in \(source)"
-                    throw ConfigurationRefused("\(place): \"\(name)\" is not a log level; use one of trace, debug, info, notice, warning, error, critical")
+                    throw ConfigurationRefused("\(source.naming(key)): \"\(name)\" is not a log level; use one of trace, debug, info, notice, warning, error, critical")
                 }
                 break
             }
