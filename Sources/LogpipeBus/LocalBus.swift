@@ -206,20 +206,66 @@ public final class LocalBus: Bus {
         }
     }
 
+    /// Gives an existing topic a new retention: its `_topics/<topic>.json` is rewritten
+    /// atomically, so the next open keeps it, and retention runs at once with it (a smaller
+    /// limit frees disk now, not at the next check). `createTopic` leaves an existing topic
+    /// as it is, so this is how a changed setting reaches a bus that already has data.
+    /// Writer only. Returns the number of segments retention deleted; nothing happens
+    /// (and 0 is returned) when the retention is already `retention`.
+    @discardableResult
+    public func setRetention(_ retention: RetentionPolicy, topic: String) async throws -> Int {
+        guard options.access == .write else { throw BusError.readOnly(directory) }
+        if let age = retention.maxAgeSeconds, age <= 0 {
+            throw BusError.io("retention of '\(topic)': the maximum age must be more than 0 seconds, not \(age) (nil keeps forever)")
+        }
+        if let bytes = retention.maxBytesPerPartition, bytes <= 0 {
+            throw BusError.io("retention of '\(topic)': the size limit must be more than 0 bytes, not \(bytes) (nil: no limit)")
+        }
+        return try await onAdminQueue { [self] in
+            try state.withLock { s in
+                if s.closing { throw BusError.closed }
+            }
+            let t = try topicState(topic)
+            let old = t.retention
+            if old == retention { return 0 }
+            var spec = t.spec
+            spec.retention = retention
+            // The file first: were it to fail, the bus would apply a retention the next open forgets.
+            try FileIO.writeFileAtomically(topicsDirectory + "/" + topic + ".json", Self.encodeTopic(spec), directory: topicsDirectory)
+            t.retention = retention
+            logger.notice("retention of \(topic) changed: \(Self.describeAge(old)) → \(Self.describeAge(retention)), \(Self.describeSize(old)) → \(Self.describeSize(retention))")
+            return retainSegments(nowMillis: Self.nowMillis())
+        }
+    }
+
+    /// A retention's age as an operator set it: `168 h`, `1.5 h`, `kept forever`.
+    static func describeAge(_ retention: RetentionPolicy) -> String {
+        guard let seconds = retention.maxAgeSeconds else { return "kept forever" }
+        let hours = Double(seconds) / 3600
+        return hours == hours.rounded() ? "\(Int64(hours)) h" : "\(hours) h"
+    }
+
+    /// A retention's size limit as an operator set it: `512 MiB per partition`, `no size limit`.
+    static func describeSize(_ retention: RetentionPolicy) -> String {
+        guard let bytes = retention.maxBytesPerPartition else { return "no size limit" }
+        return bytes % (1 << 20) == 0 ? "\(bytes >> 20) MiB per partition" : "\(bytes) bytes per partition"
+    }
+
     public func topics() async throws -> [TopicInfo] {
         try state.withLock { s in
             if s.closed { throw BusError.closed }
-            return s.topics.values.sorted { $0.spec.name < $1.spec.name }.map { t in
-                TopicInfo(name: t.spec.name, partitions: t.partitions.map(\.info))
+            return s.topics.values.sorted { $0.name < $1.name }.map { t in
+                TopicInfo(name: t.name, partitions: t.partitions.map(\.info))
             }
         }
     }
 
     public func partitionCount(topic: String) async throws -> Int32 {
-        try topicState(topic).spec.partitions
+        try topicState(topic).partitionCount
     }
 
-    /// The spec a topic was created with.
+    /// A topic's spec, with the retention in force now (in a reader, as of when it opened
+    /// or first saw the topic: the writer applies retention).
     public func topicSpec(_ topic: String) throws -> TopicSpec {
         try topicState(topic).spec
     }
@@ -246,7 +292,7 @@ public final class LocalBus: Bus {
         let t = try topicState(topic)
         let n = batch.entries.count
         if n == 0 { return ProduceResult(placements: []) }
-        let partitionCount = t.spec.partitions
+        let partitionCount = t.partitionCount
 
         // Choose partitions and group the entries by partition, in produce order.
         var groups = [[Int]](repeating: [], count: Int(partitionCount))
@@ -436,15 +482,16 @@ public final class LocalBus: Bus {
         let victims: [(TopicPartition, Segment)] = state.withLock { s in
             var victims: [(TopicPartition, Segment)] = []
             for t in s.topics.values {
+                let retention = t.retention
                 for p in t.partitions {
                     var size = p.sizeBytes
                     while p.segments.count > 1 {
                         let oldest = p.segments[0]
                         var expired = false
-                        if let maxAge = t.spec.retention.maxAgeSeconds {
+                        if let maxAge = retention.maxAgeSeconds {
                             expired = oldest.durableSize == 0 || oldest.maxTimestamp < nowMillis - maxAge * 1000
                         }
-                        if let maxBytes = t.spec.retention.maxBytesPerPartition, size > maxBytes { expired = true }
+                        if let maxBytes = retention.maxBytesPerPartition, size > maxBytes { expired = true }
                         if !expired { break }
                         p.segments.removeFirst()
                         size -= oldest.durableSize

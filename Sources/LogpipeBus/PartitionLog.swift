@@ -168,15 +168,35 @@ final class PartitionLog: @unchecked Sendable {
 /// One topic: its spec, partitions, keyless round-robin counter and append timer
 /// (`logpipe_bus_append_seconds`, label `topic`: a produce call from its start to its acknowledgement).
 final class TopicState: Sendable {
-    let spec: TopicSpec
+    /// The topic's name and partition count, fixed at creation; its retention is `retention`.
+    private let shape: TopicSpec
+    /// Retention can change while the bus is open (`LocalBus.setRetention`), so it is
+    /// read and swapped under its own lock rather than being part of the fixed shape.
+    private let currentRetention: Mutex<RetentionPolicy>
     let partitions: [PartitionLog]
     let roundRobin = Atomic<UInt32>(0)
     let appendTimer: Metrics.Timer
 
     init(spec: TopicSpec, partitions: [PartitionLog], metricsFactory: any MetricsFactory) {
-        self.spec = spec
+        shape = spec
+        currentRetention = Mutex(spec.retention)
         self.partitions = partitions
         appendTimer = Metrics.Timer(label: "logpipe_bus_append_seconds", dimensions: [("topic", spec.name)],
                                     preferredDisplayUnit: .seconds, factory: metricsFactory)
     }
+
+    /// The topic's name.
+    var name: String { shape.name }
+
+    /// The topic's partition count.
+    var partitionCount: Int32 { shape.partitions }
+
+    /// The retention in force now.
+    var retention: RetentionPolicy {
+        get { currentRetention.withLock { $0 } }
+        set { currentRetention.withLock { $0 = newValue } }
+    }
+
+    /// The spec with the retention in force now.
+    var spec: TopicSpec { TopicSpec(name: shape.name, partitions: shape.partitions, retention: retention) }
 }

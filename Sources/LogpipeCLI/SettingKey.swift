@@ -92,6 +92,10 @@ enum SettingKey: String, CaseIterable, Sendable {
     case streamRollSeconds = "stream.rollSeconds"
     /// Seconds between micro-batches (0: back to back as data comes).
     case streamTrigger = "stream.trigger"
+    /// Hours the bus keeps records, per topic the collector creates (168; 0: forever).
+    case topicsRetentionHours = "topics.retentionHours"
+    /// MiB per partition beyond which the bus deletes its oldest records (unset: no size limit).
+    case topicsRetentionMib = "topics.retentionMib"
     /// PEM certificates the generator trusts for an https:// collector.
     case tlsCa = "tls.ca"
     /// The servers' TLS certificate.
@@ -126,11 +130,11 @@ enum SettingKey: String, CaseIterable, Sendable {
     var kind: Kind {
         switch self {
         case .collectorMaxBodyBytes, .collectorPort, .generatorBatchSize, .generatorPort, .generatorSeed, .jobsCatchUp,
-             .streamApiPort, .streamRollMib:
+             .streamApiPort, .streamRollMib, .topicsRetentionMib:
             .integer
         case .analyticsIdleTimeout, .analyticsLateness, .analyticsMaxSkew, .generatorIncidentEvery, .generatorRate,
              .jobsLeaseSeconds, .jobsRetentionDays, .reportsSlaAvailability, .reportsSlaPerformance, .streamRollSeconds,
-             .streamTrigger:
+             .streamTrigger, .topicsRetentionHours:
             .number
         default:
             .string

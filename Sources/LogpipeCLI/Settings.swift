@@ -189,6 +189,23 @@ struct Settings {
         try BusLocation(parsing: string(.bus, default: "local:\(dataDir)/bus"))
     }
 
+    /// The retention of the topics the collector creates (`topics.retentionHours`,
+    /// `topics.retentionMib`): on the embedded bus it also replaces an existing topic's,
+    /// so lowering it bounds a bus that already fills its disk.
+    func topicRetention() throws(ConfigurationRefused) -> RetentionPolicy {
+        let hours = double(.topicsRetentionHours, default: 168)
+        // The bound keeps milliseconds within Int64 wherever the age is converted.
+        guard hours >= 0, hours <= 1_000_000 else {
+            throw ConfigurationRefused("topics.retentionHours \(hours): must be 0 (keep forever) to 1000000 hours")
+        }
+        let mib = optionalInt(.topicsRetentionMib)
+        if let mib, mib < 1 || mib > 1 << 30 {
+            throw ConfigurationRefused("topics.retentionMib \(mib): must be at least 1 (MiB per partition) and at most 1073741824; leave it unset for no size limit")
+        }
+        return RetentionPolicy(maxAgeSeconds: hours == 0 ? nil : max(1, Int64((hours * 3600).rounded())),
+                               maxBytesPerPartition: mib.map { Int64($0) << 20 })
+    }
+
     /// The configured lake, parsed (`--lake`, default `<data-dir>/lake`).
     func lakeLocation() throws(ConfigurationRefused) -> LakeLocation {
         try LakeLocation(parsing: string(.lakeDir, default: "\(dataDir)/lake"))

@@ -247,6 +247,58 @@ import Testing
         }
     }
 
+    @Test func setRetentionAppliesAtOnceAndSurvivesReopen() async throws {
+        let dir = try TemporaryDirectory(prefix: "logpipe-bus-test")
+        defer { dir.remove() }
+        let options = testOptions(segmentBytes: 1024)
+        var bus = try LocalBus(directory: dir.path, options: options)
+        try await bus.createTopic(TopicSpec(name: "t", partitions: 1))
+        _ = try await produceOneByOne(bus, count: 80, dir: dir.path)
+        let files = try segmentFiles(dir.appending("t-0"))
+        #expect(files.count >= 6)
+        let sizes = try files.map { Int64(try FileManager.default.attributesOfItem(atPath: dir.appending("t-0/" + $0))[.size] as! Int) }
+        // The oldest segments go while the partition is over the limit, the active one never.
+        let limit: Int64 = 3000
+        var total = sizes.reduce(0, +), deleted = 0
+        while deleted < files.count - 1 && total > limit {
+            total -= sizes[deleted]
+            deleted += 1
+        }
+        #expect(deleted >= 2 && deleted < files.count - 1, "the limit cuts in the middle: \(sizes)")
+        let policy = RetentionPolicy(maxAgeSeconds: 24 * 3600, maxBytesPerPartition: limit)
+        #expect(try await bus.setRetention(policy, topic: "t") == deleted)
+        #expect(try segmentFiles(dir.appending("t-0")) == Array(files.dropFirst(deleted)))
+        let low = Int64(files[deleted].prefix(20))!
+        var info = try await bus.topics()[0].partitions[0]
+        #expect(info.lowWatermark == low && info.highWatermark == 80 && info.sizeBytes == total)
+        var all = try await BusContract.readAll(bus, topic: "t", partitions: 1)
+        #expect(all[0]?.count == Int(80 - low))
+        for offset in low..<80 {
+            #expect(String(decoding: all[0]?[offset]?.value ?? [], as: UTF8.self) == "value-\(offset)-" + String(repeating: "z", count: 50))
+        }
+        #expect(try bus.topicSpec("t").retention == policy)
+        // The same retention again changes nothing.
+        #expect(try await bus.setRetention(policy, topic: "t") == 0)
+        let file = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.appending("_topics/t.json")))) as! [String: Any]
+        #expect(file["retentionMaxAgeSeconds"] as? Int == 24 * 3600 && file["retentionMaxBytesPerPartition"] as? Int == 3000)
+        await #expect(throws: BusError.unknownTopic("nope")) { try await bus.setRetention(policy, topic: "nope") }
+        try await bus.close()
+
+        bus = try LocalBus(directory: dir.path, options: options)
+        #expect(try bus.topicSpec("t").retention == policy)
+        info = try await bus.topics()[0].partitions[0]
+        #expect(info.lowWatermark == low && info.highWatermark == 80)
+        all = try await BusContract.readAll(bus, topic: "t", partitions: 1)
+        #expect(all[0]?.count == Int(80 - low))
+        // Back to no limits: nothing more is deleted, and that survives a reopen too.
+        #expect(try await bus.setRetention(RetentionPolicy(maxAgeSeconds: nil), topic: "t") == 0)
+        try await bus.close()
+        bus = try LocalBus(directory: dir.path, options: options)
+        #expect(try bus.topicSpec("t").retention == RetentionPolicy(maxAgeSeconds: nil, maxBytesPerPartition: nil))
+        #expect(try segmentFiles(dir.appending("t-0")) == Array(files.dropFirst(deleted)))
+        try await bus.close()
+    }
+
     @Test func backpressureThrowsOverloadedInsteadOfQueueing() async throws {
         let options = testOptions(maxPendingBytes: 64 << 10)
         try await withLocalBus(options: options) { bus, _ in

@@ -91,9 +91,9 @@ enum Ops {
         return total
     }
 
-    /// Starts `logpipe` with `arguments` and waits for `ports` to listen.
-    static func launch(_ arguments: [String], ports: [Int]) async throws -> ChildProcess {
-        let child = try ChildProcess(executable: TestEnvironment.logpipeBinary, arguments: arguments)
+    /// Starts `logpipe` with `arguments` (in `environment`, or this process's) and waits for `ports` to listen.
+    static func launch(_ arguments: [String], ports: [Int], environment: [String: String]? = nil) async throws -> ChildProcess {
+        let child = try ChildProcess(executable: TestEnvironment.logpipeBinary, arguments: arguments, environment: environment)
         for port in ports {
             try await LoopbackPort.waitUntilListening(port, timeout: .seconds(60)) {
                 String(decoding: child.standardError, as: UTF8.self)

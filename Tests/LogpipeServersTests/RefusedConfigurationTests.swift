@@ -169,6 +169,27 @@ struct RefusedConfigurationTests {
                                 saying: "--port and --generator-port are both 18181")
         try await expectRefused(["stream", "--data-dir", "DATA", "--once", "--roll-mib", "0"], saying: "--roll-mib 0: must be at least 1")
     }
+
+    @Test("bus retention settings out of range")
+    func busRetention() async throws {
+        let environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LOGPIPE_TOPICS_") }
+        try await expectRefused(["collect", "--data-dir", "DATA"], saying: "topics.retentionHours -1.0: must be 0 (keep forever) to 1000000 hours",
+                                environment: environment.merging(["LOGPIPE_TOPICS_RETENTION_HOURS": "-1"]) { _, new in new })
+        try await expectRefused(["run", "--data-dir", "DATA", "--no-generator"], saying: "topics.retentionHours 2000000.0: must be 0 (keep forever) to 1000000 hours",
+                                environment: environment.merging(["LOGPIPE_TOPICS_RETENTION_HOURS": "2e6"]) { _, new in new })
+        try await expectRefused(["collect", "--data-dir", "DATA"], saying: "topics.retentionMib 0: must be at least 1 (MiB per partition)",
+                                environment: environment.merging(["LOGPIPE_TOPICS_RETENTION_MIB": "0"]) { _, new in new })
+        try await expectRefused(["run", "--data-dir", "DATA", "--no-generator"], saying: "topics.retentionMib -5: must be at least 1",
+                                environment: environment.merging(["LOGPIPE_TOPICS_RETENTION_MIB": "-5"]) { _, new in new })
+        try await expectRefused(["collect", "--data-dir", "DATA"], saying: #"LOGPIPE_TOPICS_RETENTION_MIB: "1.5" is not an integer"#,
+                                environment: environment.merging(["LOGPIPE_TOPICS_RETENTION_MIB": "1.5"]) { _, new in new })
+        let files = try TemporaryDirectory(prefix: "logpipe-refused-config")
+        defer { files.remove() }
+        let config = files.appending("retention.json")
+        try Data(#"{"topics": {"retentionHours": -24}}"#.utf8).write(to: URL(fileURLWithPath: config))
+        try await expectRefused(["collect", "--data-dir", "DATA", "--config", config], saying: "topics.retentionHours -24.0: must be 0",
+                                environment: environment)
+    }
 }
 
 /// A loopback listener could not be set up.

@@ -130,6 +130,7 @@ struct RunCommand: AsyncParsableCommand {
             common, flags: collector.flags.merging(generator.flags) { a, _ in a }.merging(stream.flags) { a, _ in a }
                 .merging([.streamApiPort: flag(apiPort)]) { a, _ in a }.merging(tls.flags) { a, _ in a })
         let logger = settings.logger("logpipe")
+        let retention = try settings.topicRetention()
         try stream.check(settings)
         if noGenerator {
             let given = [("--rate", generator.rate != nil), ("--generator-port", generator.generatorPort != nil),
@@ -150,7 +151,7 @@ struct RunCommand: AsyncParsableCommand {
         generatorConfiguration?.collectorTLS = serverTLS?.clientTrustingSelf
         LogpipeMetrics.bootstrap()
         let bus = try await settings.openBus()
-        try await Ingestor(bus: bus).prepareTopics()
+        try await Ingestor(bus: bus).prepareTopics(retention: retention)
         let streamRole = try await StreamRole.make(settings: settings, bus: bus, lake: try settings.openLake(), logger: logger)
         let operatorMetrics = OperatorMetrics(
             volumes: settings.volumes(lake: streamRole.lakeDirectory), bus: bus, groups: [streamRole.worker.configuration.group],
@@ -210,12 +211,13 @@ struct CollectCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try await Settings.load(common, flags: collector.flags.merging(tls.flags) { a, _ in a })
         let logger = settings.logger("logpipe.collector")
+        let retention = try settings.topicRetention()
         try settings.checkState(lake: false)
         let configuration = try CollectorOptions.configuration(settings)
         let serverTLS = try TLSOptions.load(settings)
         LogpipeMetrics.bootstrap()
         let bus = try await settings.openBus()
-        try await Ingestor(bus: bus).prepareTopics()
+        try await Ingestor(bus: bus).prepareTopics(retention: retention)
         let operatorMetrics = OperatorMetrics(volumes: settings.volumes(lake: nil), bus: bus, groups: [StreamConfiguration().group])
         let app = LogpipeApplications.collector(
             bus: bus, configuration: configuration, operatorMetrics: operatorMetrics, tls: serverTLS, logger: logger

@@ -84,11 +84,16 @@ public final class Ingestor: Sendable {
         self.logger = logger
     }
 
-    /// Creates the topics the collector writes to, if missing.
+    /// Creates the topics the collector writes to, if missing, with `retention`. On the
+    /// embedded bus an existing topic with another retention gets this one (the setting
+    /// changed since it was created); on Kafka an existing topic keeps its own, which
+    /// Kafka's tools change (`kafka-configs --alter`), not a collector restart.
     public func prepareTopics(partitions: Int32 = 3, retention: RetentionPolicy = .sevenDays) async throws {
         for kind in RecordKind.allCases {
-            try await bus.createTopic(TopicSpec(name: kind.topic, partitions: partitions, retention: retention))
-            try await bus.createTopic(TopicSpec(name: kind.deadLetterTopic, partitions: partitions, retention: retention))
+            for topic in [kind.topic, kind.deadLetterTopic] {
+                try await bus.createTopic(TopicSpec(name: topic, partitions: partitions, retention: retention))
+                if let local = bus as? LocalBus { try await local.setRetention(retention, topic: topic) }
+            }
         }
     }
 
