@@ -128,7 +128,7 @@ public struct StreamAnalytics: Sendable {
 
     /// The number of windows held open (all families), for gauges and tests of boundedness.
     public var openWindowCount: Int {
-        logs.services.count + logs.clients.count + logs.floods.count + logs.system.count + activities.types.count
+        logs.services.count + logs.ips.clients.count + logs.ips.floods.count + logs.system.count + activities.types.count
     }
 
     /// Processes a batch of log records. `arrivalMillis` holds each row's arrival (the
@@ -203,9 +203,9 @@ public struct StreamAnalytics: Sendable {
         // Combined across partitions, a partition's system and activity windows are parts:
         // only the coordinator's rows describe the whole system.
         if combinesAcrossPartitions { return out }
-        for s in logs.clients.changed(in: batch) {
-            out.clients.append(logs.clientMetrics(window: logs.clients.window(s), id: logs.clients.ids[s],
-                                                  state: logs.clients.states[s], isFinal: false))
+        for s in logs.ips.clients.changed(in: batch) {
+            out.clients.append(logs.clientMetrics(window: logs.ips.clients.window(s), id: logs.ips.clients.ids[s],
+                                                  state: logs.ips.clients.states[s], isFinal: false))
         }
         for s in logs.system.changed(in: batch) {
             out.system.append(logs.systemMetrics(window: logs.system.window(s), state: logs.system.states[s], isFinal: false))
@@ -246,16 +246,16 @@ public struct StreamAnalytics: Sendable {
             return
         }
         var serviceSets = ServiceSetNames()
-        for closed in logs.clients.close(upTo: wm, batch: batch) {
-            let window = TimeWindow(startMicros: closed.start, endMicros: closed.start + logs.clients.spec.sizeMicros)
+        for closed in logs.ips.clients.close(upTo: wm, batch: batch) {
+            let window = TimeWindow(startMicros: closed.start, endMicros: closed.start + logs.ips.clients.spec.sizeMicros)
             let m = logs.clientMetrics(window: window, id: closed.id, state: closed.state, isFinal: true, names: &serviceSets)
             if !update || closed.changed { output.clients.append(m) }
             if let alert = detector.observeClient(m) { record([alert], into: &output) }
             detector.prune(.suspiciousIP, before: closed.start)
         }
-        for closed in logs.floods.close(upTo: wm, batch: batch) {
-            let window = TimeWindow(startMicros: closed.start, endMicros: closed.start + logs.floods.spec.sizeMicros)
-            if let alert = detector.observeFlood(window: window, ip: logs.ipNames.name(closed.id), requests: closed.state.requests,
+        for closed in logs.ips.floods.close(upTo: wm, batch: batch) {
+            let window = TimeWindow(startMicros: closed.start, endMicros: closed.start + logs.ips.floods.spec.sizeMicros)
+            if let alert = detector.observeFlood(window: window, ip: logs.ips.names.name(closed.id), requests: closed.state.requests,
                                                  users: closed.state.users.count) {
                 record([alert], into: &output)
             }
@@ -270,9 +270,9 @@ public struct StreamAnalytics: Sendable {
                 output.services.append(logs.serviceMetrics(window: logs.services.window(s), id: logs.services.ids[s],
                                                            state: logs.services.states[s], isFinal: false))
             }
-            for s in logs.clients.changed(in: batch) {
-                output.clients.append(logs.clientMetrics(window: logs.clients.window(s), id: logs.clients.ids[s],
-                                                         state: logs.clients.states[s], isFinal: false))
+            for s in logs.ips.clients.changed(in: batch) {
+                output.clients.append(logs.clientMetrics(window: logs.ips.clients.window(s), id: logs.ips.clients.ids[s],
+                                                         state: logs.ips.clients.states[s], isFinal: false))
             }
             for s in logs.system.changed(in: batch) {
                 output.system.append(logs.systemMetrics(window: logs.system.window(s), state: logs.system.states[s],
@@ -345,8 +345,8 @@ public struct StreamAnalytics: Sendable {
                     all[start] = ClientGroup(sortedNames: names, parts: windowParts)
                 }
             }
-            group(l.clients, into: &parts.clients) { ClientPartial(requests: $0.requests, users: $0.users, services: $0.services) }
-            group(l.floods, into: &parts.floods) { ClientPartial(requests: $0.requests, users: $0.users, services: SmallBitSet()) }
+            group(l.ips.clients, into: &parts.clients) { ClientPartial(requests: $0.requests, users: $0.users, services: $0.services) }
+            group(l.ips.floods, into: &parts.floods) { ClientPartial(requests: $0.requests, users: $0.users, services: SmallBitSet()) }
             for s in l.system.states.indices where due(l.system.starts[s], l.system.spec.sizeMicros) {
                 let st = l.system.states[s]
                 parts.system[l.system.starts[s]] =
@@ -379,9 +379,9 @@ public struct StreamAnalytics: Sendable {
         case .logs:
             let l = logs
             parts.serviceNames = l.serviceNames.nameStrings
-            for s in l.clients.changed(in: batch) {
-                let st = l.clients.states[s]
-                parts.clients[l.clients.starts[s], default: [:]][l.ipNames.name(l.clients.ids[s])] =
+            for s in l.ips.clients.changed(in: batch) {
+                let st = l.ips.clients.states[s]
+                parts.clients[l.ips.clients.starts[s], default: [:]][l.ips.names.name(l.ips.clients.ids[s])] =
                     ClientPartial(requests: st.requests, users: st.users, services: st.services)
             }
             for s in l.system.changed(in: batch) {
@@ -412,8 +412,8 @@ public struct StreamAnalytics: Sendable {
     public mutating func dropGlobalWindows(_ stream: AnalyticsStream, upTo end: Int64) {
         switch stream {
         case .logs:
-            logs.clients.drop(upTo: end)
-            logs.floods.drop(upTo: end)
+            logs.ips.clients.drop(upTo: end)
+            logs.ips.floods.drop(upTo: end)
             logs.system.drop(upTo: end)
         case .activities:
             activities.types.drop(upTo: end)
