@@ -246,20 +246,26 @@ public struct StreamAnalytics: Sendable {
             return
         }
         var serviceSets = ServiceSetNames()
-        for closed in logs.ips.clients.close(upTo: wm, batch: batch) {
-            let window = TimeWindow(startMicros: closed.start, endMicros: closed.start + logs.ips.clients.spec.sizeMicros)
-            let m = logs.clientMetrics(window: window, id: closed.id, state: closed.state, isFinal: true, names: &serviceSets)
-            if !update || closed.changed { output.clients.append(m) }
+        // The closed IP windows (thousands per minute) are read in place: `for closed in`
+        // copied each one out, a retain and release of its HyperLogLog's arrays.
+        let clients = logs.ips.clients.close(upTo: wm, batch: batch)
+        for i in clients.indices {
+            let (start, id) = (clients[i].start, clients[i].id)
+            let window = TimeWindow(startMicros: start, endMicros: start + logs.ips.clients.spec.sizeMicros)
+            let m = logs.clientMetrics(window: window, id: id, state: clients[i].state, isFinal: true, names: &serviceSets)
+            if !update || clients[i].changed { output.clients.append(m) }
             if let alert = detector.observeClient(m) { record([alert], into: &output) }
-            detector.prune(.suspiciousIP, before: closed.start)
+            detector.prune(.suspiciousIP, before: start)
         }
-        for closed in logs.ips.floods.close(upTo: wm, batch: batch) {
-            let window = TimeWindow(startMicros: closed.start, endMicros: closed.start + logs.ips.floods.spec.sizeMicros)
-            if let alert = detector.observeFlood(window: window, ip: logs.ips.names.name(closed.id), requests: closed.state.requests,
-                                                 users: closed.state.users.count) {
+        let floods = logs.ips.floods.close(upTo: wm, batch: batch)
+        for i in floods.indices {
+            let start = floods[i].start
+            let window = TimeWindow(startMicros: start, endMicros: start + logs.ips.floods.spec.sizeMicros)
+            if let alert = detector.observeFlood(window: window, ip: logs.ips.names.name(floods[i].id), requests: floods[i].state.requests,
+                                                 users: floods[i].state.users.count) {
                 record([alert], into: &output)
             }
-            detector.prune(.ddos, before: closed.start)
+            detector.prune(.ddos, before: start)
         }
         for closed in logs.system.close(upTo: wm, batch: batch) where !update || closed.changed {
             let window = TimeWindow(startMicros: closed.start, endMicros: closed.start + logs.system.spec.sizeMicros)
