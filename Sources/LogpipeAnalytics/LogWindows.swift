@@ -86,13 +86,16 @@ struct LogWindows: Sendable {
     static let parallelRows = 8_192
 
     /// Aggregates the admitted rows of `batch`; appends the rows behind the watermark to
-    /// `late` and those ahead of their limit to `future`.
+    /// `late` and those ahead of their limit to `future`. With `closeIPs`, the client-IP and
+    /// flood windows the new watermark passes are also closed, by the thread that
+    /// aggregated them, and kept in `ips` for `emitLogs`.
     ///
     /// A large batch's families are split over two threads: the client-IP side (the IP
     /// column's codes, the per-IP and flood windows) and the rest share no state, so the
     /// aggregation, which must see batches in order, takes half the time of one thread when
     /// a core is free (the tail of a backfill, a partition far larger than the others).
-    mutating func add(_ batch: LogBatch, batchNumber: UInt64, limits: FutureLimits, late: inout [Int], future: inout [Int]) {
+    mutating func add(_ batch: LogBatch, batchNumber: UInt64, limits: FutureLimits, late: inout [Int], future: inout [Int],
+                      closeIPs: Bool = false) {
         let n = batch.count
         guard n > 0 else { return }
         admitted.removeAll(keepingCapacity: true)
@@ -109,16 +112,18 @@ struct LogWindows: Sendable {
         hashRows(batch.userId, rows: n, into: &userHashes)
         let rows = FamilyRows(batch, admitted: admitted, services: serviceEncoder.ids, users: userHashes,
                               batch: batchNumber, configuration: configuration)
+        // Known once every row is admitted: the close needs nothing the other thread writes.
+        let closeUpTo = closeIPs ? watermark.micros : nil
         guard n >= Self.parallelRows else {
             addServiceAndSystem(rows)
-            ips.add(batch.clientIp, rows)
+            ips.add(batch.clientIp, rows, closeUpTo: closeUpTo)
             return
         }
         // Moved out, so each thread owns what it writes (no copy: `self` no longer holds them).
         var side = ips
         ips = IPFamilies(spec: configuration)
         withoutActuallyEscaping({ (i: Int) in
-            if i == 0 { side.add(batch.clientIp, rows) } else { addServiceAndSystem(rows) }
+            if i == 0 { side.add(batch.clientIp, rows, closeUpTo: closeUpTo) } else { addServiceAndSystem(rows) }
         }) { body in
             let work = UnsafeSendable(body)
             DispatchQueue.concurrentPerform(iterations: 2) { work.value($0) }
@@ -365,6 +370,10 @@ struct IPFamilies: Sendable {
     var floods: WindowTable<ClientState>
     private var encoder = BatchEncoder()
     private var slots: [Int32] = []
+    /// Windows closed by the last `add`, until `emitLogs` takes them (never in a snapshot:
+    /// taken in the same `process` call).
+    private var closedClients: [(start: Int64, id: UInt32, state: ClientState, changed: Bool)] = []
+    private var closedFloods: [(start: Int64, id: UInt32, state: ClientState, changed: Bool)] = []
 
     init(spec c: AnalyticsConfiguration) {
         names = ByteInterner(limit: Int(UInt32.max - 1))
@@ -373,8 +382,9 @@ struct IPFamilies: Sendable {
     }
 
     /// Aggregates the admitted rows into the client-IP and flood windows, `ips` being the
-    /// batch's client IP column.
-    mutating func add(_ ips: StringColumn, _ r: FamilyRows) {
+    /// batch's client IP column; then, given `closeUpTo`, closes the windows ending at or
+    /// before it (see `takeClosed`).
+    mutating func add(_ ips: StringColumn, _ r: FamilyRows, closeUpTo: Int64?) {
         let n = r.count
         encoder.encode(ips, rows: n, interner: &names)
         let ipIDs = encoder.ids
@@ -406,6 +416,25 @@ struct IPFamilies: Sendable {
                 }
             }
         }
+        if let wm = closeUpTo {
+            closedClients = clients.close(upTo: wm, batch: r.batch)
+            closedFloods = floods.close(upTo: wm, batch: r.batch)
+        }
+    }
+
+    /// The client-IP and flood windows ending at or before `watermark`, ordered by start
+    /// then id, removed: those the last `add` closed, else closed now.
+    mutating func takeClosed(upTo watermark: Int64, batch: UInt64)
+        -> (clients: [(start: Int64, id: UInt32, state: ClientState, changed: Bool)],
+            floods: [(start: Int64, id: UInt32, state: ClientState, changed: Bool)]) {
+        // `add` closed at this same watermark when it ran, so what is left holds no more
+        // closable windows; `advance` and `finish` move the watermark without an `add`.
+        var taken = (clients: closedClients, floods: closedFloods)
+        closedClients = []
+        closedFloods = []
+        if taken.clients.isEmpty { taken.clients = clients.close(upTo: watermark, batch: batch) }
+        if taken.floods.isEmpty { taken.floods = floods.close(upTo: watermark, batch: batch) }
+        return taken
     }
 }
 

@@ -140,7 +140,9 @@ public struct StreamAnalytics: Sendable {
         var output = AnalyticsOutput()
         let limits = FutureLimits(arrivalMillis: arrivalMillis, nowMicros: nowMicros,
                                   skewMicros: configuration.maxFutureSkewMicros)
-        logs.add(batch, batchNumber: batchNumber, limits: limits, late: &output.lateRows, future: &output.futureRows)
+        // Whole-system windows combined across partitions are closed by the coordinator.
+        logs.add(batch, batchNumber: batchNumber, limits: limits, late: &output.lateRows, future: &output.futureRows,
+                 closeIPs: !combinesAcrossPartitions)
         if !output.lateRows.isEmpty {
             output.lateCounts = logs.lateCounts(batch, rows: output.lateRows, reason: .late)
             lateLogRows.increment(by: Int64(output.lateRows.count))
@@ -248,7 +250,7 @@ public struct StreamAnalytics: Sendable {
         var serviceSets = ServiceSetNames()
         // The closed IP windows (thousands per minute) are read in place: `for closed in`
         // copied each one out, a retain and release of its HyperLogLog's arrays.
-        let clients = logs.ips.clients.close(upTo: wm, batch: batch)
+        let (clients, floods) = logs.ips.takeClosed(upTo: wm, batch: batch)
         for i in clients.indices {
             let (start, id) = (clients[i].start, clients[i].id)
             let window = TimeWindow(startMicros: start, endMicros: start + logs.ips.clients.spec.sizeMicros)
@@ -257,7 +259,6 @@ public struct StreamAnalytics: Sendable {
             if let alert = detector.observeClient(m) { record([alert], into: &output) }
             detector.prune(.suspiciousIP, before: start)
         }
-        let floods = logs.ips.floods.close(upTo: wm, batch: batch)
         for i in floods.indices {
             let start = floods[i].start
             let window = TimeWindow(startMicros: start, endMicros: start + logs.ips.floods.spec.sizeMicros)
