@@ -1,3 +1,4 @@
+import Dispatch
 import LogpipeRecords
 
 /// Window state of one service: everything `ServiceMetrics` needs, all mergeable.
@@ -56,18 +57,16 @@ struct LogWindows: Sendable {
     let configuration: AnalyticsConfiguration
     var watermark: Watermark
     var serviceNames: ByteInterner
-    var ipNames: ByteInterner
     var services: WindowTable<ServiceState>
-    var clients: WindowTable<ClientState>
-    var floods: WindowTable<ClientState>
+    /// The client-IP side: IP names, per-IP and flood windows.
+    var ips: IPFamilies
     var system: WindowTable<SystemState>
-    /// `ipNames` in name order, for handing client-IP parts over sorted; brought up to
+    /// `ips.names` in name order, for handing client-IP parts over sorted; brought up to
     /// date by `orderIPs()`.
     private(set) var ipOrder = NameOrder()
 
     // Per-batch scratch, reused so steady-state batches allocate little.
     private var serviceEncoder = BatchEncoder()
-    private var ipEncoder = BatchEncoder()
     private var userHashes: [UInt64] = []
     private var admitted: [Bool] = []
     private var slots: [Int32] = []
@@ -76,16 +75,27 @@ struct LogWindows: Sendable {
         configuration = c
         watermark = Watermark(latenessMicros: c.allowedLatenessMicros)
         serviceNames = ByteInterner(limit: c.maxNames)
-        ipNames = ByteInterner(limit: Int(UInt32.max - 1))
         services = WindowTable(spec: c.serviceWindow)
-        clients = WindowTable(spec: c.clientWindow)
-        floods = WindowTable(spec: c.floodWindow)
+        ips = IPFamilies(spec: c)
         system = WindowTable(spec: c.systemWindow)
     }
 
+    /// Rows from which a batch's families are aggregated on two threads at once (per
+    /// service and system-wide here, per client IP and flood on another): below it the
+    /// hand-off costs more than it saves.
+    static let parallelRows = 8_192
+
     /// Aggregates the admitted rows of `batch`; appends the rows behind the watermark to
-    /// `late` and those ahead of their limit to `future`.
-    mutating func add(_ batch: LogBatch, batchNumber: UInt64, limits: FutureLimits, late: inout [Int], future: inout [Int]) {
+    /// `late` and those ahead of their limit to `future`. With `closeIPs`, the client-IP and
+    /// flood windows the new watermark passes are also closed, by the thread that
+    /// aggregated them, and kept in `ips` for `emitLogs`.
+    ///
+    /// A large batch's families are split over two threads: the client-IP side (the IP
+    /// column's codes, the per-IP and flood windows) and the rest share no state, so the
+    /// aggregation, which must see batches in order, takes half the time of one thread when
+    /// a core is free (the tail of a backfill, a partition far larger than the others).
+    mutating func add(_ batch: LogBatch, batchNumber: UInt64, limits: FutureLimits, late: inout [Int], future: inout [Int],
+                      closeIPs: Bool = false) {
         let n = batch.count
         guard n > 0 else { return }
         admitted.removeAll(keepingCapacity: true)
@@ -99,28 +109,38 @@ struct LogWindows: Sendable {
             }
         }
         serviceEncoder.encode(batch.service, rows: n, interner: &serviceNames)
-        ipEncoder.encode(batch.clientIp, rows: n, interner: &ipNames)
         hashRows(batch.userId, rows: n, into: &userHashes)
+        let rows = FamilyRows(batch, admitted: admitted, services: serviceEncoder.ids, users: userHashes,
+                              batch: batchNumber, configuration: configuration)
+        // Known once every row is admitted: the close needs nothing the other thread writes.
+        let closeUpTo = closeIPs ? watermark.micros : nil
+        guard n >= Self.parallelRows else {
+            addServiceAndSystem(rows)
+            ips.add(batch.clientIp, rows, closeUpTo: closeUpTo)
+            return
+        }
+        // Moved out, so each thread owns what it writes (no copy: `self` no longer holds them).
+        var side = ips
+        ips = IPFamilies(spec: configuration)
+        withoutActuallyEscaping({ (i: Int) in
+            if i == 0 { side.add(batch.clientIp, rows, closeUpTo: closeUpTo) } else { addServiceAndSystem(rows) }
+        }) { body in
+            let work = UnsafeSendable(body)
+            DispatchQueue.concurrentPerform(iterations: 2) { work.value($0) }
+        }
+        ips = side
+    }
 
-        let c = configuration
-        let fastBelow = c.fastThresholdMillis
-        let accuracy = c.quantileAccuracy
-        let userPrecision = c.distinctPrecision
-        let clientPrecision = c.clientDistinctPrecision
-        let ts = batch.timestampMicros.values
-        let rts = batch.responseTimeMs.values
-        let codes = batch.statusCode.values
-        let rtValid = batch.responseTimeMs.validity ?? Array(repeating: true, count: n)
-        let statusValid = batch.statusCode.validity ?? Array(repeating: true, count: n)
-        let userValid = batch.userId.validity ?? Array(repeating: true, count: n)
-        let serviceIDs = serviceEncoder.ids
-        let ipIDs = ipEncoder.ids
-        let users = userHashes
-
+    /// The per-service and system-wide families of one batch.
+    private mutating func addServiceAndSystem(_ r: FamilyRows) {
+        let n = r.count
+        let (fastBelow, accuracy, userPrecision) = (r.fastBelow, r.accuracy, r.userPrecision)
+        let (rts, codes, rtValid, statusValid, userValid) = (r.responseTimes, r.statusCodes, r.rtValid, r.statusValid, r.userValid)
+        let (serviceIDs, users) = (r.services, r.users)
         // Each family in two passes: group (the slot of every row's k-th window), then
         // aggregate over the columns with the states' buffer borrowed once per batch.
         for k in 0..<services.spec.windowsPerRecord {
-            services.assignSlots(ts, ids: serviceIDs, admitted: admitted, k: k, batch: batchNumber, into: &slots) {
+            services.assignSlots(r.times, ids: serviceIDs, admitted: r.admitted, k: k, batch: r.batch, into: &slots) {
                 ServiceState(accuracy: accuracy)
             }
             services.states.withUnsafeMutableBufferPointer { states in
@@ -142,7 +162,7 @@ struct LogWindows: Sendable {
             }
         }
         for k in 0..<system.spec.windowsPerRecord {
-            system.assignSlots(ts, ids: nil, admitted: admitted, k: k, batch: batchNumber, into: &slots) {
+            system.assignSlots(r.times, ids: nil, admitted: r.admitted, k: k, batch: r.batch, into: &slots) {
                 SystemState(precision: userPrecision)
             }
             system.states.withUnsafeMutableBufferPointer { states in
@@ -153,33 +173,6 @@ struct LogWindows: Sendable {
                     if statusValid[row], codes[row] >= 400 { states[s].errors += 1 }
                     if rtValid[row] { states[s].responseTime.add(rts[row]) }
                     states[s].services.insert(serviceIDs[row])
-                    if userValid[row] { states[s].users.add(hash: users[row]) }
-                }
-            }
-        }
-        for k in 0..<clients.spec.windowsPerRecord {
-            clients.assignSlots(ts, ids: ipIDs, admitted: admitted, k: k, batch: batchNumber, into: &slots) {
-                ClientState(precision: clientPrecision)
-            }
-            clients.states.withUnsafeMutableBufferPointer { states in
-                for row in 0..<n {
-                    let s = Int(slots[row])
-                    if s < 0 { continue }
-                    states[s].requests += 1
-                    states[s].services.insert(serviceIDs[row])
-                    if userValid[row] { states[s].users.add(hash: users[row]) }
-                }
-            }
-        }
-        for k in 0..<floods.spec.windowsPerRecord {
-            floods.assignSlots(ts, ids: ipIDs, admitted: admitted, k: k, batch: batchNumber, into: &slots) {
-                ClientState(precision: clientPrecision)
-            }
-            floods.states.withUnsafeMutableBufferPointer { states in
-                for row in 0..<n {
-                    let s = Int(slots[row])
-                    if s < 0 { continue }
-                    states[s].requests += 1
                     if userValid[row] { states[s].users.add(hash: users[row]) }
                 }
             }
@@ -235,7 +228,7 @@ struct LogWindows: Sendable {
     /// windows closed at once: most share one of a few service sets).
     func clientMetrics(window: TimeWindow, id: UInt32, state s: ClientState, isFinal: Bool,
                        names: inout ServiceSetNames) -> ClientMetrics {
-        ClientMetrics(window: window, clientIp: ipNames.name(id), requestCount: s.requests,
+        ClientMetrics(window: window, clientIp: ips.names.name(id), requestCount: s.requests,
                       distinctUsers: s.users.count, servicesUsed: names.sorted(s.services, serviceNames),
                       isFinal: isFinal)
     }
@@ -249,26 +242,26 @@ struct LogWindows: Sendable {
                              healthScore: SystemMetrics.healthScore(errorRate: rate), isFinal: isFinal)
     }
 
-    /// Brings `ipOrder` up to date with `ipNames` (sorted again only when names were
+    /// Brings `ipOrder` up to date with `ips.names` (sorted again only when names were
     /// added or compacted away since).
     mutating func orderIPs() {
-        guard ipOrder.count != ipNames.count else { return }
-        ipOrder = NameOrder(ipNames)
+        guard ipOrder.count != ips.names.count else { return }
+        ipOrder = NameOrder(ips.names)
     }
 
     /// Drops IPs no open window refers to, once they are most of the table.
     mutating func compactIPs() {
-        guard ipNames.count > 1024 else { return }
-        var live = [Bool](repeating: false, count: ipNames.count)
-        for id in clients.ids where Int(id) < live.count { live[Int(id)] = true }
-        for id in floods.ids where Int(id) < live.count { live[Int(id)] = true }
+        guard ips.names.count > 1024 else { return }
+        var live = [Bool](repeating: false, count: ips.names.count)
+        for id in ips.clients.ids where Int(id) < live.count { live[Int(id)] = true }
+        for id in ips.floods.ids where Int(id) < live.count { live[Int(id)] = true }
         let liveCount = live.count(where: { $0 })
-        guard liveCount * 2 < ipNames.count else { return }
-        let (fresh, remap) = ipNames.compacted { live[Int($0)] }
-        let old = ipNames
-        clients.remapIDs { old.remapped($0, remap) }
-        floods.remapIDs { old.remapped($0, remap) }
-        ipNames = fresh
+        guard liveCount * 2 < ips.names.count else { return }
+        let (fresh, remap) = ips.names.compacted { live[Int($0)] }
+        let old = ips.names
+        ips.clients.remapIDs { old.remapped($0, remap) }
+        ips.floods.remapIDs { old.remapped($0, remap) }
+        ips.names = fresh
         ipOrder = NameOrder()
     }
 
@@ -277,12 +270,12 @@ struct LogWindows: Sendable {
     func write(to w: inout SnapshotWriter) {
         w.i64(watermark.maxEventMicros)
         w.interner(serviceNames)
-        w.interner(ipNames)
+        w.interner(ips.names)
         writeTable(services, to: &w) { w, s in
             w.i64(s.requests); w.i64(s.errors); w.i64(s.successes); w.i64(s.fast)
             w.summary(s.responseTime); w.sketch(s.sketch)
         }
-        for table in [clients, floods] {
+        for table in [ips.clients, ips.floods] {
             writeTable(table, to: &w) { w, s in
                 w.i64(s.requests); w.hll(s.users); w.bitset(s.services)
             }
@@ -296,7 +289,7 @@ struct LogWindows: Sendable {
         let c = configuration
         watermark.maxEventMicros = try r.i64()
         serviceNames = try r.interner(limit: c.maxNames)
-        ipNames = try r.interner(limit: Int(UInt32.max - 1))
+        ips.names = try r.interner(limit: Int(UInt32.max - 1))
         ipOrder = NameOrder()
         services = try readTable(spec: c.serviceWindow, from: &r) { r throws(AnalyticsSnapshotError) in
             var s = ServiceState(accuracy: c.quantileAccuracy)
@@ -312,8 +305,8 @@ struct LogWindows: Sendable {
             s.services = try r.bitset()
             return s
         }
-        clients = try readTable(spec: c.clientWindow, from: &r, readClient)
-        floods = try readTable(spec: c.floodWindow, from: &r, readClient)
+        ips.clients = try readTable(spec: c.clientWindow, from: &r, readClient)
+        ips.floods = try readTable(spec: c.floodWindow, from: &r, readClient)
         system = try readTable(spec: c.systemWindow, from: &r) { r throws(AnalyticsSnapshotError) in
             var s = SystemState(precision: c.distinctPrecision)
             s.requests = try r.i64(); s.errors = try r.i64()
@@ -323,6 +316,133 @@ struct LogWindows: Sendable {
             return s
         }
     }
+}
+
+/// The columns of one batch every family reads, and what was worked out once for all of
+/// them (admission, service codes, user hashes).
+struct FamilyRows: @unchecked Sendable {
+    // @unchecked: immutable arrays, read by both aggregating threads.
+    let count: Int
+    let times: [Int64]
+    let responseTimes: [Double]
+    let statusCodes: [Int32]
+    let rtValid: [Bool]
+    let statusValid: [Bool]
+    let userValid: [Bool]
+    let admitted: [Bool]
+    /// Per row, the service's interned id.
+    let services: [UInt32]
+    /// Per row, the user id's hash.
+    let users: [UInt64]
+    let batch: UInt64
+    let fastBelow: Double
+    let accuracy: Double
+    let userPrecision: Int
+    let clientPrecision: Int
+
+    init(_ b: LogBatch, admitted: [Bool], services: [UInt32], users: [UInt64], batch: UInt64,
+         configuration c: AnalyticsConfiguration) {
+        let n = b.count
+        count = n
+        times = b.timestampMicros.values
+        responseTimes = b.responseTimeMs.values
+        statusCodes = b.statusCode.values
+        rtValid = b.responseTimeMs.validity ?? Array(repeating: true, count: n)
+        statusValid = b.statusCode.validity ?? Array(repeating: true, count: n)
+        userValid = b.userId.validity ?? Array(repeating: true, count: n)
+        self.admitted = admitted
+        self.services = services
+        self.users = users
+        self.batch = batch
+        fastBelow = c.fastThresholdMillis
+        accuracy = c.quantileAccuracy
+        userPrecision = c.distinctPrecision
+        clientPrecision = c.clientDistinctPrecision
+    }
+}
+
+/// The client-IP side of the log windows: the IP names and the two families keyed by IP
+/// (per IP and 5 minutes, per IP and minute for floods). Apart from the rest, so one
+/// thread can aggregate it while another does the per-service and system-wide families.
+struct IPFamilies: Sendable {
+    var names: ByteInterner
+    var clients: WindowTable<ClientState>
+    var floods: WindowTable<ClientState>
+    private var encoder = BatchEncoder()
+    private var slots: [Int32] = []
+    /// Windows closed by the last `add`, until `emitLogs` takes them (never in a snapshot:
+    /// taken in the same `process` call).
+    private var closedClients: [(start: Int64, id: UInt32, state: ClientState, changed: Bool)] = []
+    private var closedFloods: [(start: Int64, id: UInt32, state: ClientState, changed: Bool)] = []
+
+    init(spec c: AnalyticsConfiguration) {
+        names = ByteInterner(limit: Int(UInt32.max - 1))
+        clients = WindowTable(spec: c.clientWindow)
+        floods = WindowTable(spec: c.floodWindow)
+    }
+
+    /// Aggregates the admitted rows into the client-IP and flood windows, `ips` being the
+    /// batch's client IP column; then, given `closeUpTo`, closes the windows ending at or
+    /// before it (see `takeClosed`).
+    mutating func add(_ ips: StringColumn, _ r: FamilyRows, closeUpTo: Int64?) {
+        let n = r.count
+        encoder.encode(ips, rows: n, interner: &names)
+        let ipIDs = encoder.ids
+        let (serviceIDs, users, userValid, precision) = (r.services, r.users, r.userValid, r.clientPrecision)
+        for k in 0..<clients.spec.windowsPerRecord {
+            clients.assignSlots(r.times, ids: ipIDs, admitted: r.admitted, k: k, batch: r.batch, into: &slots) {
+                ClientState(precision: precision)
+            }
+            clients.states.withUnsafeMutableBufferPointer { states in
+                for row in 0..<n {
+                    let s = Int(slots[row])
+                    if s < 0 { continue }
+                    states[s].requests += 1
+                    states[s].services.insert(serviceIDs[row])
+                    if userValid[row] { states[s].users.add(hash: users[row]) }
+                }
+            }
+        }
+        for k in 0..<floods.spec.windowsPerRecord {
+            floods.assignSlots(r.times, ids: ipIDs, admitted: r.admitted, k: k, batch: r.batch, into: &slots) {
+                ClientState(precision: precision)
+            }
+            floods.states.withUnsafeMutableBufferPointer { states in
+                for row in 0..<n {
+                    let s = Int(slots[row])
+                    if s < 0 { continue }
+                    states[s].requests += 1
+                    if userValid[row] { states[s].users.add(hash: users[row]) }
+                }
+            }
+        }
+        if let wm = closeUpTo {
+            closedClients = clients.close(upTo: wm, batch: r.batch)
+            closedFloods = floods.close(upTo: wm, batch: r.batch)
+        }
+    }
+
+    /// The client-IP and flood windows ending at or before `watermark`, ordered by start
+    /// then id, removed: those the last `add` closed, else closed now.
+    mutating func takeClosed(upTo watermark: Int64, batch: UInt64)
+        -> (clients: [(start: Int64, id: UInt32, state: ClientState, changed: Bool)],
+            floods: [(start: Int64, id: UInt32, state: ClientState, changed: Bool)]) {
+        // `add` closed at this same watermark when it ran, so what is left holds no more
+        // closable windows; `advance` and `finish` move the watermark without an `add`.
+        var taken = (clients: closedClients, floods: closedFloods)
+        closedClients = []
+        closedFloods = []
+        if taken.clients.isEmpty { taken.clients = clients.close(upTo: watermark, batch: batch) }
+        if taken.floods.isEmpty { taken.floods = floods.close(upTo: watermark, batch: batch) }
+        return taken
+    }
+}
+
+/// A value handed to another thread whose use the caller keeps race-free (each of two
+/// threads writes only what it owns).
+struct UnsafeSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
 
 /// The sorted service names of service sets, made once per set (of ids below 64) and

@@ -128,7 +128,7 @@ public struct StreamAnalytics: Sendable {
 
     /// The number of windows held open (all families), for gauges and tests of boundedness.
     public var openWindowCount: Int {
-        logs.services.count + logs.clients.count + logs.floods.count + logs.system.count + activities.types.count
+        logs.services.count + logs.ips.clients.count + logs.ips.floods.count + logs.system.count + activities.types.count
     }
 
     /// Processes a batch of log records. `arrivalMillis` holds each row's arrival (the
@@ -140,7 +140,9 @@ public struct StreamAnalytics: Sendable {
         var output = AnalyticsOutput()
         let limits = FutureLimits(arrivalMillis: arrivalMillis, nowMicros: nowMicros,
                                   skewMicros: configuration.maxFutureSkewMicros)
-        logs.add(batch, batchNumber: batchNumber, limits: limits, late: &output.lateRows, future: &output.futureRows)
+        // Whole-system windows combined across partitions are closed by the coordinator.
+        logs.add(batch, batchNumber: batchNumber, limits: limits, late: &output.lateRows, future: &output.futureRows,
+                 closeIPs: !combinesAcrossPartitions)
         if !output.lateRows.isEmpty {
             output.lateCounts = logs.lateCounts(batch, rows: output.lateRows, reason: .late)
             lateLogRows.increment(by: Int64(output.lateRows.count))
@@ -203,9 +205,9 @@ public struct StreamAnalytics: Sendable {
         // Combined across partitions, a partition's system and activity windows are parts:
         // only the coordinator's rows describe the whole system.
         if combinesAcrossPartitions { return out }
-        for s in logs.clients.changed(in: batch) {
-            out.clients.append(logs.clientMetrics(window: logs.clients.window(s), id: logs.clients.ids[s],
-                                                  state: logs.clients.states[s], isFinal: false))
+        for s in logs.ips.clients.changed(in: batch) {
+            out.clients.append(logs.clientMetrics(window: logs.ips.clients.window(s), id: logs.ips.clients.ids[s],
+                                                  state: logs.ips.clients.states[s], isFinal: false))
         }
         for s in logs.system.changed(in: batch) {
             out.system.append(logs.systemMetrics(window: logs.system.window(s), state: logs.system.states[s], isFinal: false))
@@ -246,20 +248,25 @@ public struct StreamAnalytics: Sendable {
             return
         }
         var serviceSets = ServiceSetNames()
-        for closed in logs.clients.close(upTo: wm, batch: batch) {
-            let window = TimeWindow(startMicros: closed.start, endMicros: closed.start + logs.clients.spec.sizeMicros)
-            let m = logs.clientMetrics(window: window, id: closed.id, state: closed.state, isFinal: true, names: &serviceSets)
-            if !update || closed.changed { output.clients.append(m) }
+        // The closed IP windows (thousands per minute) are read in place: `for closed in`
+        // copied each one out, a retain and release of its HyperLogLog's arrays.
+        let (clients, floods) = logs.ips.takeClosed(upTo: wm, batch: batch)
+        for i in clients.indices {
+            let (start, id) = (clients[i].start, clients[i].id)
+            let window = TimeWindow(startMicros: start, endMicros: start + logs.ips.clients.spec.sizeMicros)
+            let m = logs.clientMetrics(window: window, id: id, state: clients[i].state, isFinal: true, names: &serviceSets)
+            if !update || clients[i].changed { output.clients.append(m) }
             if let alert = detector.observeClient(m) { record([alert], into: &output) }
-            detector.prune(.suspiciousIP, before: closed.start)
+            detector.prune(.suspiciousIP, before: start)
         }
-        for closed in logs.floods.close(upTo: wm, batch: batch) {
-            let window = TimeWindow(startMicros: closed.start, endMicros: closed.start + logs.floods.spec.sizeMicros)
-            if let alert = detector.observeFlood(window: window, ip: logs.ipNames.name(closed.id), requests: closed.state.requests,
-                                                 users: closed.state.users.count) {
+        for i in floods.indices {
+            let start = floods[i].start
+            let window = TimeWindow(startMicros: start, endMicros: start + logs.ips.floods.spec.sizeMicros)
+            if let alert = detector.observeFlood(window: window, ip: logs.ips.names.name(floods[i].id), requests: floods[i].state.requests,
+                                                 users: floods[i].state.users.count) {
                 record([alert], into: &output)
             }
-            detector.prune(.ddos, before: closed.start)
+            detector.prune(.ddos, before: start)
         }
         for closed in logs.system.close(upTo: wm, batch: batch) where !update || closed.changed {
             let window = TimeWindow(startMicros: closed.start, endMicros: closed.start + logs.system.spec.sizeMicros)
@@ -270,9 +277,9 @@ public struct StreamAnalytics: Sendable {
                 output.services.append(logs.serviceMetrics(window: logs.services.window(s), id: logs.services.ids[s],
                                                            state: logs.services.states[s], isFinal: false))
             }
-            for s in logs.clients.changed(in: batch) {
-                output.clients.append(logs.clientMetrics(window: logs.clients.window(s), id: logs.clients.ids[s],
-                                                         state: logs.clients.states[s], isFinal: false))
+            for s in logs.ips.clients.changed(in: batch) {
+                output.clients.append(logs.clientMetrics(window: logs.ips.clients.window(s), id: logs.ips.clients.ids[s],
+                                                         state: logs.ips.clients.states[s], isFinal: false))
             }
             for s in logs.system.changed(in: batch) {
                 output.system.append(logs.systemMetrics(window: logs.system.window(s), state: logs.system.states[s],
@@ -345,8 +352,8 @@ public struct StreamAnalytics: Sendable {
                     all[start] = ClientGroup(sortedNames: names, parts: windowParts)
                 }
             }
-            group(l.clients, into: &parts.clients) { ClientPartial(requests: $0.requests, users: $0.users, services: $0.services) }
-            group(l.floods, into: &parts.floods) { ClientPartial(requests: $0.requests, users: $0.users, services: SmallBitSet()) }
+            group(l.ips.clients, into: &parts.clients) { ClientPartial(requests: $0.requests, users: $0.users, services: $0.services) }
+            group(l.ips.floods, into: &parts.floods) { ClientPartial(requests: $0.requests, users: $0.users, services: SmallBitSet()) }
             for s in l.system.states.indices where due(l.system.starts[s], l.system.spec.sizeMicros) {
                 let st = l.system.states[s]
                 parts.system[l.system.starts[s]] =
@@ -379,9 +386,9 @@ public struct StreamAnalytics: Sendable {
         case .logs:
             let l = logs
             parts.serviceNames = l.serviceNames.nameStrings
-            for s in l.clients.changed(in: batch) {
-                let st = l.clients.states[s]
-                parts.clients[l.clients.starts[s], default: [:]][l.ipNames.name(l.clients.ids[s])] =
+            for s in l.ips.clients.changed(in: batch) {
+                let st = l.ips.clients.states[s]
+                parts.clients[l.ips.clients.starts[s], default: [:]][l.ips.names.name(l.ips.clients.ids[s])] =
                     ClientPartial(requests: st.requests, users: st.users, services: st.services)
             }
             for s in l.system.changed(in: batch) {
@@ -412,8 +419,8 @@ public struct StreamAnalytics: Sendable {
     public mutating func dropGlobalWindows(_ stream: AnalyticsStream, upTo end: Int64) {
         switch stream {
         case .logs:
-            logs.clients.drop(upTo: end)
-            logs.floods.drop(upTo: end)
+            logs.ips.clients.drop(upTo: end)
+            logs.ips.floods.drop(upTo: end)
             logs.system.drop(upTo: end)
         case .activities:
             activities.types.drop(upTo: end)

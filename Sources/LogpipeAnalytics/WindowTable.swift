@@ -106,8 +106,17 @@ struct WindowTable<State: Sendable>: Sendable {
     /// (start, id, state, changed in `batch`), ordered by start then id.
     mutating func close(upTo watermark: Int64, batch: UInt64) -> [(start: Int64, id: UInt32, state: State, changed: Bool)] {
         guard hasClosable(watermark) else { return [] }
+        let kept = keepOpen(upTo: watermark)
         var closed: [(start: Int64, id: UInt32, state: State, changed: Bool)] = []
-        removeClosed(upTo: watermark) { start, id, state, touched in closed.append((start, id, state, touched == batch)) }
+        closed.reserveCapacity(states.count - kept)
+        // Popped straight into the result: handed through a closure taking the state as
+        // `consuming`, each was still copied (a retain and release of its arrays).
+        while states.count > kept {
+            let start = starts.removeLast(), id = ids.removeLast()
+            forget(start, id)
+            closed.append((start, id, states.removeLast(), touched.removeLast() == batch))
+        }
+        reindex()
         closed.sort { ($0.start, $0.id) < ($1.start, $1.id) }
         return closed
     }
@@ -117,19 +126,22 @@ struct WindowTable<State: Sendable>: Sendable {
     /// what `close` returns was thrown away.
     mutating func drop(upTo watermark: Int64) {
         guard hasClosable(watermark) else { return }
-        removeClosed(upTo: watermark) { _, _, _, _ in }
+        let kept = keepOpen(upTo: watermark)
+        for s in kept..<states.count { forget(starts[s], ids[s]) }
+        starts.removeSubrange(kept...)
+        ids.removeSubrange(kept...)
+        states.removeSubrange(kept...)
+        touched.removeSubrange(kept...)
+        reindex()
     }
 
-    /// Calls `closing` with (start, id, state, batch that last changed it) of each window
-    /// ending at or before `watermark`, and removes them.
-    private mutating func removeClosed(upTo watermark: Int64, _ closing: (Int64, UInt32, consuming State, UInt64) -> Void) {
-        // The kept windows move down in place, in their order, and only the index is
-        // rebuilt: copying each kept state into a new table cost a retain and a release of
-        // its sketch or HyperLogLog arrays, for every open window at every close. The closed
-        // ones collect at the end and are moved out from there, not copied (a copy of a
-        // client-IP state retained its HyperLogLog's arrays: 12% of the aggregation's samples).
-        // (Swapped through the buffer: `Array.swapAt` copies through a temporary, a retain
-        // and a release of each array a state holds.)
+    /// Moves the windows ending after `watermark` to the front, in their order, and
+    /// returns their count; the closed ones are left behind them. Sets `earliestStart`.
+    private mutating func keepOpen(upTo watermark: Int64) -> Int {
+        // The kept windows move down in place and only the index is rebuilt: copying each
+        // kept state into a new table cost a retain and a release of its sketch or
+        // HyperLogLog arrays, for every open window at every close. (Swapped through the
+        // buffer: `Array.swapAt` copies through a temporary.)
         var write = 0
         var earliest = Int64.max
         let size = spec.sizeMicros
@@ -146,18 +158,24 @@ struct WindowTable<State: Sendable>: Sendable {
                 write += 1
             }
         }
-        while states.count > write {
-            let start = starts.removeLast(), id = ids.removeLast()
-            if Int(id) < recent.count, recent[Int(id)].start == start { recent[Int(id)].slot = -1 }
-            closing(start, id, states.removeLast(), touched.removeLast())
-        }
-        index = GroupIndex(capacity: write)
-        for s in 0..<write {
+        earliestStart = earliest
+        return write
+    }
+
+    /// Marks a closing window's key as having no recent slot.
+    @inline(__always)
+    private mutating func forget(_ start: Int64, _ id: UInt32) {
+        if Int(id) < recent.count, recent[Int(id)].start == start { recent[Int(id)].slot = -1 }
+    }
+
+    /// Rebuilds the index over the open windows and re-points their keys' recent slots.
+    private mutating func reindex() {
+        index = GroupIndex(capacity: states.count)
+        for s in states.indices {
             index.insert(starts[s], ids[s], slot: s)
             let i = Int(ids[s])
             if i < recent.count, recent[i].start == starts[s] { recent[i].slot = Int32(s) }
         }
-        earliestStart = earliest
     }
 
     /// Slots changed in `batch`, ordered by start then id.

@@ -56,7 +56,7 @@ struct AggregationModelTests {
         sliding.floodWindow = .sliding(seconds: 60, every: 30)
         sliding.systemWindow = .sliding(seconds: 180, every: 60)
         for (config, seed) in [(AnalyticsConfiguration(), UInt64(1)), (sliding, UInt64(2))] {
-            let (lines, end) = Self.rows(count: 24_000, seed: seed)
+            let (lines, end) = Self.rows(count: 32_000, seed: seed)
             let all = try logBatch(lines)
             #expect(all.count == lines.count)
             var analytics = StreamAnalytics(configuration: config)
@@ -64,11 +64,13 @@ struct AggregationModelTests {
             var random = SeededRandom(seed: seed + 10)
             let now = end + 60_000_000
             var start = 0
-            var batches = 0, closedServices = 0, lateRows = 0, futureRows = 0
+            var batches = 0, parallelBatches = 0, closedServices = 0, lateRows = 0, futureRows = 0
             while start < all.count {
                 // Batch sizes from 1 row to several thousand: both the per-call key cache
-                // and the code table's growth from its previous size are crossed.
-                let size = [1, 7, 300, 900, 2_500, 6_000][random.below(6)]
+                // and the code table's growth from its previous size are crossed; every
+                // eighth is large enough to be aggregated on two threads.
+                let size = batches % 8 == 4 ? LogWindows.parallelRows + 808 : [1, 7, 300, 900, 2_500, 6_000][random.below(6)]
+                if size > LogWindows.parallelRows { parallelBatches += 1 }
                 let end = min(all.count, start + size)
                 let batch = slice(all, start..<end)
                 let out = analytics.process(logs: batch, nowMicros: now)
@@ -86,8 +88,8 @@ struct AggregationModelTests {
             let closedAtEnd = analytics.finish().services.count
             #expect(closedAtEnd == model.openServiceWindows)
             // The rows did reach every path: many batches, late and future rows, closes.
-            #expect(batches > 8 && lateRows > 50 && futureRows > 50 && closedServices > 100,
-                    "\(batches) batches, \(lateRows) late, \(futureRows) future, \(closedServices) closed")
+            #expect(batches > 8 && parallelBatches > 0 && lateRows > 50 && futureRows > 50 && closedServices > 100,
+                    "\(batches) batches (\(parallelBatches) on two threads), \(lateRows) late, \(futureRows) future, \(closedServices) closed")
             #expect(model.ipCount > 4_096)
         }
     }
@@ -212,19 +214,19 @@ struct AggregationModelTests {
                 #expect(logs.services.states[s].responseTime.sum.bitPattern == mine.responseTime.sum.bitPattern)
                 #expect(logs.services.states[s].responseTime.sumOfSquares.bitPattern == mine.responseTime.sumOfSquares.bitPattern)
             }
-            #expect(logs.clients.count == clients.count)
-            for s in 0..<logs.clients.count {
-                let key = Key(start: logs.clients.starts[s], name: logs.ipNames.name(logs.clients.ids[s]))
+            #expect(logs.ips.clients.count == clients.count)
+            for s in 0..<logs.ips.clients.count {
+                let key = Key(start: logs.ips.clients.starts[s], name: logs.ips.names.name(logs.ips.clients.ids[s]))
                 let mine = try #require(clients[key], "client window \(key) not in the model")
-                let state = logs.clients.states[s]
+                let state = logs.ips.clients.states[s]
                 #expect(state.requests == mine.requests && state.users == mine.users, "client window \(key)")
                 #expect(serviceSet(state.services) == clientServices[key], "client window \(key)")
             }
-            #expect(logs.floods.count == floods.count)
-            for s in 0..<logs.floods.count {
-                let key = Key(start: logs.floods.starts[s], name: logs.ipNames.name(logs.floods.ids[s]))
+            #expect(logs.ips.floods.count == floods.count)
+            for s in 0..<logs.ips.floods.count {
+                let key = Key(start: logs.ips.floods.starts[s], name: logs.ips.names.name(logs.ips.floods.ids[s]))
                 let mine = try #require(floods[key], "flood window \(key) not in the model")
-                #expect(logs.floods.states[s].requests == mine.requests && logs.floods.states[s].users == mine.users,
+                #expect(logs.ips.floods.states[s].requests == mine.requests && logs.ips.floods.states[s].users == mine.users,
                         "flood window \(key)")
             }
             #expect(logs.system.count == system.count)
