@@ -7,6 +7,18 @@
 public protocol AnalyticsJSONEncodable: Encodable {
     /// Appends this value's JSON to `out`.
     func appendJSON(to out: inout [UInt8])
+    /// Appends `rows` as JSON lines: each row's `appendJSON`, then a newline.
+    static func appendJSONLines(_ rows: ArraySlice<Self>, to out: inout [UInt8])
+}
+
+extension AnalyticsJSONEncodable {
+    /// See `AnalyticsJSONEncodable`: row by row.
+    public static func appendJSONLines(_ rows: ArraySlice<Self>, to out: inout [UInt8]) {
+        for row in rows {
+            row.appendJSON(to: &out)
+            out.append(UInt8(ascii: "\n"))
+        }
+    }
 }
 
 extension AnalyticsJSON {
@@ -235,6 +247,63 @@ extension ClientMetrics: AnalyticsJSONEncodable {
         o.field("services_used", servicesUsed, &out)
         o.field("window", window, &out)
         o.end(&out)
+    }
+}
+
+extension ClientMetrics {
+    /// See `AnalyticsJSONEncodable`. The same bytes as row by row, made with less work: a
+    /// backfill publishes one client-IP row per IP and five minutes (762 thousand per million
+    /// records), mostly runs of one window and a few service sets, so the JSON of the
+    /// window and of the service list is made once per run and copied, and the keys are
+    /// copied as constant fragments in their sorted order.
+    public static func appendJSONLines(_ rows: ArraySlice<ClientMetrics>, to out: inout [UInt8]) {
+        out.reserveCapacity(out.count + rows.count * 192)
+        var window: TimeWindow?
+        // `,"services_used":[…],"window":{…}}` and the newline: the row's tail.
+        var services: [String] = []
+        var servicesJSON: [UInt8] = []
+        var windowJSON: [UInt8] = []
+        for row in rows {
+            if row.window != window {
+                window = row.window
+                windowJSON.removeAll(keepingCapacity: true)
+                windowJSON.append(contentsOf: Fragments.window)
+                row.window.appendJSON(to: &windowJSON)
+                windowJSON.append(contentsOf: Fragments.rowEnd)
+            }
+            // Equal arrays sharing storage (the coordinator makes each service set's once)
+            // compare without looking at their strings.
+            if servicesJSON.isEmpty || row.servicesUsed != services {
+                services = row.servicesUsed
+                servicesJSON.removeAll(keepingCapacity: true)
+                servicesJSON.append(contentsOf: Fragments.servicesUsed)
+                servicesJSON.append(UInt8(ascii: "["))
+                for (i, name) in services.enumerated() {
+                    if i > 0 { servicesJSON.append(UInt8(ascii: ",")) }
+                    JSONValues.append(name, to: &servicesJSON)
+                }
+                servicesJSON.append(UInt8(ascii: "]"))
+            }
+            out.append(contentsOf: Fragments.clientIP)
+            JSONValues.append(row.clientIp, to: &out)
+            out.append(contentsOf: Fragments.distinctUsers)
+            JSONValues.append(row.distinctUsers, to: &out)
+            out.append(contentsOf: row.isFinal ? Fragments.finalTrue : Fragments.finalFalse)
+            JSONValues.append(row.requestCount, to: &out)
+            out.append(contentsOf: servicesJSON)
+            out.append(contentsOf: windowJSON)
+        }
+    }
+
+    /// The constant bytes between a client-IP row's values, keys in sorted order.
+    private enum Fragments {
+        static let clientIP = Array(#"{"client_ip":"#.utf8)
+        static let distinctUsers = Array(#","distinct_users":"#.utf8)
+        static let finalTrue = Array(#","is_final":true,"request_count":"#.utf8)
+        static let finalFalse = Array(#","is_final":false,"request_count":"#.utf8)
+        static let servicesUsed = Array(#","services_used":"#.utf8)
+        static let window = Array(#","window":"#.utf8)
+        static let rowEnd = Array("}\n".utf8)
     }
 }
 
