@@ -986,7 +986,12 @@ public actor GlobalWindowCoordinator {
                 rows.append(ClientMetrics(window: window, clientIp: ip, requestCount: s.requests, distinctUsers: s.users.count,
                                           servicesUsed: services(s.services), isFinal: true))
             }
-            byEnd[window.endMicros, default: AnalyticsOutput()].clients += rows
+            // Moved in rather than appended (a copy and a retain per row) when the end has none yet.
+            if byEnd[window.endMicros]?.clients.isEmpty ?? true {
+                byEnd[window.endMicros, default: AnalyticsOutput()].clients = rows
+            } else {
+                byEnd[window.endMicros, default: AnalyticsOutput()].clients += rows
+            }
         }
         for start in merged.system.keys.sorted() {
             let window = TimeWindow(startMicros: start, endMicros: start + c.systemWindow.sizeMicros)
@@ -1006,8 +1011,13 @@ public actor GlobalWindowCoordinator {
         for start in merged.floods.keys { floodsByEnd[start + c.floodWindow.sizeMicros] = start }
         var publications: [AnalyticsPublication] = []
         var batch = AnalyticsOutput()
+        // The detector is held in a local while it sees every row: as the actor's stored
+        // property, each mutating call was a dynamic exclusivity check (a thread-local access
+        // set), per client-IP row. Nothing below awaits before it is put back.
+        var detector = AnomalyDetector(configuration: configuration.detectors)
+        swap(&detector, &self.detector)
         for end in Set(byEnd.keys).union(floodsByEnd.keys).sorted() {
-            var output = byEnd[end] ?? AnalyticsOutput()
+            var output = byEnd.removeValue(forKey: end) ?? AnalyticsOutput()
             for m in output.clients {
                 if let alert = detector.observeClient(m) { output.alerts.append(alert) }
                 detector.prune(.suspiciousIP, before: m.window.startMicros)
@@ -1028,6 +1038,7 @@ public actor GlobalWindowCoordinator {
             }
             batch.append(output)
         }
+        swap(&detector, &self.detector)
         guard !batch.isEmpty else { return }
         if let range {
             publications.append(AnalyticsPublication(topic: "\(stream.rawValue)-global", partition: 0,
