@@ -7,6 +7,18 @@
 public protocol AnalyticsJSONEncodable: Encodable {
     /// Appends this value's JSON to `out`.
     func appendJSON(to out: inout [UInt8])
+    /// Appends `rows` as JSON lines: each row's `appendJSON`, then a newline.
+    static func appendJSONLines(_ rows: ArraySlice<Self>, to out: inout [UInt8])
+}
+
+extension AnalyticsJSONEncodable {
+    /// See `AnalyticsJSONEncodable`: row by row.
+    public static func appendJSONLines(_ rows: ArraySlice<Self>, to out: inout [UInt8]) {
+        for row in rows {
+            row.appendJSON(to: &out)
+            out.append(UInt8(ascii: "\n"))
+        }
+    }
 }
 
 extension AnalyticsJSON {
@@ -235,6 +247,94 @@ extension ClientMetrics: AnalyticsJSONEncodable {
         o.field("services_used", servicesUsed, &out)
         o.field("window", window, &out)
         o.end(&out)
+    }
+}
+
+extension ClientMetrics {
+    /// See `AnalyticsJSONEncodable`. The same bytes as row by row, made with less work: a
+    /// backfill publishes one client-IP row per IP and five minutes (762 thousand per million
+    /// records), mostly runs of one window and a few service sets, so the JSON of the
+    /// window and of the service list is made once per run, and each row's own values are
+    /// written between constant fragments into a scratch buffer, appended to `out` at once.
+    public static func appendJSONLines(_ rows: ArraySlice<ClientMetrics>, to out: inout [UInt8]) {
+        out.reserveCapacity(out.count + rows.count * 192)
+        var window: TimeWindow?
+        var services: [String] = []
+        // `,"services_used":[…]` and `,"window":{…}}` with the newline: every row's tail.
+        var servicesJSON: [UInt8] = []
+        var windowJSON: [UInt8] = []
+        var scratch = [UInt8](repeating: 0, count: 256)
+        for i in rows.indices {
+            if rows[i].window != window {
+                window = rows[i].window
+                windowJSON.removeAll(keepingCapacity: true)
+                windowJSON.append(contentsOf: #","window":"#.utf8)
+                rows[i].window.appendJSON(to: &windowJSON)
+                windowJSON.append(contentsOf: "}\n".utf8)
+            }
+            // Equal arrays sharing storage (the coordinator makes each service set's once)
+            // compare without looking at their strings.
+            if servicesJSON.isEmpty || rows[i].servicesUsed != services {
+                services = rows[i].servicesUsed
+                servicesJSON.removeAll(keepingCapacity: true)
+                servicesJSON.append(contentsOf: #","services_used":["#.utf8)
+                for (j, name) in services.enumerated() {
+                    if j > 0 { servicesJSON.append(UInt8(ascii: ",")) }
+                    JSONValues.append(name, to: &servicesJSON)
+                }
+                servicesJSON.append(UInt8(ascii: "]"))
+            }
+            var ip = rows[i].clientIp
+            let written: Bool = ip.withUTF8 { ipBytes in
+                // Escaped IPs (none a collector accepts need it) go the general way.
+                guard !ipBytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "/") })
+                else { return false }
+                let needed = ipBytes.count + 128
+                if scratch.count < needed { scratch = [UInt8](repeating: 0, count: needed * 2) }
+                scratch.withUnsafeMutableBufferPointer { p in
+                    var n = 0
+                    func put(_ bytes: StaticString) {
+                        bytes.withUTF8Buffer { b in
+                            UnsafeMutableRawPointer(p.baseAddress! + n).copyMemory(from: b.baseAddress!, byteCount: b.count)
+                            n += b.count
+                        }
+                    }
+                    func put(_ value: Int64) {
+                        if value < 0 { p[n] = UInt8(ascii: "-"); n += 1 }
+                        var m = value.magnitude
+                        var digits = 1
+                        var t = m
+                        while t >= 10 { t /= 10; digits += 1 }
+                        var k = n + digits
+                        n = k
+                        repeat {
+                            k -= 1
+                            p[k] = UInt8(ascii: "0") + UInt8(m % 10)
+                            m /= 10
+                        } while m > 0
+                    }
+                    put(#"{"client_ip":""#)
+                    UnsafeMutableRawPointer(p.baseAddress! + n).copyMemory(from: ipBytes.baseAddress!, byteCount: ipBytes.count)
+                    n += ipBytes.count
+                    put(#"","distinct_users":"#)
+                    put(rows[i].distinctUsers)
+                    put(rows[i].isFinal ? #","is_final":true,"request_count":"# : #","is_final":false,"request_count":"#)
+                    put(rows[i].requestCount)
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: p[..<n]))
+                }
+                return true
+            }
+            if !written {
+                out.append(contentsOf: #"{"client_ip":"#.utf8)
+                JSONValues.append(ip, to: &out)
+                out.append(contentsOf: #","distinct_users":"#.utf8)
+                JSONValues.append(rows[i].distinctUsers, to: &out)
+                out.append(contentsOf: (rows[i].isFinal ? #","is_final":true,"request_count":"# : #","is_final":false,"request_count":"#).utf8)
+                JSONValues.append(rows[i].requestCount, to: &out)
+            }
+            out.append(contentsOf: servicesJSON)
+            out.append(contentsOf: windowJSON)
+        }
     }
 }
 

@@ -106,20 +106,26 @@ public struct AnalyticsSink: StreamSink {
     /// A sink publishing to `publish` and `store`. With `combineAcrossPartitions`, the
     /// whole-system windows of its partitions are combined, waiting for the partitions in
     /// `expected` (per stream: every partition of the source topics), and with `exchange`
-    /// across every worker of the group.
+    /// across every worker of the group; `writesBeside` then publishes them beside the
+    /// partitions' tasks (`GlobalWindowCoordinator`).
     public init(configuration: AnalyticsConfiguration = AnalyticsConfiguration(), store: AnalyticsStore? = nil,
                 combineAcrossPartitions: Bool = true, expected: [AnalyticsStream: Set<TopicPartition>] = [:],
-                exchange: GlobalWindowExchange? = nil,
+                exchange: GlobalWindowExchange? = nil, writesBeside: Bool = false,
                 publish: @escaping @Sendable (AnalyticsPublication) async -> Void = { _ in }) {
         self.configuration = configuration
         self.store = store
         self.publish = publish
         coordinator = combineAcrossPartitions
             ? GlobalWindowCoordinator(configuration: configuration, expected: expected, store: store, exchange: exchange,
-                                      publish: publish) : nil
+                                      writesBeside: writesBeside, publish: publish) : nil
     }
 
     public var name: String { "analytics" }
+
+    /// Waits for the whole-system publications still being written, and records them.
+    public func finish() async {
+        await coordinator?.finish()
+    }
 
     public func openPartition(_ context: SinkPartitionContext) async throws -> any PartitionSink {
         let sink = AnalyticsPartitionSink(context: context, configuration: configuration)

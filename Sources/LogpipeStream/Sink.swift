@@ -95,6 +95,14 @@ public protocol StreamSink: Sendable {
     var name: String { get }
     /// Opens the sink for a partition the worker has just taken, from its checkpoint.
     func openPartition(_ context: SinkPartitionContext) async throws -> any PartitionSink
+    /// Every partition has made its last commit (the worker is stopping or caught up):
+    /// returns once whatever the sink still writes in the background is durable.
+    func finish() async
+}
+
+extension StreamSink {
+    /// Nothing in the background by default.
+    public func finish() async {}
 }
 
 /// One sink's view of one partition. Driven by the partition's task (a batch may be

@@ -271,6 +271,7 @@ public final class StreamWorker: Service, Sendable {
             // Leave only once every partition has committed, so the next owner starts from there.
             for c in controls.values { await c.waitFinished() }
             for c in retiring.withLock({ Array($0.values) }) { await c.waitFinished() }
+            for sink in sinks { await sink.finish() }
             if let joined { try await joined.leave() }
             try await group.waitForAll()
         }
@@ -405,6 +406,7 @@ public final class StreamWorker: Service, Sendable {
             }
             try await group.waitForAll()
         }
+        for sink in sinks { await sink.finish() }
         if let compaction = configuration.compaction {
             try await LakeCompactor(store: store, options: compaction, logger: logger).compactClosedHours()
         }

@@ -87,4 +87,45 @@ struct JSONWriterTests {
         let empty = AnalyticsPublication(topic: nasty, partition: Int32.min, sequence: 0, output: AnalyticsOutput())
         #expect(Self.ours(empty) == (try Self.foundation(empty)))
     }
+
+    /// The lines JSONEncoder writes for `rows`, one row per line.
+    static func foundationLines(_ rows: [some Encodable]) throws -> String {
+        try rows.map { try foundation($0) + "\n" }.joined()
+    }
+
+    @Test("client-IP rows as JSON lines, with the window and service list made once per run: the bytes JSONEncoder writes")
+    func clientLines() throws {
+        let (logs, events) = try SnapshotTests.input()
+        var analytics = StreamAnalytics(logger: quietLogger)
+        let output = SnapshotTests.feed(&analytics, logs, events, 0..<logs.count)
+        var lines: [UInt8] = []
+        ClientMetrics.appendJSONLines(output.clients[...], to: &lines)
+        #expect(output.clients.count == 8133)
+        #expect(String(decoding: lines, as: UTF8.self) == (try Self.foundationLines(output.clients)))
+
+        // Runs that change window, service list (shared storage, equal contents in other
+        // storage, empty) and finality row by row, and values that need escaping.
+        let nasty = "a\"b\\c/d\n\u{1}é😀"
+        let shared = ["api-gateway", "auth-service"]
+        let windows = [TimeWindow(startMicros: -300_000_000, endMicros: 0), TimeWindow(startMicros: 0, endMicros: 300_000_000)]
+        var rows: [ClientMetrics] = []
+        for i in 0..<40 {
+            let services: [String] = switch i % 5 {
+            case 0, 1: shared
+            case 2: ["api-gateway"] + ["auth-service"]
+            case 3: []
+            default: [nasty, "z"]
+            }
+            rows.append(ClientMetrics(window: windows[(i / 7) % 2], clientIp: i % 9 == 0 ? nasty : "10.0.\(i).\(i * 7)",
+                                      requestCount: Int64(i * 1_000_003) - 7, distinctUsers: Int64(i % 4), servicesUsed: services,
+                                      isFinal: i % 3 != 0))
+        }
+        var mixed: [UInt8] = []
+        ClientMetrics.appendJSONLines(rows[...], to: &mixed)
+        #expect(String(decoding: mixed, as: UTF8.self) == (try Self.foundationLines(rows)))
+        // A slice of a run, appended after other bytes.
+        var tail = Array("x\n".utf8)
+        ClientMetrics.appendJSONLines(rows[13..<29], to: &tail)
+        #expect(String(decoding: tail, as: UTF8.self) == "x\n" + (try Self.foundationLines(Array(rows[13..<29]))))
+    }
 }

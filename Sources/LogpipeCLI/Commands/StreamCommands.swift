@@ -109,7 +109,7 @@ struct StreamRole {
             for p in 0..<count { expected[stream, default: []].insert(TopicPartition(topic: source.topic, partition: p)) }
         }
         let sink = AnalyticsSink(configuration: analytics, store: liveView ? store : nil, expected: expected,
-                                 exchange: GlobalWindowExchange(store: lake)) { await publisher.publish($0) }
+                                 exchange: GlobalWindowExchange(store: lake), writesBeside: true) { await publisher.publish($0) }
         let worker = StreamWorker(
             bus: bus, store: lake, configuration: configuration, extraSinks: [sink],
             membership: try settings.assignmentSource(bus: bus), logger: logger)
