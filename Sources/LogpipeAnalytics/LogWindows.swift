@@ -108,21 +108,26 @@ struct LogWindows: Sendable {
         // Moved out, so each thread owns what it writes (no copy: `self` no longer holds them).
         var side = ips
         ips = IPFamilies(spec: configuration)
-        // Two steps on two threads each: the IP column's codes need nothing from this
-        // batch's admission, so they are made while this thread admits the rows and codes
-        // and hashes the rest, which every family then reads.
-        var prepared: FamilyRows?
+        // Two steps on two threads each: the IP column's codes and the user hashes need
+        // nothing from this batch's admission, so they are made while this thread admits
+        // the rows and codes the services; every family then reads all of them.
+        var hashes = userHashes
+        userHashes = []
         withoutActuallyEscaping({ (i: Int) in
             if i == 0 {
                 side.encode(batch.clientIp, rows: n)
+                hashRows(batch.userId, rows: n, into: &hashes)
             } else {
-                prepared = prepare(batch, batchNumber: batchNumber, limits: limits, late: &late, future: &future)
+                admit(batch, limits: limits, late: &late, future: &future)
+                serviceEncoder.encode(batch.service, rows: n, interner: &serviceNames)
             }
         }) { body in
             let work = UnsafeSendable(body)
             DispatchQueue.concurrentPerform(iterations: 2) { work.value($0) }
         }
-        let rows = prepared!
+        userHashes = hashes
+        let rows = FamilyRows(batch, admitted: admitted, services: serviceEncoder.ids, users: userHashes,
+                              batch: batchNumber, configuration: configuration)
         // Known once every row is admitted: the close needs nothing the other thread writes.
         let closeUpTo = closeIPs ? watermark.micros : nil
         withoutActuallyEscaping({ (i: Int) in
@@ -138,6 +143,15 @@ struct LogWindows: Sendable {
     /// and hashes its users: what every family reads.
     private mutating func prepare(_ batch: LogBatch, batchNumber: UInt64, limits: FutureLimits,
                                   late: inout [Int], future: inout [Int]) -> FamilyRows {
+        admit(batch, limits: limits, late: &late, future: &future)
+        serviceEncoder.encode(batch.service, rows: batch.count, interner: &serviceNames)
+        hashRows(batch.userId, rows: batch.count, into: &userHashes)
+        return FamilyRows(batch, admitted: admitted, services: serviceEncoder.ids, users: userHashes,
+                          batch: batchNumber, configuration: configuration)
+    }
+
+    /// Marks each row of `batch` admitted or not, appending the late and future ones.
+    private mutating func admit(_ batch: LogBatch, limits: FutureLimits, late: inout [Int], future: inout [Int]) {
         let n = batch.count
         admitted.removeAll(keepingCapacity: true)
         batch.timestampMicros.values.withUnsafeBufferPointer { ts in
@@ -149,10 +163,6 @@ struct LogWindows: Sendable {
                 }
             }
         }
-        serviceEncoder.encode(batch.service, rows: n, interner: &serviceNames)
-        hashRows(batch.userId, rows: n, into: &userHashes)
-        return FamilyRows(batch, admitted: admitted, services: serviceEncoder.ids, users: userHashes,
-                          batch: batchNumber, configuration: configuration)
     }
 
     /// The per-service and system-wide families of one batch.
