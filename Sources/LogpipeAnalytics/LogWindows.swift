@@ -98,6 +98,61 @@ struct LogWindows: Sendable {
                       closeIPs: Bool = false) {
         let n = batch.count
         guard n > 0 else { return }
+        guard n >= Self.parallelRows else {
+            ips.encode(batch.clientIp, rows: n)
+            let rows = prepare(batch, batchNumber: batchNumber, limits: limits, late: &late, future: &future)
+            addServiceAndSystem(rows)
+            ips.add(rows, closeUpTo: closeIPs ? watermark.micros : nil)
+            return
+        }
+        // Moved out, so each thread owns what it writes (no copy: `self` no longer holds them).
+        var side = ips
+        ips = IPFamilies(spec: configuration)
+        // Two steps on two threads each: the IP column's codes and the user hashes need
+        // nothing from this batch's admission, so they are made while this thread admits
+        // the rows and codes the services; every family then reads all of them.
+        var hashes = userHashes
+        userHashes = []
+        withoutActuallyEscaping({ (i: Int) in
+            if i == 0 {
+                side.encode(batch.clientIp, rows: n)
+                hashRows(batch.userId, rows: n, into: &hashes)
+            } else {
+                admit(batch, limits: limits, late: &late, future: &future)
+                serviceEncoder.encode(batch.service, rows: n, interner: &serviceNames)
+            }
+        }) { body in
+            let work = UnsafeSendable(body)
+            DispatchQueue.concurrentPerform(iterations: 2) { work.value($0) }
+        }
+        userHashes = hashes
+        let rows = FamilyRows(batch, admitted: admitted, services: serviceEncoder.ids, users: userHashes,
+                              batch: batchNumber, configuration: configuration)
+        // Known once every row is admitted: the close needs nothing the other thread writes.
+        let closeUpTo = closeIPs ? watermark.micros : nil
+        withoutActuallyEscaping({ (i: Int) in
+            if i == 0 { side.add(rows, closeUpTo: closeUpTo) } else { addServiceAndSystem(rows) }
+        }) { body in
+            let work = UnsafeSendable(body)
+            DispatchQueue.concurrentPerform(iterations: 2) { work.value($0) }
+        }
+        ips = side
+    }
+
+    /// Admits the rows of `batch` (appending the late and future ones), codes its services
+    /// and hashes its users: what every family reads.
+    private mutating func prepare(_ batch: LogBatch, batchNumber: UInt64, limits: FutureLimits,
+                                  late: inout [Int], future: inout [Int]) -> FamilyRows {
+        admit(batch, limits: limits, late: &late, future: &future)
+        serviceEncoder.encode(batch.service, rows: batch.count, interner: &serviceNames)
+        hashRows(batch.userId, rows: batch.count, into: &userHashes)
+        return FamilyRows(batch, admitted: admitted, services: serviceEncoder.ids, users: userHashes,
+                          batch: batchNumber, configuration: configuration)
+    }
+
+    /// Marks each row of `batch` admitted or not, appending the late and future ones.
+    private mutating func admit(_ batch: LogBatch, limits: FutureLimits, late: inout [Int], future: inout [Int]) {
+        let n = batch.count
         admitted.removeAll(keepingCapacity: true)
         batch.timestampMicros.values.withUnsafeBufferPointer { ts in
             for row in 0..<n {
@@ -108,27 +163,6 @@ struct LogWindows: Sendable {
                 }
             }
         }
-        serviceEncoder.encode(batch.service, rows: n, interner: &serviceNames)
-        hashRows(batch.userId, rows: n, into: &userHashes)
-        let rows = FamilyRows(batch, admitted: admitted, services: serviceEncoder.ids, users: userHashes,
-                              batch: batchNumber, configuration: configuration)
-        // Known once every row is admitted: the close needs nothing the other thread writes.
-        let closeUpTo = closeIPs ? watermark.micros : nil
-        guard n >= Self.parallelRows else {
-            addServiceAndSystem(rows)
-            ips.add(batch.clientIp, rows, closeUpTo: closeUpTo)
-            return
-        }
-        // Moved out, so each thread owns what it writes (no copy: `self` no longer holds them).
-        var side = ips
-        ips = IPFamilies(spec: configuration)
-        withoutActuallyEscaping({ (i: Int) in
-            if i == 0 { side.add(batch.clientIp, rows, closeUpTo: closeUpTo) } else { addServiceAndSystem(rows) }
-        }) { body in
-            let work = UnsafeSendable(body)
-            DispatchQueue.concurrentPerform(iterations: 2) { work.value($0) }
-        }
-        ips = side
     }
 
     /// The per-service and system-wide families of one batch.
@@ -381,12 +415,17 @@ struct IPFamilies: Sendable {
         floods = WindowTable(spec: c.floodWindow)
     }
 
-    /// Aggregates the admitted rows into the client-IP and flood windows, `ips` being the
-    /// batch's client IP column; then, given `closeUpTo`, closes the windows ending at or
-    /// before it (see `takeClosed`).
-    mutating func add(_ ips: StringColumn, _ r: FamilyRows, closeUpTo: Int64?) {
+    /// Codes the first `rows` of a batch's client IP column (interning new IPs in `names`)
+    /// for the next `add`.
+    mutating func encode(_ ips: StringColumn, rows: Int) {
+        encoder.encode(ips, rows: rows, interner: &names)
+    }
+
+    /// Aggregates the admitted rows into the client-IP and flood windows, the batch's
+    /// client IP column coded by `encode` just before; then, given `closeUpTo`, closes the
+    /// windows ending at or before it (see `takeClosed`).
+    mutating func add(_ r: FamilyRows, closeUpTo: Int64?) {
         let n = r.count
-        encoder.encode(ips, rows: n, interner: &names)
         let ipIDs = encoder.ids
         let (serviceIDs, users, userValid, precision) = (r.services, r.users, r.userValid, r.clientPrecision)
         for k in 0..<clients.spec.windowsPerRecord {
