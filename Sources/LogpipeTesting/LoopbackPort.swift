@@ -8,7 +8,8 @@ import Musl
 import Darwin
 #endif
 
-/// A server a test started (a broker, an object store), stopped when the test is done.
+/// A server a test started (a broker, an object store), or a test disk it mounted, stopped
+/// when the test is done.
 public protocol TestServer: Sendable {
     /// Stops the server and releases what it holds.
     func stop() async

@@ -16,7 +16,7 @@ import Glibc
 /// The filesystem has no ext4 journal and its inode tables are written out at `mkfs`, so
 /// failed writes hit file data only and the filesystem stays mounted read-write.
 /// Needs root (loop devices, mount) and `losetup`, `mkfs.ext4`, `debugfs`, `fallocate`.
-public final class ThinDisk: Sendable {
+public final class ThinDisk: TestServer {
     /// Where the ext4 filesystem is mounted.
     public let path: String
     /// The sparse image on the tmpfs.
@@ -121,8 +121,9 @@ public final class ThinDisk: Sendable {
         }
     }
 
-    /// Unmounts everything, whatever state it is in (lazily if something is still open).
-    public func remove() async {
+    /// Unmounts everything, whatever state it is in (lazily if something is still open):
+    /// `serve` calls it when its body ends or throws.
+    public func stop() async {
         if let loop = device.withLock({ $0 }) {
             if umount2(path, 0) != 0 { _ = umount2(path, 2 /* MNT_DETACH */) }
             if let losetup = try? TestEnvironment.tool("losetup", debianPackage: "mount") {

@@ -78,8 +78,7 @@ struct IOErrorTests {
     func aFailedJournalFsyncFailsEveryLaterAppend() async throws {
         let dir = try TemporaryDirectory(prefix: "logpipe-bus-eio-journal")
         defer { dir.remove() }
-        let disk = try await ThinDisk(under: dir.path, backingBytes: 24 << 20, imageBytes: 256 << 20)
-        do {
+        try await ThinDisk(under: dir.path, backingBytes: 24 << 20, imageBytes: 256 << 20).serve { disk in
             let bus = disk.path + "/bus"
             let options = BusCrashChild.options(journalBytes: Self.journalBytes, segmentBytes: Self.segmentBytes)
             let first = try await Self.runChild(bus, journalBytes: Self.journalBytes) { $0.acknowledged.count >= 2000 }
@@ -102,11 +101,7 @@ struct IOErrorTests {
             #expect(third.failures.isEmpty, "the reopened bus still fails: \(third.failures.prefix(3))")
             #expect(third.acknowledged.count >= 2000)
             try await verifyAcknowledged(bus, first.acknowledged + third.acknowledged, maxUnacknowledged: 5 * 4 * 20, options: options)
-        } catch {
-            await disk.remove()
-            throw error
         }
-        await disk.remove()
     }
 
     /// A segment's `fdatasync` in a checkpoint fails: the bus is created (its journal
@@ -118,8 +113,7 @@ struct IOErrorTests {
     func aFailedCheckpointFsyncFailsEveryLaterAppend() async throws {
         let dir = try TemporaryDirectory(prefix: "logpipe-bus-eio-checkpoint")
         defer { dir.remove() }
-        let disk = try await ThinDisk(under: dir.path, backingBytes: 24 << 20, imageBytes: 256 << 20)
-        do {
+        try await ThinDisk(under: dir.path, backingBytes: 24 << 20, imageBytes: 256 << 20).serve { disk in
             let bus = disk.path + "/bus"
             let journalBytes: Int64 = 256 << 10
             let options = BusCrashChild.options(journalBytes: journalBytes, segmentBytes: Self.segmentBytes)
@@ -133,10 +127,6 @@ struct IOErrorTests {
             try disk.freeBacking(filler)
             try await disk.mount()
             try await verifyAcknowledged(bus, outcome.acknowledged, maxUnacknowledged: 3 * 4 * 20, options: options)
-        } catch {
-            await disk.remove()
-            throw error
         }
-        await disk.remove()
     }
 }
