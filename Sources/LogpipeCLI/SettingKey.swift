@@ -141,15 +141,18 @@ enum SettingKey: String, CaseIterable, Sendable {
         }
     }
 
+    /// The key's dotted parts: `collector`, `port`.
+    private var components: [String] { rawValue.split(separator: ".").map(String.init) }
+
     /// The key as the configuration reader takes it.
-    var config: ConfigKey { ConfigKey(rawValue.split(separator: ".").map(String.init)) }
+    var config: ConfigKey { ConfigKey(components) }
 
     /// The key as a provider takes it.
-    var absolute: AbsoluteConfigKey { AbsoluteConfigKey(rawValue.split(separator: ".").map(String.init)) }
+    var absolute: AbsoluteConfigKey { AbsoluteConfigKey(components) }
 
     /// The environment variable that sets it: `collector.apiKey` is `LOGPIPE_COLLECTOR_API_KEY`.
     var environmentVariable: String {
-        "LOGPIPE_" + rawValue.split(separator: ".").map { part in
+        "LOGPIPE_" + components.map { part in
             part.reduce(into: "") { name, character in
                 if character.isUppercase { name += "_" }
                 name += character.uppercased()
@@ -194,19 +197,13 @@ enum ConfigurationFile {
         var kafka: [String: String] = [:]
         var pending: [(String, Any)] = top.map { ($0.key, $0.value) }
         while let (key, value) = pending.popLast() {
-            if key == "kafka" || key.hasPrefix("kafka.") {
-                if let nested = value as? [String: Any] {
-                    pending += nested.map { ("\(key).\($0.key)", $0.value) }
-                } else if key != "kafka" {
-                    kafka[key] = value as? String ?? "\(value)"
-                }
-                continue
-            }
             if let nested = value as? [String: Any] {
                 pending += nested.map { ("\(key).\($0.key)", $0.value) }
-            } else if SettingKey(rawValue: key) == nil {
-                let nearest = SettingKey.allCases.min { distance($0.rawValue, key) < distance($1.rawValue, key) }
-                let hint = nearest.map { distance($0.rawValue, key) <= 3 ? "; did you mean \($0.rawValue)?" : "" } ?? ""
+            } else if key.hasPrefix("kafka.") {
+                kafka[key] = value as? String ?? "\(value)"
+            } else if key != "kafka", SettingKey(rawValue: key) == nil {
+                let (nearest, edits) = SettingKey.allCases.map { ($0, distance($0.rawValue, key)) }.min { $0.1 < $1.1 }!
+                let hint = edits <= 3 ? "; did you mean \(nearest.rawValue)?" : ""
                 throw ConfigurationRefused("the configuration file \(path) sets \(key), which no command reads\(hint) (README.md, Configuration, lists the keys)")
             }
         }
