@@ -27,6 +27,7 @@ enum LakeLocation: Equatable {
     init(parsing text: String, flag: String = "--lake") throws(ConfigurationRefused) {
         guard !text.isEmpty else { throw ConfigurationRefused("\(flag) is empty: give a directory") }
         guard let scheme = urlScheme(text) else {
+            try refuseMistypedURL(text, flag: flag, schemes: ["file", "s3", "webhdfs", "swebhdfs"], example: "s3://bucket/prefix")
             self = .local(directory: text)
             return
         }
@@ -71,6 +72,7 @@ enum BusLocation: Equatable {
         }
         guard let scheme = urlScheme(text) else {
             guard !text.isEmpty else { throw ConfigurationRefused("--bus is empty: use local:PATH or kafka://host:port") }
+            try refuseMistypedURL(text, flag: "--bus", schemes: ["kafka"], example: "kafka://host:port")
             self = .local(directory: text)
             return
         }
@@ -88,6 +90,14 @@ enum BusLocation: Equatable {
         }
         self = .kafka(url: text)
     }
+}
+
+/// Refuses `text` when it is one of `schemes` with a colon but without `://` (`s3:/bucket`,
+/// `kafka:broker:9092`): taken as a directory it would quietly put the lake or the bus under
+/// `./s3:` instead of where the user meant.
+private func refuseMistypedURL(_ text: String, flag: String, schemes: [String], example: String) throws(ConfigurationRefused) {
+    guard let colon = text.firstIndex(of: ":"), schemes.contains(text[..<colon].lowercased()) else { return }
+    throw ConfigurationRefused("\(flag) \(text): a URL needs \(text[..<colon])://, e.g. \(example) (a directory named \(text[...colon]) would be ./\(text))")
 }
 
 /// The scheme of `text` when it is written as a URL (`scheme://…`), lower-cased.

@@ -41,6 +41,9 @@ struct RefusedConfigurationTests {
         try await expectRefused(["stream", "--data-dir", "DATA", "--once", "--lake", "file://remotehost/lake"],
                                 saying: "a file URL must be file:///absolute/path")
         try await expectRefused(["lake", "ls", "--data-dir", "DATA", "--lake", "gs://bucket"], saying: "unknown lake scheme gs://")
+        // A URL missing a slash is not a directory named "s3:" (the stream created ./s3:/lake).
+        try await expectRefused(["stream", "--data-dir", "DATA", "--once", "--lake", "s3:/lake/pipeline"],
+                                saying: "--lake s3:/lake/pipeline: a URL needs s3://, e.g. s3://bucket/prefix")
     }
 
     @Test("unknown bus schemes and malformed broker lists")
@@ -52,6 +55,8 @@ struct RefusedConfigurationTests {
         try await expectRefused(["topics", "--data-dir", "DATA", "--bus", "kafka://broker1:9092,:9093"],
                                 saying: "each broker must be host:port")
         try await expectRefused(["collect", "--data-dir", "DATA", "--bus", "local:"], saying: "--bus local:PATH needs a directory")
+        try await expectRefused(["collect", "--data-dir", "DATA", "--bus", "kafka:broker1:9092"],
+                                saying: "--bus kafka:broker1:9092: a URL needs kafka://, e.g. kafka://host:port")
     }
 
     @Test("alert webhooks and collector URLs that are not http(s) URLs")
